@@ -1,0 +1,36 @@
+# reviewflow: the two set-up commands are `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := reviewflow
+
+.PHONY: run test test-sqlite test-postgres lint bench bench-quick clean
+
+$(BIN)/flask: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $(BIN)/flask
+
+.venv: $(BIN)/flask
+
+run: $(BIN)/flask
+	$(BIN)/flask --app reviewflow db upgrade
+	$(BIN)/flask --app reviewflow seed-demo
+	@$(BIN)/python -c "from reviewflow.demo_content import PEOPLE; print('\nDemo log-ins (password for all: ' + PEOPLE[0]['password'] + '):'); [print(f\"  {p['email']:<32} {', '.join(p['roles'])}\") for p in PEOPLE]; print('\nServing on http://127.0.0.1:5000\n')"
+	$(BIN)/flask --app reviewflow run --host 127.0.0.1 --port 5000
+
+test: $(BIN)/flask
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/flask
+	$(BIN)/ruff check .
+
+bench: $(BIN)/flask
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-quick: $(BIN)/flask
+	$(BIN)/python -m bench --quick $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,105 @@
+"""Configuration of reviewflow, read from ``REVIEWFLOW_*`` environment variables.
+
+``REVIEWFLOW_CONFIG`` picks the class (``default``, ``test``, ``production``);
+``create_app`` also accepts the class or its name directly.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+DEV_SECRET = "dev-only-secret-key-change-me"
+DEV_AUDIT_KEY = "dev-only-audit-key-change-me"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _int(name: str, default: int) -> int:
+    return int(_env(name, str(default)))
+
+
+class Config:
+    """Development defaults: SQLite under ``instance/``, a fixed development key."""
+
+    NAME = "default"
+    SECRET_KEY = _env("REVIEWFLOW_SECRET_KEY", DEV_SECRET)
+    #: HMAC key of the audit chain; kept outside the database on purpose.
+    AUDIT_KEY = _env("REVIEWFLOW_AUDIT_KEY", DEV_AUDIT_KEY)
+    #: Earlier audit keys, "id:key,id:key", so events signed before a rotation still verify.
+    AUDIT_OLD_KEYS = _env("REVIEWFLOW_AUDIT_OLD_KEYS", "")
+    SQLALCHEMY_DATABASE_URI = _env(
+        "REVIEWFLOW_DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'reviewflow.db'}"
+    )
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    MAX_CONTENT_LENGTH = 1024 * 1024  # 1 MiB, PRODUCT.md
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    WTF_CSRF_TIME_LIMIT = None
+    PASSWORD_MIN_LENGTH = 12
+    #: Failed log-ins per account before each attempt must wait (doubling), then lock.
+    LOGIN_SLOW_AFTER = _int("REVIEWFLOW_LOGIN_SLOW_AFTER", 3)
+    LOGIN_LOCK_AFTER = _int("REVIEWFLOW_LOGIN_LOCK_AFTER", 8)
+    LOGIN_IP_LOCK_AFTER = _int("REVIEWFLOW_LOGIN_IP_LOCK_AFTER", 30)
+    LOGIN_LOCK_MINUTES = _int("REVIEWFLOW_LOGIN_LOCK_MINUTES", 15)
+    REVIEW_CHECKLIST = [
+        "Dosages and numbers checked",
+        "Sources are current",
+        "No unsupported claims",
+    ]
+    REREVIEW_MONTHS = 12
+    MAIL_SERVER = _env("REVIEWFLOW_MAIL_SERVER")  # unset: the outbox logs instead of sending
+    MAIL_PORT = _int("REVIEWFLOW_MAIL_PORT", 25)
+    MAIL_FROM = _env("REVIEWFLOW_MAIL_FROM", "reviewflow@localhost")
+    PUBLIC_CACHE_SECONDS = 1.0
+    PER_PAGE = 25
+    TESTING = False
+
+
+class TestConfig(Config):
+    """Tests: a database from ``REVIEWFLOW_TEST_DATABASE_URL`` (SQLite file by default), no CSRF."""
+
+    NAME = "test"
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+    AUDIT_KEY = "test-audit-key"
+    SQLALCHEMY_DATABASE_URI = _env("REVIEWFLOW_TEST_DATABASE_URL", "sqlite://")
+    WTF_CSRF_ENABLED = False
+    RAISE_ON_LAZY_LOAD = True
+
+
+class ProductionConfig(Config):
+    """Production: refuses to start without real secrets; secure cookies."""
+
+    NAME = "production"
+    SESSION_COOKIE_SECURE = _env("REVIEWFLOW_INSECURE_COOKIES") is None
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+    @classmethod
+    def check(cls) -> None:
+        """Raise RuntimeError when a secret is missing or is the development value."""
+        secret = _env("REVIEWFLOW_SECRET_KEY")
+        if not secret or secret == DEV_SECRET or len(secret) < 16:
+            raise RuntimeError("REVIEWFLOW_SECRET_KEY must be set to a real secret (16+ chars) in production")
+        audit = _env("REVIEWFLOW_AUDIT_KEY")
+        if not audit or audit == DEV_AUDIT_KEY:
+            raise RuntimeError("REVIEWFLOW_AUDIT_KEY must be set in production")
+
+
+CONFIGS = {"default": Config, "test": TestConfig, "production": ProductionConfig}
+
+
+def load(name_or_class=None):
+    """Return the configuration class for a name, a class, or ``REVIEWFLOW_CONFIG``."""
+    if isinstance(name_or_class, type):
+        return name_or_class
+    name = name_or_class or _env("REVIEWFLOW_CONFIG", "default")
+    if name not in CONFIGS:
+        raise RuntimeError(f"unknown REVIEWFLOW_CONFIG {name!r}; use one of {', '.join(CONFIGS)}")
+    return CONFIGS[name]

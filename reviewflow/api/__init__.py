@@ -1,0 +1,1 @@
+"""The JSON API under /api/v1: thin adapters over the same services as the pages."""

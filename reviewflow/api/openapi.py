@@ -1,0 +1,148 @@
+"""Registering API operations and building the OpenAPI 3 document from them.
+
+``operation`` wraps an endpoint: it authenticates the bearer token, parses and
+validates the JSON body with the operation's pydantic model, calls the endpoint,
+commits once and returns JSON. The same registration feeds ``document()``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import wraps
+
+from flask import Blueprint, g, jsonify, request
+from pydantic import BaseModel, ValidationError
+
+from reviewflow.auth.services import user_for_token
+from reviewflow.errors import InvalidInput, Unauthorized
+from reviewflow.extensions import csrf, db
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+ERROR_TEXT = {400: "Invalid input", 401: "Missing or bad token (or bad password when signing)",
+              403: "Forbidden for this person", 404: "Not found", 409: "Conflict with the current state",
+              413: "Request body over 1 MiB"}
+
+
+@dataclass
+class Operation:
+    method: str
+    path: str
+    summary: str
+    body: type[BaseModel] | None
+    status: int
+    response: dict
+    errors: list[int]
+    public: bool
+    params: dict = field(default_factory=dict)
+
+
+OPERATIONS: list[Operation] = []
+
+
+def _flask_path(path: str) -> str:
+    return re.sub(r"\{(\w+)\}", r"<\1>", path)
+
+
+def _bearer() -> str:
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else ""
+
+
+def _parse(model: type[BaseModel] | None) -> BaseModel | None:
+    if model is None:
+        return None
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        payload: object = {}
+    else:
+        try:
+            payload = request.get_json(force=True, silent=False)
+        except Exception:  # werkzeug raises BadRequest for malformed JSON
+            raise InvalidInput("The request body is not valid JSON.") from None
+    if not isinstance(payload, dict):
+        raise InvalidInput("The request body must be a JSON object.")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise InvalidInput(f"{where}: {first['msg']}", field=where) from None
+
+
+def operation(method: str, path: str, summary: str, *, body: type[BaseModel] | None = None, status: int = 200,
+              response: dict | None = None, errors: tuple[int, ...] = (), public: bool = False, params=None):
+    """Register an API operation and its route. The endpoint gets ``(user, body, **path_params)``."""
+    errs = sorted(set(errors) | ({401} if not public else set()) | ({400, 413} if body else set()))
+    op = Operation(method, path, summary, body, status, response or {"type": "object"}, errs, public, params or {})
+    OPERATIONS.append(op)
+
+    def register(fn):
+        @wraps(fn)
+        def endpoint(**kwargs):
+            user = None
+            if not public:
+                user = user_for_token(_bearer())
+                if user is None:
+                    raise Unauthorized("A valid API token is needed: send Authorization: Bearer <token>.")
+                g.api_user = user
+            payload = _parse(body)
+            result = fn(user, payload, **kwargs)
+            db.session.commit()
+            if isinstance(result, tuple):
+                return result
+            response = jsonify(result)
+            response.status_code = status
+            return response
+
+        bp.add_url_rule(_flask_path(path), endpoint=fn.__name__, view_func=endpoint, methods=[method])
+        return fn
+
+    return register
+
+
+def _error_schema() -> dict:
+    return {"type": "object", "required": ["error"], "properties": {"error": {
+        "type": "object", "required": ["code", "message"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}
+
+
+def document() -> dict:
+    """The OpenAPI 3.1 document of every registered operation."""
+    paths: dict = {}
+    schemas: dict = {"Error": _error_schema()}
+    for op in OPERATIONS:
+        op_id = op.method.lower() + re.sub(r"\W+", "_", op.path)
+        entry: dict = {"summary": op.summary, "operationId": op_id,
+                       "responses": {str(op.status): {"description": "Success", "content": {
+                           "application/json": {"schema": op.response}}}}}
+        names = re.findall(r"\{(\w+)\}", op.path)
+        if names:
+            entry["parameters"] = [
+                {"name": n, "in": "path", "required": True,
+                 "schema": op.params.get(n, {"type": "integer", "minimum": 1})} for n in names]
+        if op.body is not None:
+            schema = op.body.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, sub in schema.pop("$defs", {}).items():
+                schemas[name] = sub
+            schemas[op.body.__name__] = schema
+            entry["requestBody"] = {"required": True, "content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}}}
+        for code in op.errors:
+            entry["responses"][str(code)] = {"description": ERROR_TEXT.get(code, "Error"), "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        if not op.public:
+            entry["security"] = [{"bearer": []}]
+        else:
+            entry["security"] = []
+        paths.setdefault(op.path, {})[op.method.lower()] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "reviewflow API", "version": "1.0.0",
+                 "description": "Medical review workflow: articles, revisions, reviews, signatures and publishing."},
+        "servers": [{"url": "/api/v1"}],
+        "paths": paths,
+        "components": {"schemas": schemas,
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }

@@ -1,0 +1,156 @@
+"""The endpoints of /api/v1, each a few lines over a service (PRODUCT.md lists them)."""
+from __future__ import annotations
+
+from flask import jsonify, url_for
+from sqlalchemy import select
+
+from reviewflow import policy
+from reviewflow.api import schemas as s
+from reviewflow.api import serializers as out
+from reviewflow.api.openapi import bp, document, operation
+from reviewflow.articles import services as articles
+from reviewflow.audit.models import AuditEvent
+from reviewflow.errors import Gone
+from reviewflow.extensions import db
+from reviewflow.publishing import services as publishing
+from reviewflow.reviews import services as reviews
+
+OBJ = {"type": "object"}
+LIST = {"type": "array", "items": OBJ}
+SLUG = {"slug": {"type": "string", "maxLength": 200}}
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(document())
+
+
+@operation("GET", "/me", "The person holding the token")
+def me(user, _):
+    return {"id": user.id, "email": user.email, "name": user.name, "roles": user.roles}
+
+
+@operation("POST", "/articles", "Start an article (writers)", body=s.ArticleCreate, status=201, errors=(403,))
+def create_article(user, body):
+    article = articles.create_article(user, body.title, body.body, body.topic or "")
+    db.session.flush()
+    return out.article_json(article)
+
+
+def _visible(user, article_id):
+    article = articles.get_article(article_id)
+    policy.require(user, "article.view", article)
+    return article
+
+
+@operation("GET", "/articles/{id}", "An article with its current revision", errors=(403, 404))
+def get_article(user, _, id):
+    return out.article_json(_visible(user, id))
+
+
+@operation("POST", "/articles/{id}/revisions", "Save a new revision (its writer)", body=s.RevisionCreate,
+           status=201, errors=(403, 404, 409))
+def save_revision(user, body, id):
+    article = articles.get_article(id)
+    articles.save_revision(user, article, body.title, body.body, body.base_revision, body.note or "")
+    db.session.flush()
+    db.session.refresh(article)
+    return out.article_json(article)
+
+
+@operation("POST", "/articles/{id}/submit", "Submit for review (its writer)", body=s.Empty, errors=(403, 404, 409))
+def submit(user, _, id):
+    article = articles.get_article(id)
+    articles.submit_article(user, article)
+    return out.article_json(article)
+
+
+@operation("POST", "/articles/{id}/assignments", "Assign a reviewer (editors)", body=s.AssignmentCreate,
+           status=201, errors=(403, 404, 409))
+def assign(user, body, id):
+    article = articles.get_article(id)
+    return out.assignment_json(reviews.assign_reviewer(user, article, body.reviewer_id, body.due_date))
+
+
+@operation("DELETE", "/articles/{id}/assignments/{assignment_id}", "Withdraw a reviewer (editors)",
+           errors=(403, 404, 409))
+def withdraw(user, _, id, assignment_id):
+    article = articles.get_article(id)
+    assignment = reviews.get_assignment(article, assignment_id)
+    return out.assignment_json(reviews.withdraw_assignment(user, article, assignment))
+
+
+@operation("GET", "/articles/{id}/annotations", "Annotations of an article", response=LIST, errors=(403, 404))
+def list_annotations(user, _, id):
+    return jsonify([out.annotation_json(a) for a in reviews.annotations_of(_visible(user, id))])
+
+
+@operation("POST", "/articles/{id}/annotations", "Annotate quoted text (assigned reviewers)",
+           body=s.AnnotationCreate, status=201, errors=(403, 404))
+def annotate(user, body, id):
+    article = articles.get_article(id)
+    ann = reviews.add_annotation(user, article, body.revision, body.quote, body.comment, body.blocking,
+                                 body.prefix or "", body.suffix or "")
+    return out.annotation_json(ann)
+
+
+@operation("POST", "/annotations/{id}/replies", "Reply to an annotation (staff)", body=s.ReplyCreate, status=201,
+           errors=(403, 404))
+def reply(user, body, id):
+    return out.reply_json(reviews.reply_to_annotation(user, reviews.get_annotation(id), body.comment))
+
+
+@operation("POST", "/annotations/{id}/resolve", "Resolve an annotation", body=s.Empty, errors=(403, 404, 409))
+def resolve(user, _, id):
+    return out.annotation_json(reviews.set_annotation_status(user, reviews.get_annotation(id), "resolved"))
+
+
+@operation("POST", "/annotations/{id}/reopen", "Reopen an annotation", body=s.Empty, errors=(403, 404, 409))
+def reopen(user, _, id):
+    return out.annotation_json(reviews.set_annotation_status(user, reviews.get_annotation(id), "open"))
+
+
+@operation("POST", "/articles/{id}/decisions", "Sign a decision (assigned reviewers)", body=s.DecisionCreate,
+           status=201, errors=(403, 404, 409))
+def decide(user, body, id):
+    article = articles.get_article(id)
+    signed = reviews.sign_decision(user, article, body.revision, body.decision, body.password, body.comment,
+                                   body.checklist)
+    publishing.republish_if_rereview(user, article)
+    return out.decision_json(signed)
+
+
+@operation("POST", "/articles/{id}/publish", "Publish an approved revision (editors)", body=s.PublishCreate,
+           status=201, errors=(403, 404, 409))
+def publish(user, body, id):
+    article = articles.get_article(id)
+    version = publishing.publish_revision(user, article, body.revision, body.change_note)
+    url = url_for("publishing.article", slug=article.slug, _external=True)
+    return out.version_json(version, url)
+
+
+@operation("POST", "/articles/{id}/unpublish", "Unpublish (editors)", body=s.UnpublishCreate,
+           errors=(403, 404, 409))
+def unpublish(user, body, id):
+    article = articles.get_article(id)
+    publishing.unpublish_article(user, article, body.reason)
+    return out.article_json(article)
+
+
+@operation("GET", "/articles/{id}/audit", "Audit events of an article, oldest first (staff)", response=LIST,
+           errors=(403, 404))
+def article_audit(user, _, id):
+    article = articles.get_article(id)
+    policy.require(user, "audit.view_article", article)
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.article_id == article.id)
+                                .order_by(AuditEvent.seq))
+    return jsonify([out.event_json(e) for e in events])
+
+
+@operation("GET", "/published/{slug}", "The latest published version (public)", public=True, errors=(404, 410),
+           params=SLUG)
+def published(user, _, slug):
+    pa = publishing.public_article(slug)
+    if pa.gone:
+        raise Gone(f"This article was unpublished: {pa.article.unpublish_reason}")
+    return out.published_json(pa)

@@ -1,0 +1,176 @@
+"""Creating articles, saving revisions and submitting them.
+
+Services take the actor, ask the policy (through ``workflow.apply`` or directly),
+flush and never commit: the view or API endpoint commits once, so a change and its
+audit event land together or not at all.
+"""
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from slugify import slugify
+
+from reviewflow import policy
+from reviewflow.articles import workflow
+from reviewflow.articles.anchoring import context_of, locate
+from reviewflow.articles.models import Article, ArticleState, Revision, content_hash
+from reviewflow.audit import services as audit
+from reviewflow.errors import InvalidInput, NotFound, StaleRevision
+from reviewflow.extensions import db
+from reviewflow.notifications.services import notify
+from reviewflow.reviews.models import Annotation, AssignmentStatus, ReviewAssignment
+
+TITLE_MAX = 200
+BODY_MAX = 200_000
+NOTE_MAX = 500
+TOPIC_MAX = 120
+
+
+def clean_text(title, body, note="", topic=None) -> tuple[str, str, str]:
+    """Validate a title, body and note; raises InvalidInput with the field that is wrong."""
+    if not isinstance(title, str) or not title.strip():
+        raise InvalidInput("The title cannot be empty.", field="title")
+    if len(title) > TITLE_MAX:
+        raise InvalidInput(f"The title is longer than {TITLE_MAX} characters.", field="title")
+    if not isinstance(body, str) or not body.strip():
+        raise InvalidInput("The body cannot be empty.", field="body")
+    if len(body) > BODY_MAX:
+        raise InvalidInput(f"The body is longer than {BODY_MAX:,} characters.", field="body")
+    if note is not None and (not isinstance(note, str) or len(note) > NOTE_MAX):
+        raise InvalidInput(f"The change note must be text of at most {NOTE_MAX} characters.", field="note")
+    if topic is not None and (not isinstance(topic, str) or len(topic) > TOPIC_MAX):
+        raise InvalidInput(f"The topic must be text of at most {TOPIC_MAX} characters.", field="topic")
+    return title.strip(), body, (note or "").strip()
+
+
+def get_article(article_id) -> Article:
+    """The article with this id; NotFound for anything that cannot be one."""
+    try:
+        key = int(article_id)
+    except (TypeError, ValueError):
+        raise NotFound("There is no article with that id.") from None
+    article = db.session.get(Article, key) if 0 < key < 2**31 else None
+    if article is None:
+        raise NotFound("There is no article with that id.")
+    return article
+
+
+def get_revision(article: Article, number) -> Revision:
+    try:
+        number = int(number)
+    except (TypeError, ValueError):
+        raise NotFound("There is no such revision.") from None
+    rev = db.session.scalar(select(Revision).where(Revision.article_id == article.id, Revision.number == number)) \
+        if 0 < number < 2**31 else None
+    if rev is None:
+        raise NotFound(f"Revision {number} of this article does not exist.")
+    return rev
+
+
+def revisions_of(article: Article) -> list[Revision]:
+    return list(db.session.scalars(
+        select(Revision).where(Revision.article_id == article.id).order_by(Revision.number.desc())
+    ))
+
+
+def _unique_slug(title: str) -> str:
+    base = slugify(title, max_length=80, word_boundary=True) or "article"
+    slug, n = base, 2
+    while db.session.scalar(select(func.count()).select_from(Article).where(Article.slug == slug)):
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def create_article(actor, title, body, topic: str = "", note: str = "") -> Article:
+    """Start an article with revision 1 as a draft. Writers only."""
+    policy.require(actor, "article.create")
+    title, body, note = clean_text(title, body, note, topic)
+    article = Article(slug=_unique_slug(title), title=title, topic=(topic or "").strip() or "General health",
+                      writer_id=actor.id, state=ArticleState.DRAFT.value, current_revision=1)
+    db.session.add(article)
+    db.session.flush()
+    rev = Revision(article_id=article.id, number=1, title=title, body=body,
+                   content_hash=content_hash(title, body), note=note or "First draft", author_id=actor.id)
+    db.session.add(rev)
+    db.session.flush()
+    audit.record("article.created", actor=actor, role="writer", target=article, article=article, revision=rev,
+                 after=article.state, details={"slug": article.slug, "topic": article.topic})
+    return article
+
+
+def save_revision(actor, article: Article, title, body, base_revision, note: str = "") -> Revision:
+    """Save a new immutable revision on top of ``base_revision``.
+
+    Refuses a stale base (StaleRevision, 409) instead of overwriting. Approvals given
+    are void; open annotations are re-anchored to the new text or marked orphaned.
+    """
+    policy.require(actor, "article.edit", article)
+    title, body, note = clean_text(title, body, note)
+    try:
+        base = int(base_revision)
+    except (TypeError, ValueError):
+        raise InvalidInput("base_revision must be the number of the revision you edited.",
+                           field="base_revision") from None
+    if base != article.current_revision:
+        raise StaleRevision(
+            f"Revision {article.current_revision} was saved after the revision {base} you edited. "
+            "Nothing was saved: open the latest revision and apply your changes there."
+        )
+    number = article.current_revision + 1
+    rev = Revision(article_id=article.id, number=number, title=title, body=body,
+                   content_hash=content_hash(title, body), note=note, author_id=actor.id)
+    db.session.add(rev)
+    article.current_revision = number
+    article.title = title
+    voided = _void_approvals(article)
+    anchoring = _reanchor(article, rev)
+    workflow.apply(article, "revise", actor=actor, role="writer", revision=rev,
+                   details={"note": note, "approvals_voided": voided, **anchoring})
+    return rev
+
+
+def _void_approvals(article: Article) -> list[str]:
+    """Any change to content under review voids its approvals: the assignments go back to pending.
+    (Elsewhere, submitting resets them.) Returns the names of reviewers whose approval was voided."""
+    if article.state not in (ArticleState.IN_REVIEW, ArticleState.APPROVED):
+        return []
+    rows = list(db.session.scalars(select(ReviewAssignment).where(
+        ReviewAssignment.article_id == article.id, ReviewAssignment.status == AssignmentStatus.APPROVED)))
+    names = [a.reviewer.name for a in rows]
+    db.session.execute(update(ReviewAssignment).where(
+        ReviewAssignment.article_id == article.id,
+        ReviewAssignment.status.in_([AssignmentStatus.APPROVED, AssignmentStatus.CHANGES_REQUESTED]),
+    ).values(status=AssignmentStatus.PENDING.value, status_revision=None))
+    return names
+
+
+def _reanchor(article: Article, rev: Revision) -> dict:
+    """Move each open annotation to the new revision where its quote still matches; orphan the rest."""
+    moved, orphaned = [], []
+    for ann in db.session.scalars(select(Annotation).where(
+            Annotation.article_id == article.id, Annotation.status == "open").order_by(Annotation.id)):
+        start = locate(rev.body, ann.quote, ann.prefix, ann.suffix, ann.position)
+        if start is None:
+            if not ann.orphaned:
+                orphaned.append(ann.id)
+            ann.orphaned = True
+        else:
+            ann.anchored_revision, ann.position, ann.orphaned = rev.number, start, False
+            ann.prefix, ann.suffix = context_of(rev.body, start, ann.quote)
+            moved.append(ann.id)
+    return {"annotations_reanchored": moved, "annotations_orphaned": orphaned}
+
+
+def submit_article(actor, article: Article) -> Article:
+    """Submit for review: ``submitted``, or straight to ``in_review`` when reviewers are assigned
+    (their assignments go back to pending)."""
+    if workflow.allowed_now(article, "submit"):
+        policy.require(actor, "article.submit", article)
+        db.session.execute(update(ReviewAssignment).where(
+            ReviewAssignment.article_id == article.id, ReviewAssignment.status != AssignmentStatus.WITHDRAWN,
+        ).values(status=AssignmentStatus.PENDING.value, status_revision=None))
+    workflow.apply(article, "submit", actor=actor, role="writer", revision=article.revision)
+    for a in workflow.active_assignments(article):
+        notify(a.reviewer, f"“{article.title}” (revision {article.current_revision}) is ready for your review.",
+               f"/work/articles/{article.id}/review")
+    return article
+

@@ -1,0 +1,1 @@
+"""Accounts, roles, reviewer credential profiles, log-in and API tokens."""

@@ -1,0 +1,160 @@
+"""People, their roles, versioned reviewer credential profiles, log-in throttles and API tokens."""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint, and_
+from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
+
+from reviewflow.extensions import UTCDateTime, db, utcnow
+
+
+class Role(enum.StrEnum):
+    """The four roles; a person may hold several."""
+
+    WRITER = "writer"
+    REVIEWER = "reviewer"
+    EDITOR = "editor"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class User(db.Model):
+    """A person who signs in. Deactivated people keep their history but cannot act."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    bio: Mapped[str] = mapped_column(Text, default="")
+    #: Bumped at log-out and password change: every session cookie carrying an older value stops working.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0)
+    #: The version number of the current reviewer profile (0: none).
+    profile_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    role_rows: Mapped[list[UserRole]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+    profile: Mapped[ReviewerProfile | None] = relationship(
+        primaryjoin=lambda: and_(
+            foreign(ReviewerProfile.user_id) == User.id, ReviewerProfile.version == User.profile_version
+        ),
+        viewonly=True,
+        uselist=False,
+        lazy="selectin",
+    )
+
+    @property
+    def roles(self) -> list[str]:
+        return sorted(r.role for r in self.role_rows)
+
+    def has_role(self, role: str) -> bool:
+        return any(r.role == role for r in self.role_rows)
+
+    # Flask-Login protocol -------------------------------------------------
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_generation}"
+
+    @property
+    def display_name(self) -> str:
+        """The name with post-nominal credentials, as bylines print it."""
+        if self.profile and self.profile.credentials:
+            return f"{self.name}, {self.profile.credentials}"
+        return self.name
+
+
+class UserRole(db.Model):
+    """One role held by one person."""
+
+    __tablename__ = "user_roles"
+    __table_args__ = (UniqueConstraint("user_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    user: Mapped[User] = relationship(back_populates="role_rows")
+
+
+class ReviewerProfile(db.Model):
+    """One version of a reviewer's credentials. Never updated: a change adds a version.
+
+    Sign-offs point at the exact version they were signed under.
+    """
+
+    __tablename__ = "reviewer_profiles"
+    __table_args__ = (UniqueConstraint("user_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    #: Post-nominals as printed after the name, e.g. "M.D., Ph.D.".
+    credentials: Mapped[str] = mapped_column(String(120))
+    specialty: Mapped[str] = mapped_column(String(120))
+    license_number: Mapped[str] = mapped_column(String(64))
+    license_jurisdiction: Mapped[str] = mapped_column(String(120), default="")
+    license_expires: Mapped[date] = mapped_column(Date)
+    affiliation: Mapped[str] = mapped_column(String(200), default="")
+    #: "Review provided by …" on the public page.
+    organization: Mapped[str] = mapped_column(String(200), default="")
+    bio: Mapped[str] = mapped_column(Text, default="")
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    def license_valid_on(self, day: date) -> bool:
+        return self.license_expires >= day
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
+
+
+class LoginThrottle(db.Model):
+    """Failed log-ins counted per account or per address, in the database so every worker agrees."""
+
+    __tablename__ = "login_throttles"
+
+    #: "email:<address>" or "ip:<address>".
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiToken(db.Model):
+    """A bearer token for the JSON API. Only its SHA-256 is stored; the token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The first characters of the token, so people can tell their tokens apart.
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined")

@@ -1,0 +1,164 @@
+"""Log-in, log-out, one's own account, and the admin pages for accounts and credentials."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import func, select
+
+from reviewflow import policy
+from reviewflow.auth import services as accounts
+from reviewflow.auth.forms import LoginForm, NewUserForm, PasswordChangeForm, ProfileForm, TokenForm, UserForm
+from reviewflow.auth.models import ApiToken, User
+from reviewflow.extensions import db
+from reviewflow.demo_content import PEOPLE
+
+bp = Blueprint("auth", __name__)
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site paths are followed after log-in."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+def _demo_logins() -> list[dict]:
+    if current_app.config.get("NAME") == "production":
+        return []
+    emails = [p["email"] for p in PEOPLE]
+    present = set(db.session.scalars(select(User.email).where(User.email.in_(emails))))
+    return [{"email": p["email"], "role": ", ".join(p["roles"]), "password": p["password"], "name": p["name"]}
+            for p in PEOPLE if p["email"] in present]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("articles.dashboard"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = accounts.authenticate(form.email.data, form.password.data, request.remote_addr or "")
+        except accounts.LoginRefused as refused:
+            db.session.commit()  # the failure counts must persist
+            form.password.errors = [refused.message]
+            status = 429 if refused.retry_after else 200
+        else:
+            db.session.commit()
+            login_user(user)
+            flash(f"Welcome back, {user.name}.", "success")
+            return redirect(safe_next(request.args.get("next")) or url_for("articles.dashboard"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form, demo_logins=_demo_logins()), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    accounts.end_sessions(current_user._get_current_object())
+    db.session.commit()
+    logout_user()
+    flash("You are signed out. Every session of yours has ended.", "success")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    user = current_user._get_current_object()
+    form, token_form = PasswordChangeForm(prefix="pw"), TokenForm(prefix="tok")
+    new_token = None
+    if "pw-submit" in request.form and form.validate_on_submit():
+        accounts.change_password(user, form.current_password.data, form.new_password.data)
+        db.session.commit()
+        login_user(user)  # a fresh session for this browser; all others ended
+        flash("Your password is changed. Your other sessions have ended.", "success")
+        return redirect(url_for("auth.account"))
+    if "tok-submit" in request.form and token_form.validate_on_submit():
+        _, new_token = accounts.create_token(user, user, token_form.name.data)
+        db.session.commit()
+        flash("New API token created. Copy it now: it will not be shown again.", "success")
+    return render_template("auth/account.html", form=form, token_form=token_form, new_token=new_token,
+                           tokens=accounts.tokens_of(user), profiles=accounts.profile_history(user)
+                           if user.has_role("reviewer") else [])
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    token = db.session.get(ApiToken, token_id) or abort(404)
+    accounts.revoke_token(current_user, token)
+    db.session.commit()
+    flash(f"Token {token.prefix}… is revoked.", "success")
+    return redirect(request.referrer if safe_next(urlsplit(request.referrer or "").path) else url_for("auth.account"))
+
+
+# Admin ------------------------------------------------------------------------
+
+@bp.get("/admin/users")
+@login_required
+def admin_users():
+    policy.require(current_user, "admin.manage")
+    q = request.args.get("q", "").strip()
+    stmt = select(User).order_by(User.name)
+    if q:
+        stmt = stmt.where(func.lower(User.name).contains(q.lower()) | User.email.contains(q.lower()))
+    page = db.paginate(stmt, per_page=current_app.config["PER_PAGE"], error_out=False)
+    return render_template("admin/users.html", page=page, q=q)
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+@login_required
+def admin_user_new():
+    policy.require(current_user, "admin.manage")
+    form = NewUserForm()
+    if form.validate_on_submit():
+        user = accounts.create_user(current_user, form.email.data, form.name.data, form.password.data,
+                                    form.roles.data, bio=form.bio.data or "")
+        if not form.active.data:
+            accounts.update_user(current_user, user, active=False)
+        db.session.commit()
+        flash(f"Account for {user.name} created." + (" Add their credentials below." if user.has_role("reviewer")
+                                                      else ""), "success")
+        return redirect(url_for("auth.admin_user_edit", user_id=user.id))
+    return render_template("admin/user_new.html", form=form)
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@login_required
+def admin_user_edit(user_id: int):
+    policy.require(current_user, "admin.manage")
+    user = accounts.get_user(user_id)
+    form = UserForm(obj=user, prefix="u", data=None if request.method == "POST" else {"roles": user.roles})
+    profile_form = ProfileForm(obj=user.profile, prefix="p")
+    if "u-submit" in request.form and form.validate_on_submit():
+        accounts.update_user(current_user, user, name=form.name.data, email=form.email.data, bio=form.bio.data or "",
+                             roles=form.roles.data, active=form.active.data)
+        db.session.commit()
+        flash(f"{user.name}'s account is saved.", "success")
+        return redirect(url_for("auth.admin_user_edit", user_id=user.id))
+    if "p-submit" in request.form and profile_form.validate_on_submit():
+        accounts.save_profile(current_user, user, {k: getattr(profile_form, k).data for k in accounts.PROFILE_FIELDS})
+        db.session.commit()
+        flash("Credentials saved as a new profile version; earlier sign-offs keep the version they were signed "
+              "under.", "success")
+        return redirect(url_for("auth.admin_user_edit", user_id=user.id))
+    return render_template("admin/user_edit.html", user=user, form=form, profile_form=profile_form,
+                           profiles=accounts.profile_history(user), tokens=accounts.tokens_of(user))
+
+
+@bp.post("/admin/users/<int:user_id>/verify")
+@login_required
+def admin_verify(user_id: int):
+    user = accounts.get_user(user_id)
+    accounts.verify_profile(current_user, user)
+    db.session.commit()
+    flash(f"{user.name}'s credentials are marked verified by you.", "success")
+    return redirect(url_for("auth.admin_user_edit", user_id=user.id))

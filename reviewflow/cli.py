@@ -1,0 +1,142 @@
+"""The flask commands of PRODUCT.md: create-user, create-token, seed-demo, audit verify/export,
+reviews due and send-mail."""
+from __future__ import annotations
+
+import resource
+import sys
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from reviewflow.audit import services as audit
+from reviewflow.audit.views import export_rows
+from reviewflow.auth import services as accounts
+from reviewflow.auth.models import Role, User, UserRole
+from reviewflow.errors import DomainError
+from reviewflow.demo import seed
+from reviewflow.extensions import db
+from reviewflow.notifications.services import send_outbox
+from reviewflow.publishing.services import queue_rereview_reminders, rereviews_due
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(create_user)
+    app.cli.add_command(create_token)
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(audit_group)
+    app.cli.add_command(reviews_group)
+    app.cli.add_command(send_mail)
+
+
+def _fail(exc: DomainError) -> None:
+    db.session.rollback()
+    click.echo(f"Error: {exc.message}", err=True)
+    sys.exit(1)
+
+
+@click.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--password", required=True)
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--credentials")
+@click.option("--specialty")
+@click.option("--license-number")
+@click.option("--license-expires")
+@click.option("--license-jurisdiction", default="")
+@click.option("--affiliation", default="")
+@click.option("--organization", default="")
+@click.option("--bio", default="")
+def create_user(email, name, password, roles, bio, **profile):
+    """Create an account; reviewers also get a credential profile."""
+    data = None
+    if "reviewer" in roles:
+        data = {**profile, "bio": bio}
+    try:
+        user = accounts.create_user(None, email, name, password, list(roles), bio=bio, profile=data)
+        db.session.commit()
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"Created {user.email} ({', '.join(user.roles)}) with id {user.id}.")
+
+
+@click.command("create-token")
+@click.option("--email", required=True)
+@click.option("--name", default="command line")
+def create_token(email, name):
+    """Print a new API token for a person as the last line (it is shown only once)."""
+    user = accounts.find_user(email)
+    if user is None:
+        click.echo(f"Error: no account for {email}.", err=True)
+        sys.exit(1)
+    _, plain = accounts.create_token(None, user, name)
+    db.session.commit()
+    click.echo(f"New API token for {user.email} (store it now; it is not shown again):")
+    click.echo(plain)
+
+
+@click.command("seed-demo")
+def seed_demo():
+    """Load original demo people and articles in every state; running it again adds nothing."""
+    created = seed()
+    click.echo(f"Demo data ready ({created} new records)." if created else "Demo data already present.")
+
+
+@click.group("audit")
+def audit_group():
+    """Verify and export the audit chain."""
+
+
+@audit_group.command("verify")
+def audit_verify():
+    """Recompute the whole chain; exit 0 when it holds, else name the first bad event."""
+    result = audit.verify()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if result.ok:
+        click.echo(f"Audit chain verified: {result.count} events in {result.seconds:.2f} s "
+                   f"({result.rate:,.0f} events/s, peak memory {peak:.0f} MiB).")
+        click.echo(str(result.count))
+        return
+    click.echo(f"Audit chain BROKEN at event {result.first_bad_seq}: {result.reason}", err=True)
+    click.echo(f"Audit chain BROKEN at event {result.first_bad_seq}: {result.reason}")
+    sys.exit(2)
+
+
+@audit_group.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl")
+@click.option("--output", type=click.File("w"), default="-")
+@click.option("--article", "article_id", type=int)
+def audit_export(fmt, output, article_id):
+    """Write every event (or one article's) as JSON Lines or CSV, in chain order."""
+    export_rows(output, fmt, article_id)
+
+
+@click.group("reviews")
+def reviews_group():
+    """Periodic re-review."""
+
+
+@reviews_group.command("due")
+@click.option("--days", default=30, help="Also list re-reviews due within this many days.")
+def reviews_due(days):
+    """Print published articles whose re-review is due or overdue, and queue reminders to editors."""
+    due = rereviews_due(days, limit=10_000)
+    for article in due:
+        click.echo(f"{article.rereview_due.isoformat()}  {article.slug}  (every {article.rereview_months} months)")
+    editors = list(db.session.scalars(select(User).join(UserRole).where(UserRole.role == "editor",
+                                                                        User.active.is_(True))))
+    queued = queue_rereview_reminders(editors, due)
+    db.session.commit()
+    click.echo(f"{len(due)} re-reviews due; {queued} reminders queued.")
+
+
+@click.command("send-mail")
+@click.option("--limit", default=100)
+def send_mail(limit):
+    """Send queued e-mails over SMTP (or log them when no mail server is configured)."""
+    sent, failed = send_outbox(limit)
+    click.echo(f"{sent} sent, {failed} failed.")
+    if failed:
+        sys.exit(1)
+

@@ -1,0 +1,14 @@
+"""Every domain's models, imported in one place: the one import Alembic needs."""
+from reviewflow.articles.models import Article, ArticleState, Revision
+from reviewflow.audit.models import AuditEvent, AuditHead, AuditVerification
+from reviewflow.auth.models import ApiToken, LoginThrottle, ReviewerProfile, Role, User, UserRole
+from reviewflow.notifications.models import Notification, OutboxEmail
+from reviewflow.publishing.models import PublishedReview, PublishedVersion
+from reviewflow.reviews.models import Annotation, AnnotationReply, AssignmentStatus, Decision, ReviewAssignment
+
+__all__ = [
+    "ApiToken", "Annotation", "AnnotationReply", "Article", "ArticleState", "AssignmentStatus", "AuditEvent",
+    "AuditHead", "AuditVerification", "Decision", "LoginThrottle", "Notification", "OutboxEmail",
+    "PublishedReview", "PublishedVersion", "ReviewAssignment", "ReviewerProfile", "Revision", "Role", "User",
+    "UserRole",
+]

@@ -1,0 +1,1 @@
+"""In-app notifications and the e-mail outbox; a leaf every domain may call."""

@@ -1,0 +1,186 @@
+"""Every authorization rule of reviewflow, in one place.
+
+Each rule is a small function ``(user, obj) -> bool`` registered under a name and a
+one-line docstring that states it in English (shown on 403 pages). ``can`` answers,
+``require`` raises ``Forbidden``. Views, API endpoints, services and ``workflow.apply``
+all ask here; templates get ``can`` so no page re-implements a rule.
+
+Separation of duties: nobody reviews or publishes an article they wrote.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from reviewflow.articles.models import Article
+from reviewflow.errors import Forbidden
+from reviewflow.extensions import db
+from reviewflow.reviews.models import ReviewAssignment
+
+RULES: dict[str, Callable] = {}
+
+
+def rule(name: str):
+    def register(fn: Callable) -> Callable:
+        RULES[name] = fn
+        return fn
+
+    return register
+
+
+def _active(user) -> bool:
+    return user is not None and getattr(user, "is_authenticated", False) and user.is_active
+
+
+def _role(user, role: str) -> bool:
+    return _active(user) and user.has_role(role)
+
+
+def _writes(user, article) -> bool:
+    return article is not None and _active(user) and article.writer_id == user.id
+
+
+def active_assignment(user, article):
+    """The user's active (not withdrawn) assignment on the article, or None."""
+    if not _active(user) or article is None:
+        return None
+    return db.session.scalar(
+        select(ReviewAssignment).where(
+            ReviewAssignment.article_id == article.id,
+            ReviewAssignment.reviewer_id == user.id,
+            ReviewAssignment.status != "withdrawn",
+        )
+    )
+
+
+def _reviews(user, article) -> bool:
+    return _role(user, "reviewer") and active_assignment(user, article) is not None
+
+
+def _staff(user, article) -> bool:
+    return _writes(user, article) or _role(user, "editor") or _role(user, "admin") or _reviews(user, article)
+
+
+@rule("article.create")
+def _create(user, obj=None) -> bool:
+    """Only writers can start an article."""
+    return _role(user, "writer")
+
+
+@rule("article.view")
+def _view(user, article) -> bool:
+    """Only the article's writer, its assigned reviewers, editors and admins can see an unpublished article."""
+    return _staff(user, article)
+
+
+@rule("article.list_all")
+def _list_all(user, obj=None) -> bool:
+    """Only editors and admins see every article."""
+    return _role(user, "editor") or _role(user, "admin")
+
+
+@rule("article.edit")
+def _edit(user, article) -> bool:
+    """Only the article's writer can save a revision of it."""
+    return _writes(user, article) and user.has_role("writer")
+
+
+@rule("article.submit")
+def _submit(user, article) -> bool:
+    """Only the article's writer can submit it for review."""
+    return _writes(user, article) and user.has_role("writer")
+
+
+@rule("review.assign")
+def _assign(user, article) -> bool:
+    """Only editors can assign or withdraw reviewers."""
+    return _role(user, "editor")
+
+
+@rule("article.decide")
+def _decide(user, article) -> bool:
+    """Only a reviewer assigned to the article, who did not write it, can approve or request changes."""
+    return not _writes(user, article) and _reviews(user, article)
+
+
+@rule("annotation.create")
+def _annotate(user, article) -> bool:
+    """Only a reviewer assigned to the article can annotate it."""
+    return not _writes(user, article) and _reviews(user, article)
+
+
+@rule("annotation.reply")
+def _reply(user, article) -> bool:
+    """Only the article's writer, its assigned reviewers, editors and admins can reply to annotations."""
+    return _staff(user, article)
+
+
+@rule("annotation.resolve")
+def _resolve(user, annotation) -> bool:
+    """Only the article's writer or the reviewer who made the annotation can resolve or reopen it."""
+    if not _active(user):
+        return False
+    if annotation.author_id == user.id:
+        return True
+    article = db.session.get(Article, annotation.article_id)
+    return _writes(user, article)
+
+
+@rule("article.publish")
+def _publish(user, article) -> bool:
+    """Only an editor who did not write the article can publish it."""
+    return _role(user, "editor") and not _writes(user, article)
+
+
+@rule("article.unpublish")
+def _unpublish(user, article) -> bool:
+    """Only editors can unpublish an article."""
+    return _role(user, "editor")
+
+
+@rule("article.schedule_rereview")
+def _schedule(user, article) -> bool:
+    """Only editors can set an article's re-review interval."""
+    return _role(user, "editor")
+
+
+@rule("audit.view_article")
+def _audit_article(user, article) -> bool:
+    """Only the article's writer, its assigned reviewers, editors and admins can read its audit trail."""
+    return _staff(user, article)
+
+
+@rule("audit.view_all")
+def _audit_all(user, obj=None) -> bool:
+    """Only editors and admins can read the global audit log."""
+    return _role(user, "editor") or _role(user, "admin")
+
+
+@rule("admin.manage")
+def _admin(user, obj=None) -> bool:
+    """Only admins manage accounts, roles and credentials."""
+    return _role(user, "admin")
+
+
+@rule("review.queue")
+def _queue(user, obj=None) -> bool:
+    """Only reviewers have a review queue."""
+    return _role(user, "reviewer")
+
+
+def can(user, action: str, obj=None) -> bool:
+    """True when ``user`` may do ``action`` on ``obj``. Unknown actions are refused."""
+    fn = RULES.get(action)
+    return bool(fn and fn(user, obj))
+
+
+def explain(action: str) -> str:
+    fn = RULES.get(action)
+    return (fn.__doc__ or "You are not allowed to do this.").strip() if fn else "You are not allowed to do this."
+
+
+def require(user, action: str, obj=None) -> None:
+    """Raise ``Forbidden`` with the rule in plain words unless ``user`` may do ``action``."""
+    if not can(user, action, obj):
+        raise Forbidden(explain(action))

@@ -1,0 +1,1 @@
+"""Published versions, the public site and periodic re-review."""

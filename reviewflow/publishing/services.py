@@ -1,0 +1,275 @@
+"""Publishing exact approved revisions, unpublishing, re-review, and reading the public record.
+
+A published version is written once with everything a reader and an auditor need:
+the rendered HTML, the writer, the publisher, and each reviewer's sign-off copied from
+the signed decision (credentials as signed). Nothing here changes a version afterwards.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+
+from reviewflow import policy
+from reviewflow.articles import workflow
+from reviewflow.articles.models import Article, ArticleState, Revision
+from reviewflow.articles.rendering import plain_text, render_markdown
+from reviewflow.articles.services import get_revision
+from reviewflow.audit import services as audit
+from reviewflow.auth.models import User
+from reviewflow.errors import Conflict, InvalidInput, NotFound
+from reviewflow.extensions import db, utcnow
+from reviewflow.notifications.services import notify
+from reviewflow.publishing.models import PublishedReview, PublishedVersion
+from reviewflow.reviews.models import Decision
+from reviewflow.reviews.services import approvals_behind
+
+NOTE_MAX = 500
+
+
+def _add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, d)
+        except ValueError:
+            continue
+    return day
+
+
+def _write_version(actor, article: Article, rev: Revision, decisions: list[Decision], kind: str,
+                   change_note: str, number: int) -> PublishedVersion:
+    now = utcnow()
+    text = plain_text(rev.body)
+    version = PublishedVersion(
+        article_id=article.id, version=number, revision_number=rev.number, content_hash=rev.content_hash,
+        slug=article.slug, title=rev.title, topic=article.topic, body_html=render_markdown(rev.body),
+        summary=(text[:297] + "…") if len(text) > 300 else text, kind=kind, published_at=now,
+        last_reviewed_at=max(d.signed_at for d in decisions),
+        publisher_id=getattr(actor, "id", None), publisher_name=getattr(actor, "name", ""),
+        writer_id=article.writer_id, writer_name=article.writer.name, change_note=change_note,
+    )
+    db.session.add(version)
+    db.session.flush()
+    for d in decisions:
+        p = d.profile
+        db.session.add(PublishedReview(
+            published_version_id=version.id, decision_id=d.id, reviewer_id=d.reviewer_id, name=d.printed_name,
+            credentials=d.credentials, specialty=d.specialty, affiliation=p.affiliation,
+            organization=p.organization, license_number=d.license_number, reviewed_at=d.signed_at,
+            meaning=d.meaning, checklist=d.checklist, decision_audit_seq=d.audit_seq,
+        ))
+    article.live_version = number
+    article.unpublished_at, article.unpublish_reason = None, None
+    article.rereview_due = _add_months(now.date(), article.rereview_months)
+    db.session.flush()
+    return version
+
+
+def _clean_note(note) -> str:
+    if note is None:
+        return ""
+    if not isinstance(note, str) or len(note) > NOTE_MAX:
+        raise InvalidInput(f"The change note must be text of at most {NOTE_MAX} characters.", field="change_note")
+    return note.strip()
+
+
+def publish_revision(actor, article: Article, revision_number, change_note: str | None = None) -> PublishedVersion:
+    """Publish exactly this revision (editors who did not write it).
+
+    Refused (409) unless the article is approved and this is its current, approved
+    revision. An update without a change note gets a plain one.
+    """
+    if isinstance(revision_number, bool) or not isinstance(revision_number, int | str):
+        raise InvalidInput("revision must be a revision number.", field="revision")
+    rev = get_revision(article, revision_number)
+    note = _clean_note(change_note) or ("First published." if article.live_version is None and not
+                                        versions_of(article.id) else f"Updated to revision {rev.number}.")
+    decisions = approvals_behind(article, rev.number)
+    number = _next_version(article)
+    event = workflow.apply(article, "publish", actor=actor, role="editor", revision=rev,
+                           details={"version": number, "change_note": note,
+                                    "reviewed_by": [f"{d.printed_name}, {d.credentials}" for d in decisions]})
+    if not decisions:
+        raise Conflict("No signed approval stands behind this revision, so it cannot be published.")
+    version = _write_version(actor, article, rev, decisions, "publish", note, number)
+    version.audit_seq = event.seq
+    notify(article.writer, f"“{article.title}” is published (version {number}).", f"/articles/{article.slug}")
+    return version
+
+
+def _next_version(article: Article) -> int:
+    return (db.session.scalar(select(func.max(PublishedVersion.version))
+                              .where(PublishedVersion.article_id == article.id)) or 0) + 1
+
+
+def republish_if_rereview(actor, article: Article) -> PublishedVersion | None:
+    """After an approval: when a re-review of the live, unchanged text is complete, write a new
+    published version with the same text and a new "last reviewed" date. Otherwise nothing."""
+    if article.state != ArticleState.APPROVED or article.live_version is None:
+        return None
+    live = live_version_of(article)
+    if live is None or live.revision_number != article.current_revision:
+        return None
+    rev = get_revision(article, article.current_revision)
+    decisions = approvals_behind(article, rev.number)
+    number = _next_version(article)
+    event = workflow.apply(article, "republish", actor=actor, role="reviewer", revision=rev,
+                           details={"version": number, "kind": "rereview",
+                                    "reviewed_by": [f"{d.printed_name}, {d.credentials}" for d in decisions]})
+    version = _write_version(None, article, rev, decisions, "rereview",
+                             "Medically re-reviewed; no changes to the text.", number)
+    version.audit_seq = event.seq
+    return version
+
+
+def unpublish_article(actor, article: Article, reason) -> Article:
+    """Take the article off the public site (editors); its URL then answers 410 with the reason."""
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidInput("Give the reason for unpublishing; readers see a short notice.", field="reason")
+    if len(reason) > NOTE_MAX:
+        raise InvalidInput(f"The reason is longer than {NOTE_MAX} characters.", field="reason")
+    live = article.live_version
+    workflow.apply(article, "unpublish", actor=actor, role="editor", details={"reason": reason.strip(),
+                                                                              "version": live})
+    article.live_version = None
+    article.unpublished_at, article.unpublish_reason = utcnow(), reason.strip()
+    article.rereview_due = None
+    db.session.flush()
+    return article
+
+
+def set_rereview_interval(actor, article: Article, months) -> Article:
+    """Set how often a published article is re-reviewed (editors); the due date follows."""
+    policy.require(actor, "article.schedule_rereview", article)
+    try:
+        months = int(months)
+    except (TypeError, ValueError):
+        raise InvalidInput("The interval must be a number of months.", field="months") from None
+    if not 1 <= months <= 60:
+        raise InvalidInput("The interval must be between 1 and 60 months.", field="months")
+    before = article.rereview_months
+    article.rereview_months = months
+    live = live_version_of(article)
+    if live is not None:
+        article.rereview_due = _add_months(live.last_reviewed_at.date(), months)
+    db.session.flush()
+    audit.record("rereview.scheduled", actor=actor, role="editor", target=article, article=article,
+                 details={"months": [before, months], "due": article.rereview_due.isoformat()
+                          if article.rereview_due else None})
+    return article
+
+
+def live_version_of(article: Article) -> PublishedVersion | None:
+    if article.live_version is None:
+        return None
+    return db.session.scalar(select(PublishedVersion).where(
+        PublishedVersion.article_id == article.id, PublishedVersion.version == article.live_version))
+
+
+def versions_of(article_id: int) -> list[PublishedVersion]:
+    return list(db.session.scalars(select(PublishedVersion).where(PublishedVersion.article_id == article_id)
+                                   .order_by(PublishedVersion.version)))
+
+
+@dataclass
+class PublicArticle:
+    """Everything the public page and ``/api/v1/published/{slug}`` show, loaded in a few queries."""
+
+    article: Article
+    version: PublishedVersion | None
+    versions: list[PublishedVersion]
+    writer: User
+    reviewers: dict[int, User]
+
+    @property
+    def gone(self) -> bool:
+        return self.version is None
+
+    @property
+    def first_published_at(self):
+        return self.versions[0].published_at if self.versions else None
+
+
+def public_article(slug: str) -> PublicArticle:
+    """The latest published version of ``slug`` with its history; NotFound if never published."""
+    if not isinstance(slug, str) or len(slug) > 200:
+        raise NotFound("There is no article at this address.")
+    article = db.session.scalar(select(Article).where(Article.slug == slug))
+    if article is None:
+        raise NotFound("There is no article at this address.")
+    versions = versions_of(article.id)
+    if not versions:
+        raise NotFound("There is no article at this address.")
+    live = next((v for v in versions if v.version == article.live_version), None)
+    ids = {r.reviewer_id for v in versions for r in v.reviews}
+    reviewers = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+    return PublicArticle(article, live, versions, article.writer, reviewers)
+
+
+def published_list(topic: str | None = None, before: tuple | None = None, limit: int = 20):
+    """Live articles, newest first, keyset-paginated on (published_at, id) of the live version."""
+    q = (select(PublishedVersion).join(Article, (Article.id == PublishedVersion.article_id)
+                                       & (Article.live_version == PublishedVersion.version))
+         .order_by(PublishedVersion.published_at.desc(), PublishedVersion.id.desc()).limit(limit + 1))
+    if topic:
+        q = q.where(PublishedVersion.topic == topic)
+    if before:
+        q = q.where((PublishedVersion.published_at < before[0])
+                    | ((PublishedVersion.published_at == before[0]) & (PublishedVersion.id < before[1])))
+    rows = list(db.session.scalars(q))
+    return rows[:limit], len(rows) > limit
+
+
+def topics() -> list[tuple[str, int]]:
+    return list(db.session.execute(
+        select(Article.topic, func.count()).where(Article.live_version.is_not(None))
+        .group_by(Article.topic).order_by(Article.topic)).all())
+
+
+def rereviews_due(within_days: int = 30, limit: int = 50) -> list[Article]:
+    """Live articles whose re-review is due within ``within_days`` or overdue, most overdue first."""
+    horizon = utcnow().date() + timedelta(days=within_days)
+    return list(db.session.scalars(
+        select(Article).where(Article.live_version.is_not(None), Article.rereview_due <= horizon)
+        .order_by(Article.rereview_due, Article.id).limit(limit)))
+
+
+def queue_rereview_reminders(editors: list[User], articles: list[Article]) -> int:
+    for editor in editors:
+        for a in articles:
+            notify(editor, f"Re-review of “{a.title}” is due on {a.rereview_due.isoformat()}.", f"/work/articles/{a.id}")
+    return len(editors) * len(articles)
+
+
+class TTLCache:
+    """A small per-process cache whose entries live ``ttl`` seconds: the public page may lag a
+    publish or unpublish by at most that long, and every worker converges on its own."""
+
+    def __init__(self, ttl: float, size: int = 2048) -> None:
+        self.ttl, self.size, self.data = ttl, size, {}
+
+    def get(self, key):
+        hit = self.data.get(key)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
+    def put(self, key, value) -> None:
+        if len(self.data) >= self.size:
+            self.data.clear()
+        self.data[key] = (time.monotonic() + self.ttl, value)
+
+    def clear(self) -> None:
+        self.data.clear()
+
+
+def checklist_of(review: PublishedReview) -> list[str]:
+    try:
+        return json.loads(review.checklist or "[]")
+    except ValueError:
+        return []

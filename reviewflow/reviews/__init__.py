@@ -1,0 +1,1 @@
+"""Medical review: reviewer assignments, anchored annotations and signed decisions."""

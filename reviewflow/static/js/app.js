@@ -1,0 +1,205 @@
+/* reviewflow: small progressive enhancements (vanilla JS, CSP-safe, loaded with defer).
+   Confirm dialogs, local times, live Markdown preview, annotation by text selection,
+   annotation highlighting from the side panel. Every page works without this file. */
+(function () {
+  "use strict";
+
+  document.documentElement.classList.add("js");
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  /* 1. Confirm before submitting forms (or buttons) that carry data-confirm. */
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    var submitter = event.submitter;
+    var message = (submitter && submitter.getAttribute("data-confirm")) || form.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) event.preventDefault();
+  });
+
+  /* 2. Show <time datetime="…" data-local> in the reader's local time; keep UTC in the title. */
+  function parseUtc(iso) {
+    var m = /^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d(?::\d\d)?)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$/i.exec(iso.trim());
+    if (!m) return null;
+    var text = m[1] + "T" + m[2] + (m[3] ? m[3].slice(0, 4) : "") + (m[4] || "Z");
+    var date = new Date(text);
+    return isNaN(date.getTime()) ? null : date;
+  }
+
+  function localiseTimes(root) {
+    root.querySelectorAll("time[datetime][data-local]").forEach(function (el) {
+      var date = parseUtc(el.getAttribute("datetime"));
+      if (!date) return;
+      if (!el.title) el.title = date.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+      try {
+        el.textContent = date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+      } catch (e) {
+        el.textContent = date.toLocaleString();
+      }
+    });
+  }
+
+  /* 3. Live Markdown preview: POST body and title, show the sanitised HTML the server returns. */
+  function setupPreview(textarea) {
+    var url = textarea.getAttribute("data-preview-url");
+    var target = document.getElementById(textarea.getAttribute("data-preview-target") || "");
+    if (!url || !target) return;
+    var form = textarea.form;
+    var titleInput = form ? form.querySelector('[name="title"]') : null;
+    var timer = null, seq = 0, controller = null, notice = null;
+
+    function showError(text) {
+      if (!notice) {
+        notice = document.createElement("p");
+        notice.className = "preview-error small";
+        notice.setAttribute("role", "status");
+        target.parentNode.insertBefore(notice, target);
+      }
+      notice.textContent = text;
+    }
+
+    function send() {
+      var data = new FormData();
+      data.append("body", textarea.value);
+      data.append("title", titleInput ? titleInput.value : "");
+      if (controller) controller.abort();
+      controller = window.AbortController ? new AbortController() : null;
+      var mine = ++seq;
+      target.setAttribute("aria-busy", "true");
+      fetch(url, {
+        method: "POST",
+        body: data,
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": csrfToken(), "X-Requested-With": "fetch" },
+        signal: controller ? controller.signal : undefined
+      }).then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        var type = response.headers.get("Content-Type") || "";
+        return type.indexOf("json") !== -1
+          ? response.json().then(function (j) { return j.html || ""; })
+          : response.text();
+      }).then(function (html) {
+        if (mine !== seq) return;
+        target.innerHTML = html;  // sanitised by the server
+        localiseTimes(target);
+        if (notice) notice.textContent = "";
+      }).catch(function (err) {
+        if (err && err.name === "AbortError") return;
+        if (mine === seq) showError("Preview is not available right now. Your text is not affected.");
+      }).then(function () {
+        if (mine === seq) target.removeAttribute("aria-busy");
+      });
+    }
+
+    function schedule() {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(send, 400);
+    }
+    textarea.addEventListener("input", schedule);
+    if (titleInput) titleInput.addEventListener("input", schedule);
+  }
+
+  /* 4. Annotation by selection: fill #quote, #prefix, #suffix from a selection inside [data-annotate-root]. */
+  var CONTEXT = 32;
+  var lastSelection = "", lastFocused = "";
+
+  function byId(id) { return document.getElementById(id); }
+  function shorten(text, max) {
+    text = text.replace(/\s+/g, " ");
+    return text.length > max ? text.slice(0, max - 1) + "…" : text;
+  }
+
+  function captureSelection(moveFocus) {
+    var sel = window.getSelection();
+    if (!sel || sel.rangeCount === 0 || sel.isCollapsed) return;
+    var range = sel.getRangeAt(0);
+    var node = range.commonAncestorContainer;
+    var el = node.nodeType === 1 ? node : node.parentElement;
+    var root = el && el.closest("[data-annotate-root]");
+    if (!root) return;
+
+    var before = document.createRange();
+    before.selectNodeContents(root);
+    before.setEnd(range.startContainer, range.startOffset);
+    var start = before.toString().length;
+    var raw = range.toString();
+    var lead = raw.length - raw.replace(/^\s+/, "").length;
+    var quote = raw.trim();
+    if (!quote) return;
+    start += lead;
+    var end = start + quote.length;
+    var full = root.textContent;
+    var key = start + ":" + quote;
+    if (key !== lastSelection) {
+      lastSelection = key;
+      var fields = { quote: quote, prefix: full.slice(Math.max(0, start - CONTEXT), start), suffix: full.slice(end, end + CONTEXT) };
+      Object.keys(fields).forEach(function (id) {
+        if (byId(id)) byId(id).value = fields[id];
+      });
+      var status = byId("selection-status");
+      if (status) status.textContent = "Selected: “" + shorten(quote, 80) + "”";
+    }
+    // Move to the comment box once per new selection, never again on e.g. a click on a button.
+    var comment = byId("comment");
+    if (moveFocus && key !== lastFocused && byId("annotate-form") && comment) {
+      lastFocused = key;
+      comment.focus({ preventScroll: true });
+    }
+  }
+
+  function setupAnnotation() {
+    if (!document.querySelector("[data-annotate-root]")) return;
+    document.addEventListener("mouseup", function () {
+      window.setTimeout(function () { captureSelection(true); }, 0);
+    });
+    document.addEventListener("keyup", function (event) {
+      // Keyboard selection is Shift + arrows: update while Shift is held, move focus when it is released.
+      if (event.key === "Shift") captureSelection(true);
+      else if (event.shiftKey) captureSelection(false);
+    });
+  }
+
+  /* Side panel: clicking an annotation toggles the highlight of its quote in the text. */
+  document.addEventListener("click", function (event) {
+    var item = event.target.closest && event.target.closest("[data-quote-id]");
+    if (!item) return;
+    var control = event.target.closest("a, button, input, textarea, select, summary, label");
+    if (control && control !== item && item.contains(control)) return;
+    var id = item.getAttribute("data-quote-id");
+    var selector = 'mark[data-annotation-id="' + (window.CSS && CSS.escape ? CSS.escape(id) : id) + '"]';
+    var marks = document.querySelectorAll(selector);
+    var on = !item.classList.contains("active");
+    document.querySelectorAll("mark.annotation.active, [data-quote-id].active").forEach(function (el) {
+      el.classList.remove("active");
+      if (el.hasAttribute("aria-pressed")) el.setAttribute("aria-pressed", "false");
+    });
+    marks.forEach(function (mark) { mark.classList.toggle("active", on); });
+    item.classList.toggle("active", on);
+    if (item.tagName === "BUTTON") item.setAttribute("aria-pressed", on ? "true" : "false");
+    if (on && marks.length && marks[0].scrollIntoView) marks[0].scrollIntoView({ block: "center" });
+  });
+
+  /* Printing: open collapsed <details> so the printout is complete, then restore. */
+  var opened = [];
+  window.addEventListener("beforeprint", function () {
+    opened = Array.prototype.filter.call(document.querySelectorAll("details:not([open])"), function (d) {
+      d.open = true;
+      return true;
+    });
+  });
+  window.addEventListener("afterprint", function () {
+    opened.forEach(function (d) { d.open = false; });
+    opened = [];
+  });
+
+  function init() {
+    localiseTimes(document);
+    document.querySelectorAll("textarea[data-preview-url]").forEach(setupPreview);
+    setupAnnotation();
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
