@@ -90,8 +90,6 @@ def operation(method: str, path: str, summary: str, *, body: type[BaseModel] | N
             payload = _parse(body)
             result = fn(user, payload, **kwargs)
             db.session.commit()
-            if isinstance(result, tuple):
-                return result
             response = jsonify(result)
             response.status_code = status
             return response

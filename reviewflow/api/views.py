@@ -82,7 +82,7 @@ def withdraw(user, _, id, assignment_id):
 
 @operation("GET", "/articles/{id}/annotations", "Annotations of an article", response=LIST, errors=(403, 404))
 def list_annotations(user, _, id):
-    return jsonify([out.annotation_json(a) for a in reviews.annotations_of(_visible(user, id))])
+    return [out.annotation_json(a) for a in reviews.annotations_of(_visible(user, id))]
 
 
 @operation("POST", "/articles/{id}/annotations", "Annotate quoted text (assigned reviewers)",
@@ -144,7 +144,7 @@ def article_audit(user, _, id):
     policy.require(user, "audit.view_article", article)
     events = db.session.scalars(select(AuditEvent).where(AuditEvent.article_id == article.id)
                                 .order_by(AuditEvent.seq))
-    return jsonify([out.event_json(e) for e in events])
+    return [out.event_json(e) for e in events]
 
 
 @operation("GET", "/published/{slug}", "The latest published version (public)", public=True, errors=(404, 410),
