@@ -71,7 +71,8 @@ class TestConfig(Config):
     AUDIT_KEY = "test-audit-key"
     SQLALCHEMY_DATABASE_URI = _env("REVIEWFLOW_TEST_DATABASE_URL", "sqlite://")
     WTF_CSRF_ENABLED = False
-    RAISE_ON_LAZY_LOAD = True
+    #: Cheap Argon2 parameters so the suite stays fast; never in production.
+    FAST_PASSWORD_HASHING = True
 
 
 class ProductionConfig(Config):

@@ -7,6 +7,7 @@ while. Messages never reveal whether an email exists.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import date, timedelta
@@ -22,19 +23,30 @@ from reviewflow.auth.models import ApiToken, LoginThrottle, ReviewerProfile, Rol
 from reviewflow.errors import Conflict, InvalidInput, NotFound
 from reviewflow.extensions import db, utcnow
 
-_hasher = PasswordHasher()  # Argon2id with the library's current parameters
+_STRONG = PasswordHasher()  # Argon2id with the library's current parameters
+_FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # tests only (TestConfig)
 ROLE_NAMES = [r.value for r in Role]
-#: Verified against when the email is unknown, so a miss costs as much time as a hit.
-_DUMMY_HASH = _hasher.hash("reviewflow-dummy-password")
+
+
+def _hasher() -> PasswordHasher:
+    return _FAST if current_app.config.get("FAST_PASSWORD_HASHING") else _STRONG
+
+
+@functools.cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """Checked against when the email is unknown, so a miss costs as much time as a hit."""
+    return hasher.hash("reviewflow-dummy-password")
+
+
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def check_password(user: User, password: str) -> bool:
     try:
-        return _hasher.verify(user.password_hash, password)
+        return _hasher().verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -270,7 +282,7 @@ def authenticate(email, password, ip: str) -> User:
     else:
         ok = False
         try:  # spend the same time as a real check, so timing does not reveal unknown emails
-            _hasher.verify(_DUMMY_HASH, password or "")
+            _hasher().verify(_dummy_hash(_hasher()), password or "")
         except (VerificationError, InvalidHashError):
             pass
     if ok and user.active:

@@ -1,0 +1,71 @@
+"""Plain factory functions: people and articles in a given state, built through the real services."""
+from __future__ import annotations
+
+import itertools
+
+from reviewflow.articles import services as articles
+from reviewflow.articles.models import Article
+from reviewflow.auth import services as accounts
+from reviewflow.extensions import db
+from reviewflow.publishing import services as publishing
+from reviewflow.reviews import services as reviews
+
+PASSWORD = "Corr3ct-Horse-Battery"
+BODY = """# Living with eczema in winter
+
+Cold air and low humidity dry the skin barrier. Moisturize within three minutes of bathing.
+
+Short lukewarm showers help more than long hot baths.
+
+Wool and rough fabrics can trigger itching; cotton layers are gentler.
+"""
+_seq = itertools.count(1)
+
+
+def make_user(*roles: str, name: str | None = None, email: str | None = None, credentials: str = "M.D.",
+              specialty: str = "Dermatology", license_expires: str = "2099-12-31", **profile):
+    n = next(_seq)
+    name = name or f"Person {n}"
+    email = email or f"person{n}@example.org"
+    data = None
+    if "reviewer" in roles:
+        data = {"credentials": credentials, "specialty": specialty, "license_number": f"LIC-{n}",
+                "license_expires": license_expires, "affiliation": profile.get("affiliation", "Lakeside Clinic"),
+                "organization": profile.get("organization", "Northwind Review Network"),
+                "license_jurisdiction": "Georgia, USA", "bio": "A reviewer."}
+    user = accounts.create_user(None, email, name, PASSWORD, list(roles), bio="A bio.", profile=data)
+    db.session.commit()
+    return user
+
+
+def token_for(user) -> str:
+    _, plain = accounts.create_token(None, user, "test")
+    db.session.commit()
+    return plain
+
+
+def make_article(writer, state: str = "draft", reviewer=None, editor=None, title: str = "Eczema in winter",
+                 body: str = BODY, topic: str = "Dermatology") -> Article:
+    """An article walked through the real services to ``state``: draft, submitted, in_review,
+    changes_requested, approved or published (in_review and later need reviewer and editor)."""
+    article = articles.create_article(writer, title, body, topic)
+    db.session.commit()
+    if state == "draft":
+        return article
+    articles.submit_article(writer, article)
+    db.session.commit()
+    if state == "submitted":
+        return article
+    reviews.assign_reviewer(editor, article, reviewer.id)
+    db.session.commit()
+    if state == "in_review":
+        return article
+    decision = "request_changes" if state == "changes_requested" else "approve"
+    reviews.sign_decision(reviewer, article, article.current_revision, decision, PASSWORD, comment="Needs a source.")
+    db.session.commit()
+    if state in ("changes_requested", "approved"):
+        return article
+    publishing.publish_revision(editor, article, article.current_revision, "First published.")
+    db.session.commit()
+    assert state == "published", state
+    return article
