@@ -48,10 +48,12 @@ class Config:
     LOGIN_LOCK_AFTER = _int("REVIEWFLOW_LOGIN_LOCK_AFTER", 8)
     LOGIN_IP_LOCK_AFTER = _int("REVIEWFLOW_LOGIN_IP_LOCK_AFTER", 30)
     LOGIN_LOCK_MINUTES = _int("REVIEWFLOW_LOGIN_LOCK_MINUTES", 15)
+    #: Ticked by a reviewer at approval and kept with the signature.
     REVIEW_CHECKLIST = [
-        "Dosages and numbers checked",
-        "Sources are current",
-        "No unsupported claims",
+        "Medical facts checked against current clinical guidance",
+        "Dosages, numbers and units checked",
+        "Safety warnings and the 'When to see a clinician' section are appropriate",
+        "Links go to reputable public-health sources",
     ]
     REREVIEW_MONTHS = 12
     MAIL_SERVER = _env("REVIEWFLOW_MAIL_SERVER")  # unset: the outbox logs instead of sending

@@ -1,18 +1,28 @@
 """``seed-demo``: original demo people and articles in every state, created through the services.
 
-Idempotent: people and articles that exist (by email, by title) are left alone.
+Everything goes through the same services as the pages and the API, so the demo data
+has a real audit trail, real signatures and real published versions. Idempotent:
+people (by email) and articles (by title) that exist are left alone.
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
+from flask import current_app
 from sqlalchemy import select
 
+from reviewflow.articles import services as articles
+from reviewflow.articles.models import Article
 from reviewflow.auth import services as accounts
 from reviewflow.auth.models import User
-from reviewflow.demo_content import PEOPLE
-from reviewflow.extensions import db
+from reviewflow.demo_content import ARTICLES, PEOPLE
+from reviewflow.extensions import db, utcnow
+from reviewflow.publishing import services as publishing
+from reviewflow.reviews import services as reviews
 
 PROFILE_KEYS = ("credentials", "specialty", "license_number", "license_jurisdiction", "license_expires",
                 "affiliation", "organization")
+PUBLISHED_STATES = {"published", "published_updating", "published_rereviewed", "unpublished"}
 
 
 def seed_people() -> int:
@@ -20,8 +30,8 @@ def seed_people() -> int:
     for p in PEOPLE:
         if db.session.scalar(select(User).where(User.email == p["email"])):
             continue
-        profile = {k: p[k] for k in PROFILE_KEYS if k in p} | {"bio": p.get("bio", "")} \
-            if "reviewer" in p["roles"] else None
+        profile = ({k: p[k] for k in PROFILE_KEYS if k in p} | {"bio": p.get("bio", "")}
+                   if "reviewer" in p["roles"] else None)
         accounts.create_user(None, p["email"], p["name"], p["password"], p["roles"], bio=p.get("bio", ""),
                              profile=profile)
         created += 1
@@ -29,5 +39,83 @@ def seed_people() -> int:
     return created
 
 
+def _person(email: str | None) -> User | None:
+    return db.session.scalar(select(User).where(User.email == email)) if email else None
+
+
+def _password(user: User) -> str:
+    return next(p["password"] for p in PEOPLE if p["email"] == user.email)
+
+
+def _sign(reviewer: User, article: Article, decision: str, comment: str = "") -> None:
+    reviews.sign_decision(reviewer, article, article.current_revision, decision, _password(reviewer),
+                          comment=comment, checklist=list(current_app.config["REVIEW_CHECKLIST"]) if decision == "approve" else [])
+    publishing.republish_if_rereview(reviewer, article)
+
+
+def seed_article(spec: dict, editor: User) -> None:
+    """Walk one demo article through the real workflow to its target state."""
+    writer, reviewer, target = _person(spec["writer"]), _person(spec.get("reviewer")), spec["target_state"]
+    revisions = spec["revisions"]
+    live_at = spec.get("published_revision") or len(revisions)
+    article = articles.create_article(writer, spec["title"], revisions[0]["body"], spec["topic"],
+                                      revisions[0].get("note", ""))
+    if reviewer is None:  # draft or submitted, no reviewer available
+        for rev in revisions[1:]:
+            articles.save_revision(writer, article, spec["title"], rev["body"], article.current_revision, rev["note"])
+        if target == "submitted":
+            articles.submit_article(writer, article)
+        return
+    articles.submit_article(writer, article)
+    reviews.assign_reviewer(editor, article, reviewer.id, utcnow().date() + timedelta(days=7))
+    notes = []
+    for a in spec["annotations"]:
+        ann = reviews.add_annotation(reviewer, article, 1, a["quote"], a["comment"], a["blocking"])
+        notes.append((ann, a))
+    if any(a["blocking"] for _, a in notes) or target == "changes_requested":
+        _sign(reviewer, article, "request_changes",
+              spec.get("request_changes_comment") or "Please address the blocking annotations before approval.")
+    for ann, a in notes:
+        if a.get("reply"):
+            reviews.reply_to_annotation(writer, ann, a["reply"])
+    if target == "changes_requested":
+        for ann, a in notes:
+            if a["resolved"] and not a["blocking"]:
+                reviews.set_annotation_status(writer, ann, "resolved")
+        return
+    for rev in revisions[1:live_at]:
+        articles.save_revision(writer, article, spec["title"], rev["body"], article.current_revision, rev["note"])
+    for ann, a in notes:
+        if a["resolved"]:
+            reviews.set_annotation_status(writer, ann, "resolved")
+    if article.state in ("draft", "changes_requested"):
+        articles.submit_article(writer, article)
+    if target == "in_review":
+        return
+    _sign(reviewer, article, "approve")
+    if target == "approved":
+        return
+    notes_public = spec.get("change_notes") or ["First published."]
+    publishing.publish_revision(editor, article, article.current_revision, notes_public[0])
+    if target == "published_updating":
+        for rev in revisions[live_at:]:
+            articles.save_revision(writer, article, spec["title"], rev["body"], article.current_revision, rev["note"])
+        articles.submit_article(writer, article)
+    elif target == "published_rereviewed":
+        reviews.assign_reviewer(editor, article, reviewer.id, utcnow().date() + timedelta(days=14))
+        _sign(reviewer, article, "approve")
+    elif target == "unpublished":
+        publishing.unpublish_article(editor, article, spec.get("unpublish_reason") or "Withdrawn for revision.")
+
+
 def seed() -> int:
-    return seed_people()
+    """Create what is missing; returns how many people and articles were added."""
+    created = seed_people()
+    editor = _person(next(p["email"] for p in PEOPLE if "editor" in p["roles"]))
+    for spec in ARTICLES:
+        if db.session.scalar(select(Article.id).where(Article.title == spec["title"])):
+            continue
+        seed_article(spec, editor)
+        db.session.commit()
+        created += 1
+    return created
