@@ -13,8 +13,8 @@ from reviewflow.audit import services as audit
 from reviewflow.audit.views import export_rows
 from reviewflow.auth import services as accounts
 from reviewflow.auth.models import Role, User, UserRole
-from reviewflow.errors import DomainError
 from reviewflow.demo import seed
+from reviewflow.errors import DomainError
 from reviewflow.extensions import db
 from reviewflow.notifications.services import send_outbox
 from reviewflow.publishing.services import queue_rereview_reminders, rereviews_due

@@ -48,8 +48,9 @@ def _password(user: User) -> str:
 
 
 def _sign(reviewer: User, article: Article, decision: str, comment: str = "") -> None:
+    checklist = list(current_app.config["REVIEW_CHECKLIST"]) if decision == "approve" else []
     reviews.sign_decision(reviewer, article, article.current_revision, decision, _password(reviewer),
-                          comment=comment, checklist=list(current_app.config["REVIEW_CHECKLIST"]) if decision == "approve" else [])
+                          comment=comment, checklist=checklist)
     publishing.republish_if_rereview(reviewer, article)
 
 

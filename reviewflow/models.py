@@ -7,8 +7,25 @@ from reviewflow.publishing.models import PublishedReview, PublishedVersion
 from reviewflow.reviews.models import Annotation, AnnotationReply, AssignmentStatus, Decision, ReviewAssignment
 
 __all__ = [
-    "ApiToken", "Annotation", "AnnotationReply", "Article", "ArticleState", "AssignmentStatus", "AuditEvent",
-    "AuditHead", "AuditVerification", "Decision", "LoginThrottle", "Notification", "OutboxEmail",
-    "PublishedReview", "PublishedVersion", "ReviewAssignment", "ReviewerProfile", "Revision", "Role", "User",
+    "Annotation",
+    "AnnotationReply",
+    "ApiToken",
+    "Article",
+    "ArticleState",
+    "AssignmentStatus",
+    "AuditEvent",
+    "AuditHead",
+    "AuditVerification",
+    "Decision",
+    "LoginThrottle",
+    "Notification",
+    "OutboxEmail",
+    "PublishedReview",
+    "PublishedVersion",
+    "ReviewAssignment",
+    "ReviewerProfile",
+    "Revision",
+    "Role",
+    "User",
     "UserRole",
 ]

@@ -43,7 +43,8 @@ def side_by_side(old: str, new: str) -> list[Row]:
     rows: list[Row] = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if op == "equal":
-            rows += [Row("equal", escape(a[i]), escape(b[j1 + k]), i + 1, j1 + k + 1) for k, i in enumerate(range(i1, i2))]
+            rows += [Row("equal", escape(a[i]), escape(b[j1 + k]), i + 1, j1 + k + 1)
+                     for k, i in enumerate(range(i1, i2))]
             continue
         left, right = a[i1:i2], b[j1:j2]
         for k in range(max(len(left), len(right))):

@@ -13,9 +13,9 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import UTC, datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from flask import current_app, g, has_request_context, request
 from sqlalchemy import event as sa_event
@@ -149,9 +149,27 @@ class VerifyResult:
 
 
 class _Row:
-    __slots__ = ("seq", "occurred_at", "actor_id", "actor_name", "actor_role", "action", "target_type",
-                 "target_id", "target_label", "article_id", "revision_number", "content_hash",
-                 "before_state", "after_state", "details", "request_id", "key_id", "prev_hash", "hash")
+    __slots__ = (
+        "action",
+        "actor_id",
+        "actor_name",
+        "actor_role",
+        "after_state",
+        "article_id",
+        "before_state",
+        "content_hash",
+        "details",
+        "hash",
+        "key_id",
+        "occurred_at",
+        "prev_hash",
+        "request_id",
+        "revision_number",
+        "seq",
+        "target_id",
+        "target_label",
+        "target_type",
+    )
 
 
 FIELDS = _Row.__slots__
@@ -199,7 +217,8 @@ def verify(record_result: bool = True) -> VerifyResult:
             break
         key = keys.get(row.key_id)
         if key is None:
-            result = VerifyResult(False, count, 0, row.seq, f"event {row.seq} is signed with an unknown key {row.key_id}")
+            result = VerifyResult(False, count, 0, row.seq,
+                                  f"event {row.seq} is signed with an unknown key {row.key_id}")
             break
         if row.prev_hash != prev:
             result = VerifyResult(False, count, 0, row.seq,

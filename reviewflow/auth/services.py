@@ -7,6 +7,7 @@ while. Messages never reveal whether an email exists.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import secrets
@@ -281,10 +282,9 @@ def authenticate(email, password, ip: str) -> User:
         ok = check_password(user, password or "")
     else:
         ok = False
-        try:  # spend the same time as a real check, so timing does not reveal unknown emails
+        # spend the same time as a real check, so timing does not reveal unknown emails
+        with contextlib.suppress(VerificationError, InvalidHashError):
             _hasher().verify(_dummy_hash(_hasher()), password or "")
-        except (VerificationError, InvalidHashError):
-            pass
     if ok and user.active:
         for row in rows:
             row.failures, row.locked_until = 0, None

@@ -21,7 +21,12 @@ from reviewflow.errors import BadPassword, Conflict, InvalidInput, NotFound, Rev
 from reviewflow.extensions import db, utcnow
 from reviewflow.notifications.services import notify
 from reviewflow.reviews.models import (
-    MEANINGS, Annotation, AnnotationReply, AssignmentStatus, Decision, ReviewAssignment,
+    MEANINGS,
+    Annotation,
+    AnnotationReply,
+    AssignmentStatus,
+    Decision,
+    ReviewAssignment,
 )
 
 COMMENT_MAX = 5000
@@ -75,9 +80,9 @@ def assign_reviewer(actor, article: Article, reviewer_id, due_date: date | None 
         raise InvalidInput("The due date is in the past.", field="due_date")
     assignment = db.session.scalar(select(ReviewAssignment).where(
         ReviewAssignment.article_id == article.id, ReviewAssignment.reviewer_id == reviewer.id))
-    if assignment is not None and assignment.status != AssignmentStatus.WITHDRAWN:
-        if article.state != ArticleState.PUBLISHED:
-            raise Conflict(f"{reviewer.name} is already assigned to this article.")
+    if (assignment is not None and assignment.status != AssignmentStatus.WITHDRAWN
+            and article.state != ArticleState.PUBLISHED):
+        raise Conflict(f"{reviewer.name} is already assigned to this article.")
     if assignment is None:
         assignment = ReviewAssignment(article_id=article.id, reviewer_id=reviewer.id, assigned_by_id=actor.id)
         db.session.add(assignment)
@@ -129,7 +134,8 @@ def add_annotation(actor, article: Article, revision_number, quote, comment, blo
     comment = _text(comment, "comment")
     if not isinstance(blocking, bool):
         raise InvalidInput("blocking must be true or false.", field="blocking")
-    start = locate(rev.body, quote, prefix if isinstance(prefix, str) else "", suffix if isinstance(suffix, str) else "")
+    prefix, suffix = (prefix if isinstance(prefix, str) else ""), (suffix if isinstance(suffix, str) else "")
+    start = locate(rev.body, quote, prefix, suffix)
     if start is None:
         start = locate(rev.title, quote)
         if start is None:
@@ -244,7 +250,8 @@ def sign_decision(actor, article: Article, revision_number, decision, password, 
     )
     db.session.add(signed)
     db.session.flush()
-    assignment.status = (AssignmentStatus.APPROVED if decision == "approve" else AssignmentStatus.CHANGES_REQUESTED).value
+    approved = decision == "approve"
+    assignment.status = (AssignmentStatus.APPROVED if approved else AssignmentStatus.CHANGES_REQUESTED).value
     assignment.status_revision, assignment.decision_id = rev.number, signed.id
     event = workflow.apply(article, "decide", actor=actor, role="reviewer", revision=rev, target=signed,
                            details={"decision": decision, "signer": actor.name, "credentials": profile.credentials,
