@@ -17,6 +17,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from reviewflow import policy
 from reviewflow.audit import services as audit
@@ -315,7 +316,11 @@ def user_from_session_id(value: str) -> User | None:
         user_id, generation = (int(x) for x in value.split(":", 1))
     except (ValueError, AttributeError):
         return None
-    user = db.session.get(User, user_id)
+    try:
+        user = db.session.get(User, user_id)
+    except SQLAlchemyError:  # the database is down: treat as signed out so error pages still render
+        db.session.rollback()
+        return None
     if user is None or user.session_generation != generation or not user.active:
         return None
     return user

@@ -1,0 +1,132 @@
+"""Browser journeys: a live reviewflow server in a thread and Debian's Chromium driven by Playwright.
+
+Chromium is launched from /usr/bin/chromium (Playwright's own browser download cannot work
+here). Without it the journeys are skipped, except when REVIEWFLOW_REQUIRE_BROWSER is set
+(CI), where a missing browser fails the run. Screenshots go to test-artifacts/screenshots/.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from sqlalchemy import text
+from werkzeug.serving import make_server
+
+import config
+from reviewflow import create_app
+from reviewflow.extensions import db
+
+CHROMIUM = os.environ.get("REVIEWFLOW_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def pytest_collection_modifyitems(config, items):
+    if shutil.which(CHROMIUM) or os.path.exists(CHROMIUM):
+        return
+    if os.environ.get("REVIEWFLOW_REQUIRE_BROWSER"):
+        raise pytest.UsageError(f"REVIEWFLOW_REQUIRE_BROWSER is set but there is no Chromium at {CHROMIUM}")
+    skip = pytest.mark.skip(reason=f"no Chromium at {CHROMIUM}: apt-get install chromium")
+    for item in items:
+        if "browser" in str(item.fspath):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": LAUNCH_ARGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 900}, "locale": "en-GB",
+            "timezone_id": "Europe/Berlin"}
+
+
+class LiveServer:
+    """reviewflow served by werkzeug in a background thread on a free loopback port."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def live_app(tmp_path):
+    url = os.environ.get("REVIEWFLOW_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'live.db'}"
+
+    class Cfg(config.TestConfig):
+        SQLALCHEMY_DATABASE_URI = url
+        WTF_CSRF_ENABLED = True  # the real forms, as a person uses them
+
+    app = create_app(Cfg)
+    with app.app_context():
+        if url.startswith("postgresql"):
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        db.create_all()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def live_server(live_app):
+    server = LiveServer(live_app)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def shot(request):
+    """``shot(page, name)`` saves a full-page screenshot as a test artifact."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def _shot(page, name: str) -> Path:
+        path = ARTIFACTS / f"{request.node.name}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return _shot
+
+
+_axe = Axe()
+
+
+@pytest.fixture
+def check_a11y():
+    """``check_a11y(page)`` fails on any serious or critical axe-core violation of the page."""
+
+    def _check(page) -> None:
+        results = _axe.run(page)
+        bad = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+        detail = "; ".join(f"{v['id']} ({v['impact']}): {v['help']} at "
+                           + ", ".join(n["target"][0] for n in v["nodes"][:3]) for v in bad)
+        assert not bad, f"{page.url}: {detail}"
+
+    return _check
+
+
+def sign_in(page, server: LiveServer, email: str, password: str) -> None:
+    page.goto(server.url + "/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/dashboard")
+
+
+def sign_out(page) -> None:
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/login")
