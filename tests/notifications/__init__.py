@@ -1,0 +1,1 @@
+"""Tests of notifications and the e-mail outbox."""
