@@ -198,7 +198,7 @@ def set_annotation_status(actor, ann: Annotation, status: str) -> Annotation:
 
 def annotations_of(article: Article) -> list[Annotation]:
     return list(db.session.scalars(select(Annotation).where(Annotation.article_id == article.id)
-                                   .order_by(Annotation.status.desc(), Annotation.id)))
+                                   .order_by(Annotation.status, Annotation.id)))
 
 
 def _role_on(actor, article: Article) -> str:

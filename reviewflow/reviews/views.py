@@ -1,13 +1,304 @@
-"""Staff pages for review: the reviewer's queue, assignment, annotation and signing."""
+"""Staff pages for review: the reviewer's queue and workspace, annotations, signing, and assignment.
+
+Views load, validate, call one service, commit once, flash and redirect. Refusals that
+belong next to a form (a quote not in the text, a wrong password, an unavailable reviewer)
+are shown there with their status; every other refusal goes to the global handlers.
+"""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from flask_login import login_required
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from reviewflow import policy
+from reviewflow.articles import workflow
+from reviewflow.articles.models import ArticleState
+from reviewflow.articles.rendering import render_markdown
+from reviewflow.articles.services import get_article
+from reviewflow.auth.views import safe_next
+from reviewflow.errors import BadPassword, Conflict, InvalidInput, StaleRevision
+from reviewflow.extensions import db, utcnow
+from reviewflow.publishing import services as publishing
+from reviewflow.reviews import queries
+from reviewflow.reviews import services as reviews
+from reviewflow.reviews.forms import AnnotationForm, AssignForm, ReplyForm, SignForm
+from reviewflow.reviews.models import MEANINGS
 
 bp = Blueprint("reviews", __name__)
 
 
+def _actor():
+    return current_user._get_current_object()
+
+
+def _page_number() -> int:
+    try:
+        return max(1, min(int(request.args.get("page", 1)), 10_000))
+    except ValueError:
+        return 1
+
+
+# Queue -------------------------------------------------------------------------------------------
+
 @bp.get("/reviews")
 @login_required
 def queue():
-    return render_template("reviews/queue.html")
+    """The reviewer's open assignments (paginated), then their recently completed reviews."""
+    user = _actor()
+    policy.require(user, "review.queue")
+    number = _page_number()
+    page = queries.review_queue(user, number, current_app.config["PER_PAGE"])
+    page.url = lambda n: url_for("reviews.queue", page=n)
+    recent = queries.recently_completed(user) if number == 1 else []
+    return render_template("reviews/queue.html", page=page, recent=recent, counts=queries.queue_counts(user))
+
+
+# Workspace and annotations -----------------------------------------------------------------------
+
+def _workspace(article, form: AnnotationForm | None = None, status: int = 200, reply_error: dict | None = None):
+    """Render the workspace of the current revision, with a form (fresh, or as typed with its errors)."""
+    user = _actor()
+    policy.require(user, "article.view", article)
+    rev = article.revision
+    annotations = queries.workspace_annotations(article)
+    located = [a for a in annotations if a.is_open and not a.orphaned and a.anchored_revision == rev.number]
+    body, marked = queries.highlight(render_markdown(rev.body), located)
+    if form is None:
+        form = AnnotationForm(formdata=None, revision=str(rev.number))
+    last = queries.last_decided_revision(article, user)
+    open_ = [a for a in annotations if a.is_open]
+    return render_template(
+        "reviews/workspace.html", article=article, revision=rev, body=body, marked=marked, form=form,
+        annotations=[a for a in annotations if not (a.is_open and a.orphaned)],
+        orphaned=[a for a in open_ if a.orphaned],
+        open_count=len(open_), blocking_count=sum(1 for a in open_ if a.blocking),
+        decisions=reviews.decisions_of(article), last_decided=last if last and last < rev.number else None,
+        reply_error=reply_error or {},
+    ), status
+
+
+@bp.get("/work/articles/<int:id>/review")
+@login_required
+def workspace(id: int):
+    """The review workspace: the current revision with its annotations, and the decision buttons."""
+    return _workspace(get_article(id))
+
+
+@bp.post("/work/articles/<int:id>/annotations")
+@login_required
+def annotate(id: int):
+    """Add an annotation; a quote that is not in the revision re-renders the form with the error (400)."""
+    article = get_article(id)
+    policy.require(_actor(), "annotation.create", article)
+    form = AnnotationForm()
+    if not form.validate_on_submit():
+        return _workspace(article, form, 400)
+    try:
+        ann = reviews.add_annotation(_actor(), article, form.revision.data, form.quote.data, form.comment.data,
+                                     bool(form.blocking.data), form.prefix.data or "", form.suffix.data or "")
+    except InvalidInput as exc:
+        db.session.rollback()
+        target = getattr(form, exc.field or "", None) or form.quote
+        target.errors = [*target.errors, exc.message]
+        return _workspace(article, form, 400)
+    db.session.commit()
+    flash("Annotation added" + (" as blocking: it must be resolved before approval." if ann.blocking else "."),
+          "success")
+    return redirect(url_for("reviews.workspace", id=article.id, _anchor=f"annotation-{ann.id}"))
+
+
+def _back(ann) -> str:
+    """Where to go after acting on an annotation: a same-site ``next``, else the workspace."""
+    target = safe_next(request.form.get("next") or request.args.get("next"))
+    return target or url_for("reviews.workspace", id=ann.article_id, _anchor=f"annotation-{ann.id}")
+
+
+@bp.post("/work/annotations/<int:id>/reply")
+@login_required
+def reply(id: int):
+    """Reply in an annotation's thread (the article's staff)."""
+    ann = reviews.get_annotation(id)
+    article = get_article(ann.article_id)
+    policy.require(_actor(), "annotation.reply", article)
+    form = ReplyForm()
+    if not form.validate_on_submit():
+        return _workspace(article, status=400, reply_error={"id": ann.id, "text": form.comment.data or "",
+                                                             "errors": form.comment.errors})
+    reviews.reply_to_annotation(_actor(), ann, form.comment.data)
+    db.session.commit()
+    flash("Reply added.", "success")
+    return redirect(_back(ann))
+
+
+def _set_status(id: int, status: str, message: str):
+    ann = reviews.get_annotation(id)
+    reviews.set_annotation_status(_actor(), ann, status)
+    db.session.commit()
+    flash(message, "success")
+    return redirect(_back(ann))
+
+
+@bp.post("/work/annotations/<int:id>/resolve")
+@login_required
+def resolve(id: int):
+    """Resolve an annotation (its reviewer or the article's writer)."""
+    return _set_status(id, "resolved", "Annotation resolved.")
+
+
+@bp.post("/work/annotations/<int:id>/reopen")
+@login_required
+def reopen(id: int):
+    """Reopen a resolved annotation (its reviewer or the article's writer)."""
+    return _set_status(id, "open", "Annotation reopened.")
+
+
+# Signing -----------------------------------------------------------------------------------------
+
+def _cannot_sign(profile) -> str | None:
+    """Why the signer's credentials cannot carry a signature today, or None."""
+    if profile is None:
+        return "You have no credential profile, so you cannot sign. Ask an admin to add your credentials."
+    if not profile.license_valid_on(utcnow().date()):
+        return (f"Your licence {profile.license_number} expired on {profile.license_expires.isoformat()}, so you "
+                "cannot sign a decision. Ask an admin to record your renewed licence; your annotations and "
+                "comments are still welcome meanwhile.")
+    return None
+
+
+@bp.route("/work/articles/<int:id>/sign", methods=["GET", "POST"])
+@login_required
+def sign(id: int):
+    """The signing dialog: approve or request changes on the current revision with one's password.
+
+    A wrong password (401), a newer revision (409), an open blocking annotation (409) or an
+    expired licence (409) re-render the dialog with the reason; nothing is signed then.
+    """
+    article = get_article(id)
+    user = _actor()
+    policy.require(user, "article.decide", article)
+    decision = request.args.get("decision", "")
+    if decision not in MEANINGS:
+        raise InvalidInput("Choose to approve or to request changes from the review page.", field="decision")
+    if not workflow.allowed_now(article, "decide"):
+        raise Conflict(workflow.STATE_MESSAGES["decide"].format(state=article.state_enum.label.lower()))
+    form = SignForm()
+    form.decision = decision
+    _describe(form, decision)
+    if request.method == "GET":
+        form.revision.data = str(article.current_revision)
+    status, problem, stale = 200, _cannot_sign(user.profile), False
+    if request.method == "POST" and problem:
+        status = 409
+    elif request.method == "POST" and not form.validate_on_submit():
+        status = 400
+    elif request.method == "POST":
+        try:
+            signed = reviews.sign_decision(user, article, form.revision.data, decision, form.password.data,
+                                           form.comment.data, form.checklist.data)
+            version = publishing.republish_if_rereview(user, article)
+        except BadPassword:
+            db.session.rollback()
+            form.password.errors = [f"That password is not right. {form.verb} needs your password. "
+                                    "Nothing was signed."]
+            status = 401
+        except StaleRevision as exc:
+            db.session.rollback()
+            problem, stale, status = exc.message, True, exc.status
+        except (Conflict, InvalidInput) as exc:
+            db.session.rollback()
+            problem, status = exc.message, exc.status
+        else:
+            db.session.commit()
+            flash(_signed_message(article, signed.revision_number, decision, version), "success")
+            return redirect(url_for("reviews.workspace", id=article.id))
+    blocking = workflow.open_blocking(article) if decision == "approve" else []
+    return render_template("reviews/sign.html", article=article, revision=article.revision, form=form,
+                           decision=decision, meaning=MEANINGS[decision], profile=user.profile, problem=problem,
+                           stale=stale, blocking=blocking), status
+
+
+def _describe(form: SignForm, decision: str) -> None:
+    """Labels and help that depend on the decision being signed."""
+    form.checklist.choices = [(item, item) for item in current_app.config["REVIEW_CHECKLIST"]]
+    if decision == "approve":
+        form.checklist.description = "Tick each item you checked. Approval needs all of them."
+        form.comment.label.text = "Comment (optional)"
+        form.comment.description = "Kept with your signature and shown to the writer and editors."
+    else:
+        form.checklist.description = "Optional: tick what you checked; it is kept with your signature."
+        form.comment.label.text = "Changes requested"
+        form.comment.description = "What the writer must change before you can approve. Kept with your signature."
+        form.comment.flags.required = True
+    form.password.description = "Your sign-in password. It confirms that you, and nobody else, sign."
+
+
+def _signed_message(article, number: int, decision: str, version) -> str:
+    if decision == "request_changes":
+        return f"You requested changes on revision {number}. The writer has been told, and your signature is recorded."
+    if version is not None:
+        return f"Re-review complete: version {version.version} is live with today's review date and the same text."
+    if article.state == ArticleState.APPROVED:
+        return f"You approved revision {number}. Every reviewer has approved it; an editor can publish it now."
+    return f"You approved revision {number}. It awaits the other reviewers before it is approved."
+
+
+# Assignment --------------------------------------------------------------------------------------
+
+def _assign_form(article) -> AssignForm:
+    form = AssignForm()
+    available, unavailable = [], []
+    for row in reviews.suggested_reviewers(article):
+        person = row["user"]
+        bits = [person.display_name, row["specialty"] or "no specialty"]
+        if row["reason"]:
+            label = " · ".join([*bits, f"cannot serve: {row['reason']}"])
+            unavailable.append((person.id, label, {"disabled": True}))
+            continue
+        if row["match"]:
+            bits.append("matches topic")
+        bits.append(f"{row['workload']} open review{'s' if row['workload'] != 1 else ''}")
+        available.append((person.id, " · ".join(bits)))
+    form.reviewer.choices = {"Available": available, "Cannot serve": unavailable} if unavailable \
+        else available
+    return form
+
+
+def _assign_page(article, form: AssignForm, status: int = 200, problem: str | None = None):
+    return render_template("reviews/assign.html", article=article, form=form, problem=problem,
+                           assignments=queries.assignments_of(article)), status
+
+
+@bp.route("/work/articles/<int:id>/assign", methods=["GET", "POST"])
+@login_required
+def assign(id: int):
+    """Assign a reviewer (editors); one who cannot serve is explained next to the form (409)."""
+    article = get_article(id)
+    policy.require(_actor(), "review.assign", article)
+    form = _assign_form(article)
+    if request.method == "GET":
+        return _assign_page(article, form)
+    if not form.validate_on_submit():
+        return _assign_page(article, form, 400)
+    try:
+        assignment = reviews.assign_reviewer(_actor(), article, form.reviewer.data, form.due_date.data)
+    except (Conflict, InvalidInput) as exc:
+        db.session.rollback()
+        return _assign_page(article, form, exc.status, exc.message)
+    db.session.commit()
+    due = f", due {assignment.due_date:%d %b %Y}" if assignment.due_date else ""
+    flash(f"{assignment.reviewer.display_name} is assigned to review “{article.title}”{due}. "
+          "They have been notified.", "success")
+    return redirect(url_for("reviews.assign", id=article.id))
+
+
+@bp.post("/work/articles/<int:id>/assignments/<int:aid>/withdraw")
+@login_required
+def withdraw(id: int, aid: int):
+    """Withdraw a reviewer from the article (editors)."""
+    article = get_article(id)
+    policy.require(_actor(), "review.assign", article)
+    assignment = reviews.get_assignment(article, aid)
+    reviews.withdraw_assignment(_actor(), article, assignment)
+    db.session.commit()
+    flash(f"{assignment.reviewer.name} is withdrawn from “{article.title}”. Their signed decisions stay on record.",
+          "success")
+    return redirect(url_for("reviews.assign", id=article.id))

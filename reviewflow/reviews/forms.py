@@ -1,0 +1,89 @@
+"""Forms of the review pages: annotate, reply, sign a decision, assign a reviewer.
+
+Forms check what a person typed; the services still decide what is allowed
+(policy, state, licence, the quote being in the text).
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, Regexp, StopValidation, ValidationError
+
+from reviewflow.auth.forms import MultiCheckboxField
+from reviewflow.extensions import utcnow
+from reviewflow.reviews.services import COMMENT_MAX, QUOTE_MAX
+
+REVISION = [DataRequired(message="The revision number is missing. Reload the page and try again."),
+            Regexp(r"^\d{1,9}$", message="The revision number is not valid. Reload the page and try again.")]
+
+
+class AnnotationForm(FlaskForm):
+    """A comment anchored to a quote of the current revision. Field ids are what app.js fills in."""
+
+    quote = StringField("Quoted text", validators=[
+        DataRequired(message="Select the text you are commenting on, or type it exactly as it appears."),
+        Length(max=QUOTE_MAX)],
+        description="Select text in the article to fill this in, or type it exactly as it appears.")
+    prefix = HiddenField(validators=[Optional(), Length(max=200)])
+    suffix = HiddenField(validators=[Optional(), Length(max=200)])
+    comment = TextAreaField("Comment", validators=[
+        DataRequired(message="Write the comment the writer should act on."), Length(max=COMMENT_MAX)])
+    blocking = BooleanField("Blocking", description="A blocking annotation must be resolved before approval.")
+    revision = HiddenField(validators=REVISION)
+
+
+class ReplyForm(FlaskForm):
+    """One reply in an annotation's thread."""
+
+    comment = TextAreaField("Reply", validators=[DataRequired(message="Write a reply before sending it."),
+                                                 Length(max=COMMENT_MAX)])
+
+
+class SignForm(FlaskForm):
+    """The signing dialog. Set ``decision`` and ``checklist.choices`` before validating.
+
+    For approval every checklist item must be ticked; a request for changes needs a comment;
+    both need the password (checked by the service, not here).
+    """
+
+    revision = HiddenField(validators=REVISION)
+    checklist = MultiCheckboxField("Review checklist", choices=[], validate_choice=True)
+    comment = TextAreaField("Comment", validators=[Optional(), Length(max=COMMENT_MAX)])
+    password = PasswordField("Password", validators=[Length(max=1024)])
+
+    decision = "approve"
+
+    @property
+    def verb(self) -> str:
+        return "Approval" if self.decision == "approve" else "A request for changes"
+
+    def validate_checklist(self, field) -> None:
+        if self.decision == "approve" and set(field.data or []) != {value for value, _ in field.choices}:
+            raise ValidationError("Approval needs every item of the checklist ticked. If one does not hold, "
+                                  "request changes instead. Nothing was signed.")
+
+    def validate_comment(self, field) -> None:
+        if self.decision == "request_changes" and not (field.data or "").strip():
+            raise StopValidation("Describe the changes you request: the writer sees this with your signature. "
+                                 "Nothing was signed.")
+
+    def validate_password(self, field) -> None:
+        if not field.data:
+            raise StopValidation(f"{self.verb} needs your password. Nothing was signed.")
+
+
+def _in_a_week():
+    return utcnow().date() + timedelta(days=7)
+
+
+class AssignForm(FlaskForm):
+    """Choose a reviewer and a due date. Choices come from ``suggested_reviewers``; the service
+    refuses people who cannot serve, so a disabled entry sent anyway is still refused (409)."""
+
+    reviewer = SelectField("Reviewer", coerce=int, validate_choice=False,
+                           validators=[DataRequired(message="Choose a reviewer.")],
+                           description="Specialty matches first, then those with the fewest open reviews.")
+    due_date = DateField("Due date", default=_in_a_week, validators=[Optional()],
+                         description="Shown to the reviewer in their queue. One week from today by default.")

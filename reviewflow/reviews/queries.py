@@ -1,0 +1,210 @@
+"""Read-only queries behind the review pages, and the highlighting of quotes in rendered text.
+
+Nothing here changes data. Every list is a fixed number of SQL queries whatever the data
+size (eager loading through the models' joined/selectin relationships).
+"""
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from markupsafe import Markup
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import lazyload
+
+from reviewflow.articles.models import Article, ArticleState
+from reviewflow.extensions import db, utcnow
+from reviewflow.reviews.models import Annotation, AssignmentStatus, Decision, ReviewAssignment
+
+#: Article states in which a reviewer still has work on an assignment.
+REVIEWING = (ArticleState.SUBMITTED.value, ArticleState.IN_REVIEW.value, ArticleState.CHANGES_REQUESTED.value)
+#: Assignment statuses that are still open for the reviewer.
+OPEN_STATUSES = (AssignmentStatus.PENDING.value, AssignmentStatus.CHANGES_REQUESTED.value)
+DUE_SOON_DAYS = 3
+RECENT_LIMIT = 10
+#: Characters of preceding text compared with an annotation's stored prefix.
+CONTEXT = 200
+
+
+@dataclass
+class Page:
+    """One page of a list, in the shape the ``pagination`` macro reads."""
+
+    items: list
+    number: int
+    per_page: int
+    total: int
+    url: Callable[[int], str] = field(repr=False, default=lambda n: "")
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+    @property
+    def prev_url(self) -> str:
+        return self.url(self.number - 1)
+
+    @property
+    def next_url(self) -> str:
+        return self.url(self.number + 1)
+
+    @property
+    def summary(self) -> str:
+        if not self.total:
+            return ""
+        first = (self.number - 1) * self.per_page + 1
+        last = min(self.total, first + len(self.items) - 1)
+        return f"{first}–{last} of {self.total}"
+
+
+def _active_filter(reviewer_id: int) -> tuple:
+    return (ReviewAssignment.reviewer_id == reviewer_id, ReviewAssignment.status.in_(OPEN_STATUSES),
+            Article.state.in_(REVIEWING))
+
+
+def review_queue(reviewer, number: int, per_page: int) -> Page:
+    """The reviewer's open assignments, overdue first then by due date (no due date last).
+
+    Open: not withdrawn, not yet approved, on an article that is submitted, in review or has
+    changes requested. Items are (assignment, article) pairs. Two queries plus eager loads.
+    """
+    number = max(1, number)
+    total = db.session.scalar(select(func.count()).select_from(ReviewAssignment)
+                              .join(Article, Article.id == ReviewAssignment.article_id)
+                              .where(*_active_filter(reviewer.id)))
+    rows = db.session.execute(
+        select(ReviewAssignment, Article).join(Article, Article.id == ReviewAssignment.article_id)
+        .where(*_active_filter(reviewer.id))
+        .options(lazyload(Article.revision))
+        .order_by(case((ReviewAssignment.due_date.is_(None), 1), else_=0), ReviewAssignment.due_date,
+                  ReviewAssignment.id)
+        .limit(per_page).offset((number - 1) * per_page)
+    ).all()
+    return Page(items=[tuple(r) for r in rows], number=number, per_page=per_page, total=total or 0)
+
+
+def queue_counts(reviewer) -> dict[str, int]:
+    """How many open assignments are overdue and how many are due within three days (one query)."""
+    today = utcnow().date()
+    overdue, soon = db.session.execute(
+        select(func.coalesce(func.sum(case((ReviewAssignment.due_date < today, 1), else_=0)), 0),
+               func.coalesce(func.sum(case((ReviewAssignment.due_date.between(
+                   today, today + timedelta(days=DUE_SOON_DAYS)), 1), else_=0)), 0))
+        .select_from(ReviewAssignment).join(Article, Article.id == ReviewAssignment.article_id)
+        .where(*_active_filter(reviewer.id))
+    ).one()
+    return {"overdue": int(overdue), "due_soon": int(soon)}
+
+
+def recently_completed(reviewer, limit: int = RECENT_LIMIT) -> list[tuple]:
+    """The reviewer's latest signed decisions on assignments no longer open for them, newest first.
+
+    Items are (assignment, article, decision) triples. One query plus eager loads.
+    """
+    still_open = ReviewAssignment.status.in_(OPEN_STATUSES) & Article.state.in_(REVIEWING)
+    rows = db.session.execute(
+        select(ReviewAssignment, Article, Decision)
+        .join(Article, Article.id == ReviewAssignment.article_id)
+        .join(Decision, Decision.id == ReviewAssignment.decision_id)
+        .where(ReviewAssignment.reviewer_id == reviewer.id, ~still_open)
+        .options(lazyload(Article.revision))
+        .order_by(Decision.signed_at.desc(), Decision.id.desc())
+        .limit(limit)
+    ).all()
+    return [tuple(r) for r in rows]
+
+
+def workspace_annotations(article: Article) -> list[Annotation]:
+    """Every annotation of the article: open before resolved, blocking first, then in text order."""
+    return list(db.session.scalars(
+        select(Annotation).where(Annotation.article_id == article.id)
+        .order_by(case((Annotation.status == "open", 0), else_=1), Annotation.blocking.desc(),
+                  case((Annotation.position.is_(None), 1), else_=0), Annotation.position, Annotation.id)
+    ))
+
+
+def last_decided_revision(article: Article, reviewer) -> int | None:
+    """The revision number of the latest decision this person signed on this article, or None."""
+    return db.session.scalar(
+        select(Decision.revision_number).where(Decision.article_id == article.id, Decision.reviewer_id == reviewer.id)
+        .order_by(Decision.id.desc()).limit(1)
+    )
+
+
+def assignments_of(article: Article) -> list[ReviewAssignment]:
+    """All assignments of the article, active first, each with its reviewer (one query)."""
+    return list(db.session.scalars(
+        select(ReviewAssignment).where(ReviewAssignment.article_id == article.id)
+        .order_by(case((ReviewAssignment.status == AssignmentStatus.WITHDRAWN.value, 1), else_=0),
+                  ReviewAssignment.assigned_at, ReviewAssignment.id)
+    ))
+
+
+# Highlighting -----------------------------------------------------------------------------------
+
+#: A tag of sanitised HTML; attribute values are quoted and may contain ">".
+_TAG = re.compile(r"""(<(?:[^>"']|"[^"]*"|'[^']*')*>)""")
+
+
+def _common_suffix(a: str, b: str) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
+        n += 1
+    return n
+
+
+def _wrap(parts: list[str], ann: Annotation) -> bool:
+    """Wrap the best occurrence of ``ann.quote`` inside one text node of ``parts`` in a <mark>.
+
+    ``parts`` alternates text and tags (as ``_TAG.split`` gives). The occurrence whose preceding
+    text best matches the stored prefix wins; the first on a tie. Returns False when not found.
+    """
+    best, seen = None, ""
+    for i in range(0, len(parts), 2):
+        text = html.unescape(parts[i])
+        start = text.find(ann.quote)
+        while start != -1:
+            before = text[max(0, start - CONTEXT):start]
+            if len(before) < CONTEXT:
+                before = seen[-(CONTEXT - len(before)):] + before
+            score = _common_suffix(before, ann.prefix or "")
+            if best is None or score > best[0]:
+                best = (score, i, start)
+            start = text.find(ann.quote, start + 1)
+        seen = (seen + text)[-CONTEXT:]
+    if best is None:
+        return False
+    _, i, start = best
+    text = html.unescape(parts[i])
+    end = start + len(ann.quote)
+    classes = "annotation blocking" if ann.blocking else "annotation"
+    mark = f'<mark class="{classes}" data-annotation-id="{int(ann.id)}">'
+    parts[i:i + 1] = [html.escape(text[:start], quote=False), mark, html.escape(text[start:end], quote=False),
+                      "</mark>", html.escape(text[end:], quote=False)]
+    return True
+
+
+def highlight(rendered: str, annotations: list[Annotation]) -> tuple[Markup, set[int]]:
+    """Mark each annotation's quote in sanitised HTML; returns the HTML and the ids that were marked.
+
+    Only text between tags is touched, and it is unescaped to search and escaped again, so
+    a quote can never land inside a tag, an attribute or an entity. A quote that spans
+    formatting (such as part bold) or is not in the rendered text is skipped.
+    """
+    parts = _TAG.split(rendered)
+    marked = set()
+    for ann in annotations:
+        if ann.quote and _wrap(parts, ann):
+            marked.add(ann.id)
+    return Markup("".join(parts)), marked

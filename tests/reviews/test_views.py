@@ -1,0 +1,511 @@
+"""The review pages: queue, workspace, annotations, signing, assignment and withdrawal, for every role.
+
+Tests assert status codes, database rows and audit events, not whole pages.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event, func, select, update
+
+from reviewflow.articles import services as articles
+from reviewflow.articles.models import Article
+from reviewflow.audit.models import AuditEvent
+from reviewflow.auth.models import ReviewerProfile
+from reviewflow.extensions import utcnow
+from reviewflow.publishing.models import PublishedVersion
+from reviewflow.reviews import services as reviews
+from reviewflow.reviews.models import Annotation, AnnotationReply, Decision, ReviewAssignment
+from reviewflow.reviews.queries import highlight
+from tests.factories import PASSWORD, make_article, make_user
+
+QUOTE = "Moisturize within three minutes of bathing."
+
+
+@pytest.fixture(autouse=True)
+def _placeholder_endpoints(app):
+    """Pages of other domains that these pages link to, when they are not built yet in this checkout."""
+    needed = ["articles.index", "articles.new", "articles.detail", "articles.edit", "articles.diff",
+              "audit.log", "auth.admin_users", "publishing.index"]
+    for endpoint in needed:
+        if endpoint not in app.view_functions:
+            blueprint, name = endpoint.split(".")
+            rule = f"/_placeholder/{blueprint}/{name}" + ("/<int:id>" if name in ("detail", "edit", "diff") else "")
+            app.add_url_rule(rule, endpoint, lambda **_: "placeholder")
+
+
+def count(db, model, *where) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def events(db, action: str, article_id: int | None = None) -> int:
+    where = [AuditEvent.action == action]
+    if article_id is not None:
+        where.append(AuditEvent.article_id == article_id)
+    return count(db, AuditEvent, *where)
+
+
+def checklist(app) -> list[str]:
+    return list(app.config["REVIEW_CHECKLIST"])
+
+
+@pytest.fixture
+def in_review(cast):
+    return make_article(cast["writer"], "in_review", reviewer=cast["rev"], editor=cast["editor"])
+
+
+def annotate(db, article, user, quote=QUOTE, blocking=False) -> Annotation:
+    ann = reviews.add_annotation(user, article, article.current_revision, quote, "Cite a source.", blocking)
+    db.session.commit()
+    return ann
+
+
+# Queue ------------------------------------------------------------------------------------------
+
+def test_queue_lists_open_assignments_overdue_first(db, cast, login, client):
+    people = {"reviewer": cast["rev"], "editor": cast["editor"]}
+    soon = make_article(cast["writer"], "in_review", title="Sun protection", **people)
+    late = make_article(cast["writer"], "in_review", title="Overdue one", **people)
+    db.session.execute(update(ReviewAssignment).where(ReviewAssignment.article_id == soon.id)
+                       .values(due_date=utcnow().date() + timedelta(days=2)))
+    db.session.execute(update(ReviewAssignment).where(ReviewAssignment.article_id == late.id)
+                       .values(due_date=utcnow().date() - timedelta(days=2)))
+    db.session.commit()
+    login(cast["rev"])
+    page = client.get("/reviews")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert html.index("Overdue one") < html.index("Sun protection")
+    assert "2 days overdue" in html and "in 2 days" in html
+
+
+def test_queue_shows_completed_reviews_after_open_ones(db, cast, login, client):
+    make_article(cast["writer"], "approved", reviewer=cast["rev"], editor=cast["editor"], title="Signed already")
+    login(cast["rev"])
+    html = client.get("/reviews").get_data(as_text=True)
+    assert "Nothing to review" in html
+    assert "Recently completed" in html and "Signed already" in html
+
+
+def test_queue_empty_state(cast, login, client):
+    login(cast["rev2"])
+    page = client.get("/reviews")
+    assert page.status_code == 200
+    assert "Nothing to review. New assignments appear here and by email." in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("who", ["writer", "editor", "admin"])
+def test_queue_is_for_reviewers_only(cast, login, client, who):
+    login(cast[who])
+    assert client.get("/reviews").status_code == 403
+
+
+def test_queue_needs_sign_in(client):
+    response = client.get("/reviews")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+# Workspace ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("who, status, form", [
+    ("rev", 200, True), ("writer", 200, False), ("editor", 200, False), ("admin", 200, False),
+    ("rev2", 403, False), ("writer2", 403, False),
+])
+def test_workspace_by_role(cast, login, client, in_review, who, status, form):
+    login(cast[who])
+    response = client.get(f"/work/articles/{in_review.id}/review")
+    assert response.status_code == status
+    html = response.get_data(as_text=True)
+    if status == 200:
+        assert "data-annotate-root" in html
+        assert "revision 1 of 1" in html.lower()
+        assert ('id="annotate-form"' in html) is form
+        assert ("?decision=approve" in html) is form
+
+
+def test_workspace_highlights_open_quotes_and_lists_orphans(db, cast, login, client, in_review):
+    ann = annotate(db, in_review, cast["rev"], blocking=True)
+    gone = annotate(db, in_review, cast["rev"], quote="cotton layers are gentler")
+    body = in_review.revision.body.replace("cotton layers are gentler", "soft layers help")
+    articles.save_revision(cast["writer"], in_review, in_review.title, body, 1)
+    db.session.commit()
+    login(cast["rev"])
+    html = client.get(f"/work/articles/{in_review.id}/review").get_data(as_text=True)
+    assert f'<mark class="annotation blocking" data-annotation-id="{ann.id}">{QUOTE}</mark>' in html
+    assert "Needs attention" in html and f'data-annotation-id="{gone.id}"' not in html
+    assert "1 open, 1 blocking" not in html and "2 open, 1 blocking" in html
+    assert "Changes since your last review" not in html
+
+
+def test_workspace_links_changes_since_last_decision(db, cast, login, client):
+    article = make_article(cast["writer"], "changes_requested", reviewer=cast["rev"], editor=cast["editor"])
+    articles.save_revision(cast["writer"], article, article.title, article.revision.body + "\nMore.\n", 1)
+    articles.submit_article(cast["writer"], article)
+    db.session.commit()
+    login(cast["rev"])
+    html = client.get(f"/work/articles/{article.id}/review").get_data(as_text=True)
+    assert "Changes since your last review (revision 1)" in html
+
+
+def test_highlight_never_touches_tags_or_entities():
+    class Ann:
+        def __init__(self, id, quote, prefix=""):
+            self.id, self.quote, self.prefix, self.blocking = id, quote, prefix, False
+
+    rendered = '<p>A &amp; B <a href="http://x.org/amp" title="a>amp">amp link</a> and amp</p>'
+    out, marked = highlight(rendered, [Ann(1, "amp"), Ann(2, "& B"), Ann(3, "not there")])
+    assert marked == {1, 2}
+    assert 'href="http://x.org/amp" title="a>amp"' in out
+    assert '<mark class="annotation" data-annotation-id="2">&amp; B</mark>' in out
+    assert '<mark class="annotation" data-annotation-id="1">amp</mark> link' in out
+    out, _ = highlight("<p>amp one, amp two</p>", [Ann(1, "amp", prefix="one, ")])
+    assert out == '<p>amp one, <mark class="annotation" data-annotation-id="1">amp</mark> two</p>'
+
+
+# Annotations ----------------------------------------------------------------------------------------
+
+def test_assigned_reviewer_annotates(db, cast, login, client, in_review):
+    login(cast["rev"])
+    response = client.post(f"/work/articles/{in_review.id}/annotations", data={
+        "quote": QUOTE, "prefix": "humidity dry the skin barrier. ", "suffix": "", "comment": "Cite a source.",
+        "blocking": "y", "revision": "1"})
+    assert response.status_code == 302
+    ann = db.session.scalar(select(Annotation).where(Annotation.article_id == in_review.id))
+    assert ann.blocking and ann.quote == QUOTE and ann.author_id == cast["rev"].id
+    assert events(db, "annotation.added", in_review.id) == 1
+
+
+@pytest.mark.parametrize("who", ["rev2", "writer", "editor"])
+def test_others_cannot_annotate(db, cast, login, client, in_review, who):
+    login(cast[who])
+    response = client.post(f"/work/articles/{in_review.id}/annotations",
+                           data={"quote": QUOTE, "comment": "x", "revision": "1"})
+    assert response.status_code == 403
+    assert count(db, Annotation) == 0
+
+
+def test_annotation_with_absent_quote_is_refused_at_the_form(db, cast, login, client, in_review):
+    login(cast["rev"])
+    response = client.post(f"/work/articles/{in_review.id}/annotations",
+                           data={"quote": "Nowhere in the text", "comment": "My typed comment", "revision": "1"})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "not in that revision" in html
+    assert "My typed comment" in html and 'value="Nowhere in the text"' in html
+    assert count(db, Annotation) == 0
+
+
+def test_annotation_needs_a_comment(db, cast, login, client, in_review):
+    login(cast["rev"])
+    response = client.post(f"/work/articles/{in_review.id}/annotations",
+                           data={"quote": QUOTE, "comment": "  ", "revision": "1"})
+    assert response.status_code == 400
+    assert count(db, Annotation) == 0
+
+
+def test_writer_replies_resolves_and_reopens(db, cast, login, client, in_review):
+    ann = annotate(db, in_review, cast["rev"])
+    login(cast["writer"])
+    response = client.post(f"/work/annotations/{ann.id}/reply", data={"comment": "Source added."})
+    assert response.status_code == 302 and f"/work/articles/{in_review.id}/review" in response.headers["Location"]
+    assert count(db, AnnotationReply, AnnotationReply.annotation_id == ann.id) == 1
+    response = client.post(f"/work/annotations/{ann.id}/resolve", data={"next": f"/work/articles/{in_review.id}/edit"})
+    assert response.headers["Location"].endswith(f"/work/articles/{in_review.id}/edit")
+    db.session.expire_all()
+    assert db.session.get(Annotation, ann.id).status == "resolved"
+    response = client.post(f"/work/annotations/{ann.id}/reopen", data={"next": "https://evil.example/"})
+    assert "evil.example" not in response.headers["Location"]
+    db.session.expire_all()
+    assert db.session.get(Annotation, ann.id).status == "open"
+    assert events(db, "annotation.resolved", in_review.id) == 1 and events(db, "annotation.reopened") == 1
+
+
+def test_empty_reply_is_refused(db, cast, login, client, in_review):
+    ann = annotate(db, in_review, cast["rev"])
+    login(cast["writer"])
+    assert client.post(f"/work/annotations/{ann.id}/reply", data={"comment": ""}).status_code == 400
+    assert count(db, AnnotationReply) == 0
+
+
+@pytest.mark.parametrize("who, action", [("rev2", "reply"), ("rev2", "resolve"), ("editor", "resolve"),
+                                         ("writer2", "reply")])
+def test_others_cannot_reply_or_resolve(db, cast, login, client, in_review, who, action):
+    ann = annotate(db, in_review, cast["rev"])
+    login(cast[who])
+    assert client.post(f"/work/annotations/{ann.id}/{action}", data={"comment": "Hi"}).status_code == 403
+    db.session.expire_all()
+    assert count(db, AnnotationReply) == 0 and db.session.get(Annotation, ann.id).status == "open"
+
+
+# Signing ----------------------------------------------------------------------------------------------
+
+def sign(client, article, decision="approve", password=PASSWORD, items=None, comment="", revision=None):
+    return client.post(f"/work/articles/{article.id}/sign?decision={decision}", data={
+        "revision": str(revision or article.current_revision), "password": password, "comment": comment,
+        "checklist": items or []})
+
+
+def test_sign_dialog_shows_what_is_signed(app, cast, login, client, in_review):
+    login(cast["rev"])
+    response = client.get(f"/work/articles/{in_review.id}/sign?decision=approve")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "Approve revision 1 of “Eczema in winter”" in html
+    assert in_review.revision.content_hash in html
+    assert "Dana Okafor, M.D., Ph.D., Dermatology" in html
+    assert "I have medically reviewed this content and approve it as accurate." in html
+    assert 'type="password"' in html and "Sign and approve" in html
+    assert all(item.replace("'", "&#39;") in html for item in checklist(app))
+
+
+def test_approve_happy_path(app, db, cast, login, client, in_review):
+    login(cast["rev"])
+    response = sign(client, in_review, items=checklist(app))
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Article, in_review.id).state == "approved"
+    decision = db.session.scalar(select(Decision).where(Decision.article_id == in_review.id))
+    assert decision.decision == "approve" and decision.credentials == "M.D., Ph.D."
+    assert decision.content_hash == in_review.revision.content_hash and decision.printed_name == "Dana Okafor"
+    assert decision.specialty == "Dermatology"
+    assert events(db, "decision.signed", in_review.id) == 1
+
+
+def test_approval_needs_every_checklist_item(app, db, cast, login, client, in_review):
+    login(cast["rev"])
+    response = sign(client, in_review, items=checklist(app)[:1])
+    assert response.status_code == 400
+    assert "every item of the checklist" in response.get_data(as_text=True)
+    assert count(db, Decision) == 0
+
+
+def test_wrong_password_signs_nothing(app, db, cast, login, client, in_review):
+    login(cast["rev"])
+    response = sign(client, in_review, password="not-the-password", items=checklist(app))
+    assert response.status_code == 401
+    assert "Nothing was signed." in response.get_data(as_text=True)
+    assert count(db, Decision) == 0
+    assert events(db, "decision.signed") == 0
+    db.session.expire_all()
+    assert db.session.get(Article, in_review.id).state == "in_review"
+
+
+def test_missing_password_signs_nothing(app, db, cast, login, client, in_review):
+    login(cast["rev"])
+    response = sign(client, in_review, password="", items=checklist(app))
+    assert response.status_code == 400
+    assert "Approval needs your password. Nothing was signed." in response.get_data(as_text=True)
+    assert count(db, Decision) == 0
+
+
+def test_approval_with_blocking_annotation_open_is_refused(app, db, cast, login, client, in_review):
+    ann = annotate(db, in_review, cast["rev"], blocking=True)
+    login(cast["rev"])
+    page = client.get(f"/work/articles/{in_review.id}/sign?decision=approve").get_data(as_text=True)
+    assert "blocking annotation is still open" in page and 'type="password"' not in page
+    response = sign(client, in_review, items=checklist(app))
+    assert response.status_code == 409
+    assert f"#annotation-{ann.id}" in response.get_data(as_text=True)
+    assert count(db, Decision) == 0 and events(db, "decision.signed") == 0
+
+
+def test_request_changes_needs_a_comment(db, cast, login, client, in_review):
+    login(cast["rev"])
+    response = sign(client, in_review, decision="request_changes")
+    assert response.status_code == 400
+    assert count(db, Decision) == 0
+    response = sign(client, in_review, decision="request_changes", comment="Add a source for the timing.")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Article, in_review.id).state == "changes_requested"
+    decision = db.session.scalar(select(Decision))
+    assert decision.decision == "request_changes" and decision.comment == "Add a source for the timing."
+
+
+def test_stale_revision_signs_nothing(app, db, cast, login, client, in_review):
+    articles.save_revision(cast["writer"], in_review, in_review.title, in_review.revision.body + "\nNew.\n", 1)
+    db.session.commit()
+    login(cast["rev"])
+    response = sign(client, in_review, items=checklist(app), revision=1)
+    assert response.status_code == 409
+    assert "not the current revision" in response.get_data(as_text=True)
+    assert count(db, Decision) == 0
+
+
+@pytest.mark.parametrize("who", ["writer", "rev2", "editor", "admin"])
+def test_only_assigned_reviewers_sign(app, db, cast, login, client, in_review, who):
+    login(cast[who])
+    assert client.get(f"/work/articles/{in_review.id}/sign?decision=approve").status_code == 403
+    assert sign(client, in_review, items=checklist(app)).status_code == 403
+    assert count(db, Decision) == 0
+
+
+def test_expired_licence_gets_an_explanation_and_no_password_form(app, db, cast, login, client, in_review):
+    db.session.execute(update(ReviewerProfile).where(ReviewerProfile.user_id == cast["rev"].id)
+                       .values(license_expires=utcnow().date() - timedelta(days=1)))
+    db.session.commit()
+    login(cast["rev"])
+    page = client.get(f"/work/articles/{in_review.id}/sign?decision=approve")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "expired on" in html and "Ask an admin" in html and 'type="password"' not in html
+    assert sign(client, in_review, items=checklist(app)).status_code == 409
+    assert count(db, Decision) == 0
+
+
+def test_sign_needs_a_known_decision_and_a_state_in_review(cast, login, client, db):
+    article = make_article(cast["writer"], "approved", reviewer=cast["rev"], editor=cast["editor"])
+    login(cast["rev"])
+    assert client.get(f"/work/articles/{article.id}/sign?decision=maybe").status_code == 400
+    assert client.get(f"/work/articles/{article.id}/sign?decision=approve").status_code == 409
+
+
+def test_rereview_approval_republishes(app, db, cast, login, client):
+    article = make_article(cast["writer"], "published", reviewer=cast["rev"], editor=cast["editor"])
+    reviews.assign_reviewer(cast["editor"], article, cast["rev"].id)
+    db.session.commit()
+    login(cast["rev"])
+    assert sign(client, article, items=checklist(app)).status_code == 302
+    assert count(db, PublishedVersion, PublishedVersion.article_id == article.id) == 2
+    db.session.expire_all()
+    assert db.session.get(Article, article.id).state == "published"
+
+
+# Assignment -----------------------------------------------------------------------------------------
+
+def test_editor_sees_reviewers_with_reasons(cast, login, client):
+    article = make_article(cast["writer"], "submitted")
+    login(cast["editor"])
+    response = client.get(f"/work/articles/{article.id}/assign")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "Dana Okafor, M.D., Ph.D. · Dermatology · matches topic · 0 open reviews" in html
+    assert "licence expired on 2020-01-01" in html and "disabled" in html
+    assert (utcnow().date() + timedelta(days=7)).isoformat() in html
+
+
+def test_editor_assigns_a_reviewer(db, cast, login, client):
+    article = make_article(cast["writer"], "submitted")
+    login(cast["editor"])
+    due = (utcnow().date() + timedelta(days=5)).isoformat()
+    response = client.post(f"/work/articles/{article.id}/assign", data={"reviewer": cast["rev"].id, "due_date": due})
+    assert response.status_code == 302
+    row = db.session.scalar(select(ReviewAssignment).where(ReviewAssignment.article_id == article.id))
+    assert row.reviewer_id == cast["rev"].id and row.status == "pending" and row.due_date.isoformat() == due
+    db.session.expire_all()
+    assert db.session.get(Article, article.id).state == "in_review"
+    assert events(db, "reviewer.assigned", article.id) == 1
+
+
+def test_expired_reviewer_is_refused(db, cast, login, client):
+    article = make_article(cast["writer"], "submitted")
+    login(cast["editor"])
+    response = client.post(f"/work/articles/{article.id}/assign", data={"reviewer": cast["expired"].id})
+    assert response.status_code == 409
+    assert "licence expired" in response.get_data(as_text=True)
+    assert count(db, ReviewAssignment) == 0
+
+
+def test_writer_cannot_be_assigned_to_their_own_article(db, cast, login, client):
+    both = make_user("writer", "reviewer", name="Wri Rev")
+    article = make_article(both, "submitted")
+    login(cast["editor"])
+    response = client.post(f"/work/articles/{article.id}/assign", data={"reviewer": both.id})
+    assert response.status_code == 409
+    assert "wrote this article" in response.get_data(as_text=True)
+    assert count(db, ReviewAssignment) == 0
+
+
+def test_assigning_twice_is_a_conflict(db, cast, login, client, in_review):
+    login(cast["editor"])
+    response = client.post(f"/work/articles/{in_review.id}/assign", data={"reviewer": cast["rev"].id})
+    assert response.status_code == 409
+    assert count(db, ReviewAssignment) == 1
+
+
+def test_assign_form_errors(db, cast, login, client):
+    article = make_article(cast["writer"], "submitted")
+    login(cast["editor"])
+    assert client.post(f"/work/articles/{article.id}/assign", data={"reviewer": "abc"}).status_code == 400
+    past = (utcnow().date() - timedelta(days=1)).isoformat()
+    response = client.post(f"/work/articles/{article.id}/assign", data={"reviewer": cast["rev"].id, "due_date": past})
+    assert response.status_code == 400 and "past" in response.get_data(as_text=True)
+    assert count(db, ReviewAssignment) == 0
+
+
+@pytest.mark.parametrize("who", ["writer", "rev", "admin"])
+def test_only_editors_assign(db, cast, login, client, who):
+    article = make_article(cast["writer"], "submitted")
+    login(cast[who])
+    assert client.get(f"/work/articles/{article.id}/assign").status_code == 403
+    assert client.post(f"/work/articles/{article.id}/assign", data={"reviewer": cast["rev2"].id}).status_code == 403
+    assert count(db, ReviewAssignment) == 0
+
+
+def test_editor_withdraws_a_reviewer(db, cast, login, client, in_review):
+    row = db.session.scalar(select(ReviewAssignment).where(ReviewAssignment.article_id == in_review.id))
+    login(cast["editor"])
+    page = client.get(f"/work/articles/{in_review.id}/assign").get_data(as_text=True)
+    assert f"/assignments/{row.id}/withdraw" in page and "data-confirm" in page
+    response = client.post(f"/work/articles/{in_review.id}/assignments/{row.id}/withdraw")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(ReviewAssignment, row.id).status == "withdrawn"
+    assert db.session.get(Article, in_review.id).state == "submitted"
+    assert events(db, "reviewer.withdrawn", in_review.id) == 1
+    assert client.post(f"/work/articles/{in_review.id}/assignments/{row.id}/withdraw").status_code == 409
+
+
+@pytest.mark.parametrize("who", ["writer", "rev"])
+def test_only_editors_withdraw(db, cast, login, client, in_review, who):
+    row = db.session.scalar(select(ReviewAssignment).where(ReviewAssignment.article_id == in_review.id))
+    login(cast[who])
+    assert client.post(f"/work/articles/{in_review.id}/assignments/{row.id}/withdraw").status_code == 403
+    db.session.expire_all()
+    assert db.session.get(ReviewAssignment, row.id).status == "pending"
+
+
+def test_unknown_ids_are_404(cast, login, client, in_review):
+    login(cast["editor"])
+    assert client.get("/work/articles/999999/review").status_code == 404
+    assert client.post(f"/work/articles/{in_review.id}/assignments/999999/withdraw").status_code == 404
+    assert client.post("/work/annotations/999999/resolve").status_code == 404
+
+
+# Query counts ---------------------------------------------------------------------------------------
+
+def _queries_for(db, client, path: str) -> int:
+    seen = []
+    db.session.expire_all()
+
+    def listener(*_):
+        seen.append(1)
+
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    return len(seen)
+
+
+def _grow(db, cast, first, n: int) -> None:
+    """``n`` more assignments for rev (each by another writer) and ``n`` more annotations with a reply."""
+    for _ in range(n):
+        other = make_user("writer")
+        make_article(other, "in_review", reviewer=cast["rev"], editor=cast["editor"], title="More")
+        ann = annotate(db, first, cast["rev"], quote="Short lukewarm showers")
+        reviews.reply_to_annotation(cast["writer"], ann, "A reply")
+        db.session.commit()
+
+
+def test_queue_and_workspace_make_a_fixed_number_of_queries(db, cast, login, client):
+    first = make_article(cast["writer"], "in_review", reviewer=cast["rev"], editor=cast["editor"], title="One")
+    _grow(db, cast, first, 2)
+    login(cast["rev"])
+    queue_few = _queries_for(db, client, "/reviews")
+    work_few = _queries_for(db, client, f"/work/articles/{first.id}/review")
+    _grow(db, cast, first, 4)
+    assert _queries_for(db, client, "/reviews") == queue_few
+    assert _queries_for(db, client, f"/work/articles/{first.id}/review") == work_few
