@@ -6,8 +6,8 @@ audit event land together or not at all.
 """
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
 from slugify import slugify
+from sqlalchemy import func, select, update
 
 from reviewflow import policy
 from reviewflow.articles import workflow
@@ -125,6 +125,7 @@ def save_revision(actor, article: Article, title, body, base_revision, note: str
     anchoring = _reanchor(article, rev)
     workflow.apply(article, "revise", actor=actor, role="writer", revision=rev,
                    details={"note": note, "approvals_voided": voided, **anchoring})
+    db.session.expire(article, ["revision"])  # later steps in this transaction see the new current revision
     return rev
 
 

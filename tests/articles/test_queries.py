@@ -1,0 +1,222 @@
+"""The read-only list queries: who sees what, the dashboard sections, and a fixed number of
+SQL statements for the dashboard and the article index whatever the data size."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event, select
+from werkzeug.datastructures import MultiDict
+
+from reviewflow.articles import queries
+from reviewflow.articles.models import Article
+from reviewflow.auth.models import User
+from reviewflow.extensions import db as _db
+from reviewflow.extensions import utcnow
+from reviewflow.notifications import services as notices
+from reviewflow.reviews import services as reviews
+from reviewflow.reviews.models import ReviewAssignment
+from tests.factories import PASSWORD, make_article, make_user
+
+
+def titles(rows) -> set[str]:
+    return {a.title for a in rows}
+
+
+def assignment_of(article, reviewer) -> ReviewAssignment:
+    return _db.session.scalar(select(ReviewAssignment).where(ReviewAssignment.article_id == article.id,
+                                                             ReviewAssignment.reviewer_id == reviewer.id))
+
+
+# Who sees what ------------------------------------------------------------------------
+
+
+def test_index_scopes_articles_to_what_the_person_may_see(cast):
+    kw = {"reviewer": cast["rev"], "editor": cast["editor"]}
+    own = make_article(cast["writer"], title="Own draft")
+    assigned = make_article(cast["writer2"], "in_review", title="Assigned", **kw)
+    make_article(cast["writer2"], title="Hidden draft")
+    everything = {"Own draft", "Assigned", "Hidden draft"}
+    none = queries.Filters()
+    assert titles(queries.article_index(cast["writer"], none).items) == {"Own draft"}
+    assert titles(queries.article_index(cast["rev"], none).items) == {"Assigned"}
+    assert titles(queries.article_index(cast["rev2"], none).items) == set()
+    assert titles(queries.article_index(cast["editor"], none).items) == everything
+    assert titles(queries.article_index(cast["admin"], none).items) == everything
+    both = make_user("writer", "reviewer", name="Both Hats", specialty="Dermatology")
+    reviews.assign_reviewer(cast["editor"], _db.session.get(Article, own.id), both.id)
+    make_article(both, title="Both's own")
+    _db.session.commit()
+    assert titles(queries.article_index(both, none).items) == {"Own draft", "Both's own"}
+    reviewing = queries.Filters(scope="reviewing")
+    assert titles(queries.article_index(both, reviewing).items) == {"Own draft"}
+    assert assigned.id in queries.article_index(cast["rev"], none).assignments
+
+
+def test_a_withdrawn_reviewer_no_longer_sees_the_article(cast):
+    article = make_article(cast["writer"], "in_review", reviewer=cast["rev"], editor=cast["editor"])
+    reviews.withdraw_assignment(cast["editor"], article, assignment_of(article, cast["rev"]))
+    _db.session.commit()
+    assert queries.article_index(cast["rev"], queries.Filters()).items == []
+    assert queries.assignments_by_article([article.id])[article.id] == []
+    assert len(queries.assignments_by_article([article.id], include_withdrawn=True)[article.id]) == 1
+
+
+def test_filters_from_the_query_string_ignore_unknown_values():
+    f = queries.Filters.from_args(MultiDict([("state", "draft"), ("state", "bogus"), ("state", "draft"),
+                                             ("scope", "everyone"), ("q", "  Acne "), ("rereview", "due")]))
+    assert f.states == ["draft"] and f.scope == "" and f.q == "Acne" and f.rereview_due
+    assert f.args() == {"state": ["draft"], "q": "Acne", "rereview": "due"}
+    assert not queries.Filters.from_args(MultiDict()).active
+
+
+def test_title_search_is_case_insensitive_and_literal(cast):
+    make_article(cast["writer"], title="Vitamin D: 100% of what?")
+    make_article(cast["writer"], title="Iron levels")
+    find = lambda q: titles(queries.article_index(cast["editor"], queries.Filters(q=q)).items)  # noqa: E731
+    assert find("VITAMIN") == {"Vitamin D: 100% of what?"}
+    assert find("100%") == {"Vitamin D: 100% of what?"}
+    assert find("_") == set()  # LIKE wildcards are escaped
+
+
+def test_rereview_filter_lists_live_articles_due_soon(cast):
+    kw = {"reviewer": cast["rev"], "editor": cast["editor"]}
+    soon = make_article(cast["writer"], "published", title="Due soon", **kw)
+    make_article(cast["writer"], "published", title="Due next year", **kw)
+    _db.session.get(Article, soon.id).rereview_due = utcnow().date() + timedelta(days=3)
+    _db.session.commit()
+    assert titles(queries.article_index(cast["editor"], queries.Filters(rereview_due=True)).items) == {"Due soon"}
+    assert queries.editor_work().rereviews_total == 1
+
+
+def test_page_arithmetic(cast):
+    for n in range(3):
+        make_article(cast["writer"], title=f"Piece {n}")
+    page = queries.article_index(cast["writer"], queries.Filters(), page=2, per_page=2)
+    assert [a.title for a in page.items] == ["Piece 0"]
+    assert page.has_prev and not page.has_next and page.summary == "3–3 of 3"
+    assert queries.article_index(cast["writer"], queries.Filters(), page=9, per_page=2).items == []
+
+
+# Dashboard sections ---------------------------------------------------------------------
+
+
+def test_writer_work_puts_changes_requested_first_and_counts_by_state(cast):
+    w, kw = cast["writer"], {"reviewer": cast["rev"], "editor": cast["editor"]}
+    make_article(w, title="Plain draft")
+    make_article(w, "changes_requested", title="Needs fixes", **kw)
+    make_article(w, "published", title="Out there", **kw)
+    make_article(cast["writer2"], title="Not theirs")
+    work = queries.writer_work(w)
+    assert [a.title for a in work.todo] == ["Needs fixes", "Plain draft"]
+    assert titles(work.others) == {"Out there"}
+    assert work.todo_total == 2 and work.others_total == 1
+    assert work.counts == {"draft": 1, "changes_requested": 1, "published": 1}
+
+
+def test_review_queue_orders_by_due_date_and_counts_overdue(cast):
+    rev, kw = cast["rev"], {"reviewer": cast["rev"], "editor": cast["editor"]}
+    today = utcnow().date()
+    dates = {"No date": None, "Late": today - timedelta(days=1), "Soon": today + timedelta(days=2),
+             "Later": today + timedelta(days=20)}
+    for title, due in dates.items():
+        article = make_article(cast["writer"], "in_review", title=title, **kw)
+        assignment_of(article, rev).due_date = due
+    make_article(cast["writer"], "approved", title="Signed off", **kw)
+    make_article(cast["writer"], "changes_requested", title="Sent back", **kw)
+    _db.session.commit()
+    queue = queries.review_queue(rev)
+    # Due dates first (overdue leading), then no due date, most recently updated first.
+    assert [a.title for _, a in queue.rows] == ["Late", "Soon", "Later", "Sent back", "No date"]
+    assert "Signed off" not in {a.title for _, a in queue.rows}
+    assert (queue.total, queue.overdue, queue.due_soon) == (5, 1, 1)
+    assert queries.review_queue(cast["rev2"]).rows == []
+
+
+def test_review_queue_is_limited(cast):
+    for n in range(3):
+        make_article(cast["writer"], "in_review", reviewer=cast["rev"], editor=cast["editor"], title=f"R{n}")
+    queue = queries.review_queue(cast["rev"], limit=2)
+    assert len(queue.rows) == 2 and queue.total == 3
+
+
+def test_editor_work_lists_submitted_and_approved_oldest_first(cast):
+    kw = {"reviewer": cast["rev"], "editor": cast["editor"]}
+    make_article(cast["writer"], "submitted", title="First in")
+    make_article(cast["writer2"], "submitted", title="Second in")
+    make_article(cast["writer"], "approved", title="Approved", **kw)
+    make_article(cast["writer"], title="A draft")
+    work = queries.editor_work()
+    assert [a.title for a in work.waiting] == ["First in", "Second in"]
+    assert titles(work.ready) == {"Approved"}
+    assert work.counts["submitted"] == 2 and work.counts["draft"] == 1
+
+
+def test_topic_suggestions_include_specialties(cast):
+    make_article(cast["writer"], topic="Sleep")
+    assert {"Sleep", "Dermatology", "Pharmacology"} <= set(queries.topic_suggestions())
+    assert queries.topics_visible_to(cast["writer2"]) == []
+    assert queries.topics_visible_to(cast["editor"]) == ["Sleep"]
+
+
+def test_notifications_page_is_newest_first(cast):
+    for n in range(3):
+        notices.notify(cast["writer"], f"Note {n}")
+    _db.session.commit()
+    page = queries.notifications_page(cast["writer"], per_page=2)
+    assert [n.text for n in page.items] == ["Note 2", "Note 1"] and page.total == 3 and page.has_next
+
+
+# A fixed number of SQL statements ----------------------------------------------------------
+
+
+@contextmanager
+def counted_statements():
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(_db.engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(_db.engine, "before_cursor_execute", count)
+
+
+def build(ids: dict, rounds: int) -> None:
+    """``rounds`` times: a draft, a submitted article and one in review, from two writers."""
+    people = {k: _db.session.get(User, v) for k, v in ids.items()}
+    for n in range(rounds):
+        make_article(people["writer"], title=f"Draft {n}")
+        make_article(people["writer2"], "submitted", title=f"Submitted {n}")
+        make_article(people["writer"], "in_review", reviewer=people["rev"], editor=people["editor"],
+                     title=f"In review {n}")
+
+
+def statements_for(client, path: str) -> int:
+    _db.session.close()  # a fresh session, as each real request gets
+    with counted_statements() as statements:
+        response = client.get(path)
+    assert response.status_code == 200, path
+    _db.session.close()
+    return len(statements)
+
+
+PAGES = ["/dashboard", "/work/articles", "/work/articles?state=in_review&q=review&scope=mine"]
+
+
+@pytest.mark.parametrize("role", ["writer", "rev", "editor"])
+def test_dashboard_and_index_make_the_same_number_of_queries_for_3_and_15_articles(app, cast, role):
+    ids = {k: u.id for k, u in cast.items()}
+    client = app.test_client()
+    assert client.post("/login", data={"email": cast[role].email, "password": PASSWORD}).status_code == 302
+    build(ids, 1)
+    assert _db.session.scalar(select(Article.id).order_by(Article.id.desc()).limit(1)) == 3
+    small = {path: statements_for(client, path) for path in PAGES}
+    build(ids, 4)
+    assert len(_db.session.scalars(select(Article.id)).all()) == 15
+    large = {path: statements_for(client, path) for path in PAGES}
+    assert small == large
+    assert max(large.values()) <= 20, large
