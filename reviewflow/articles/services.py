@@ -16,7 +16,7 @@ from reviewflow.articles.models import Article, ArticleState, Revision, content_
 from reviewflow.audit import services as audit
 from reviewflow.errors import InvalidInput, NotFound, StaleRevision
 from reviewflow.extensions import db
-from reviewflow.notifications.services import notify
+from reviewflow.notifications.services import notify, notify_role
 from reviewflow.reviews.models import Annotation, AssignmentStatus, ReviewAssignment
 
 TITLE_MAX = 200
@@ -170,6 +170,9 @@ def submit_article(actor, article: Article) -> Article:
             ReviewAssignment.article_id == article.id, ReviewAssignment.status != AssignmentStatus.WITHDRAWN,
         ).values(status=AssignmentStatus.PENDING.value, status_revision=None))
     workflow.apply(article, "submit", actor=actor, role="writer", revision=article.revision)
+    if article.state == ArticleState.SUBMITTED:
+        notify_role("editor", f"“{article.title}” was submitted and needs a reviewer.",
+                    f"/work/articles/{article.id}/assign", exclude=actor)
     for a in workflow.active_assignments(article):
         notify(a.reviewer, f"“{article.title}” (revision {article.current_revision}) is ready for your review.",
                f"/work/articles/{article.id}/review")

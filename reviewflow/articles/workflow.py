@@ -129,6 +129,10 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in [
                "article.rereviewed", guard=_must_pin_approved),
     Transition("unpublish", ALL, _after_unpublish, "article.unpublish", "Unpublish…", "article.unpublished",
                danger=True, guard=_must_be_live),
+    # A blocking annotation added to (or reopened on) an approved article sends it back to review:
+    # "approved" means no blocking annotation is open.
+    Transition("block", frozenset({S.APPROVED}), review_outcome, "annotation.reply", "Block approval",
+               "annotation.added"),
 ]}
 
 

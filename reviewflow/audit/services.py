@@ -178,6 +178,7 @@ FIELDS = _Row.__slots__
 def iter_events(batch: int = 5000) -> Iterator[tuple]:
     """Every event as a raw tuple in chain order, streamed in keyset batches (constant memory)."""
     cols = ", ".join(FIELDS)
+    seq_at = FIELDS.index("seq")  # FIELDS is in slot order (alphabetical), not with seq first
     last = 0
     with db.engine.connect() as conn:
         while True:
@@ -188,7 +189,7 @@ def iter_events(batch: int = 5000) -> Iterator[tuple]:
             if not rows:
                 return
             yield from rows
-            last = rows[-1][0]
+            last = rows[-1][seq_at]
 
 
 def verify(record_result: bool = True) -> VerifyResult:

@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from flask import current_app
 from sqlalchemy import func, select, update
 
+from reviewflow.auth.models import User, UserRole
 from reviewflow.extensions import db, utcnow
 from reviewflow.notifications.models import Notification, OutboxEmail
 
@@ -20,6 +21,14 @@ def notify(user, text: str, url: str = "") -> None:
     db.session.add(Notification(user_id=user.id, text=text, url=url))
     body = f"{text}\n\nOpen it in reviewflow: {url}\n" if url else text + "\n"
     db.session.add(OutboxEmail(to_address=user.email, subject=f"[reviewflow] {text[:120]}", body=body))
+
+
+def notify_role(role: str, text: str, url: str = "", exclude=None) -> None:
+    """Notify every active person holding ``role`` (for example every editor)."""
+    people = db.session.scalars(select(User).join(UserRole).where(UserRole.role == role, User.active.is_(True)))
+    for person in people:
+        if exclude is None or person.id != exclude.id:
+            notify(person, text, url)
 
 
 def unread_count(user) -> int:

@@ -19,7 +19,7 @@ from reviewflow.auth.models import ReviewerProfile, User, UserRole
 from reviewflow.auth.services import check_password
 from reviewflow.errors import BadPassword, Conflict, InvalidInput, NotFound, ReviewerUnavailable, StaleRevision
 from reviewflow.extensions import db, utcnow
-from reviewflow.notifications.services import notify
+from reviewflow.notifications.services import notify, notify_role
 from reviewflow.reviews.models import (
     MEANINGS,
     Annotation,
@@ -148,8 +148,13 @@ def add_annotation(actor, article: Article, revision_number, quote, comment, blo
                      prefix=pre, suffix=suf, position=start, comment=comment, blocking=blocking, author_id=actor.id)
     db.session.add(ann)
     db.session.flush()
-    audit.record("annotation.added", actor=actor, role="reviewer", target=ann, article=article, revision=rev,
-                 details={"blocking": blocking, "comment": comment[:500]})
+    details = {"blocking": blocking, "comment": comment[:500]}
+    if blocking and article.state == ArticleState.APPROVED:  # approval no longer holds: back to review
+        workflow.apply(article, "block", actor=actor, role="reviewer", target=ann, revision=rev, details=details,
+                       action="annotation.added")
+    else:
+        audit.record("annotation.added", actor=actor, role="reviewer", target=ann, article=article, revision=rev,
+                     details=details)
     notify(article.writer, f"{actor.name} annotated “{article.title}”"
                            + (" (blocking)." if blocking else "."), f"/work/articles/{article.id}/review")
     return ann
@@ -191,8 +196,13 @@ def set_annotation_status(actor, ann: Annotation, status: str) -> Annotation:
     ann.status = status
     ann.resolved_at, ann.resolved_by_id = (utcnow(), actor.id) if status == "resolved" else (None, None)
     db.session.flush()
-    audit.record(f"annotation.{'resolved' if status == 'resolved' else 'reopened'}", actor=actor,
-                 role=_role_on(actor, article), target=ann, article=article, before=before, after=status)
+    action = f"annotation.{'resolved' if status == 'resolved' else 'reopened'}"
+    if status == "open" and ann.blocking and article.state == ArticleState.APPROVED:  # back to review
+        workflow.apply(article, "block", actor=actor, role=_role_on(actor, article), target=ann,
+                       details={"annotation": [before, status]}, action=action)
+    else:
+        audit.record(action, actor=actor, role=_role_on(actor, article), target=ann, article=article,
+                     before=before, after=status)
     return ann
 
 
@@ -266,6 +276,8 @@ def sign_decision(actor, article: Article, revision_number, decision, password, 
                f"/work/articles/{article.id}")
     elif article.state == ArticleState.APPROVED:
         notify(article.writer, f"“{article.title}” revision {rev.number} is approved.", f"/work/articles/{article.id}")
+        notify_role("editor", f"“{article.title}” revision {rev.number} is approved and ready to publish.",
+                    f"/work/articles/{article.id}/publish", exclude=article.writer)
     return signed
 
 
