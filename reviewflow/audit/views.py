@@ -1,41 +1,134 @@
-"""Reading the audit trail: the global log, exports."""
+"""Reading the audit trail: the global log, one event's full record, an article's timeline,
+exports (CSV and JSON Lines) and verifying the chain on demand.
+
+Read-only except ``verify_now``, which records a verification run. Who may read what is
+the policy's ``audit.view_all`` (editors, admins) and ``audit.view_article`` (the article's staff).
+"""
 from __future__ import annotations
 
-import csv
 import json
+from dataclasses import replace
 
-from flask import Blueprint, render_template
-from flask_login import login_required
+from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from reviewflow import policy
+from reviewflow.articles import services as articles
+from reviewflow.articles.models import Article
+from reviewflow.audit import queries
+from reviewflow.audit import services as audit
 from reviewflow.audit.models import AuditEvent
-from reviewflow.audit.services import FIELDS
-from reviewflow.extensions import db
+from reviewflow.audit.queries import LogFilter, cursor, describe
+from reviewflow.auth.views import safe_next
+from reviewflow.errors import InvalidInput, NotFound
+from reviewflow.extensions import db, utcnow
 
 bp = Blueprint("audit", __name__)
+
+MIMETYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
+
+
+@bp.app_template_filter("describe_event")
+def describe_event(event: AuditEvent, title: str | None = None) -> str:
+    """Template filter: the event as a plain sentence (see ``queries.describe``)."""
+    return describe(event, title)
+
+
+def _titles(events: list[AuditEvent]) -> dict[int, str]:
+    """Title of each article named on a page, in one query; an article event keeps the title it had then."""
+    ids = {e.article_id for e in events if e.article_id}
+    current = dict(db.session.execute(select(Article.id, Article.title).where(Article.id.in_(ids))).all()) if ids \
+        else {}
+    return {e.seq: (e.target_label if e.target_type == "article" and e.target_label else current.get(e.article_id, ""))
+            for e in events if e.article_id}
 
 
 @bp.get("/audit")
 @login_required
 def log():
-    return render_template("audit/log.html")
+    """The global log, newest first, filtered and keyset-paginated on ``seq`` (editors and admins)."""
+    policy.require(current_user, "audit.view_all")
+    filters = LogFilter.from_args(request.args)
+    page = queries.log_page(filters, before=cursor(request.args.get("before")),
+                            after=cursor(request.args.get("after")))
+    return render_template("audit/log.html", page=page, filters=filters, titles=_titles(page.events),
+                           actions=queries.distinct_actions(), verification=audit.last_verification(),
+                           per_page=queries.PER_PAGE), 400 if filters.errors else 200
 
 
-def export_rows(output, fmt: str, article_id: int | None = None) -> int:
-    """Stream events in chain order to ``output`` as JSON Lines or CSV; returns the count."""
-    stmt = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=2000)
+@bp.get("/audit/export")
+@login_required
+def export():
+    """Download the events of the current filter in chain order, streamed, as CSV or JSON Lines.
+
+    Editors and admins export anything; an article's staff may export that article's events.
+    """
+    filters = LogFilter.from_args(request.args)
+    if filters.errors:
+        raise InvalidInput(" ".join(filters.errors))
+    fmt = request.args.get("format", "csv")
+    if fmt not in queries.EXPORT_FORMATS:
+        raise InvalidInput("The export format must be csv or jsonl.", field="format")
+    if not policy.can(current_user, "audit.view_all"):
+        if not filters.article_id:
+            policy.require(current_user, "audit.view_all")
+        policy.require(current_user, "audit.view_article", articles.get_article(filters.article_id))
+    scope = f"-article-{filters.article_id}" if filters.article_id else ""
+    name = f"reviewflow-audit{scope}-{utcnow():%Y%m%dT%H%M%SZ}.{fmt}"
+    return Response(stream_with_context(queries.iter_export(fmt, filters)), mimetype=MIMETYPES[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/audit/events/<int:seq>")
+@login_required
+def event(seq: int):
+    """One event's full record: every field, the details pretty-printed, the previous hash and its own."""
+    ev = queries.get_event(seq)
+    if ev is None:
+        raise NotFound(f"There is no audit event number {seq}.")
+    article = db.session.get(Article, ev.article_id) if ev.article_id else None
+    if not policy.can(current_user, "audit.view_all"):
+        policy.require(current_user, "audit.view_article" if article else "audit.view_all", article)
+    details = queries.details_of(ev)
+    pretty = json.dumps(details, indent=2, sort_keys=True, ensure_ascii=False) if details or ev.details == "{}" \
+        else ev.details
+    prev_seq, next_seq = queries.neighbours(ev)
+    return render_template("audit/event.html", event=ev, article=article, details=pretty, prev_seq=prev_seq,
+                           next_seq=next_seq, title=_titles([ev]).get(ev.seq, ""),
+                           verification=audit.last_verification())
+
+
+@bp.get("/work/articles/<int:article_id>/audit")
+@login_required
+def article_timeline(article_id: int):
+    """One article's events in plain words, oldest first (the article's writer, reviewers, editors, admins)."""
+    article = articles.get_article(article_id)
+    policy.require(current_user, "audit.view_article", article)
+    after = cursor(request.args.get("after"))
+    page = queries.article_events(article.id, after=after)
+    return render_template("audit/article_timeline.html", article=article, page=page, after=after,
+                           verification=audit.last_verification())
+
+
+@bp.post("/audit/verify")
+@login_required
+def verify_now():
+    """Recompute the whole chain now and record the result (admins); names the first bad event."""
+    policy.require(current_user, "admin.manage")
+    result = audit.verify()
+    if result.ok:
+        flash(f"Audit chain verified: {result.count} events hold ({result.seconds:.2f} s).", "success")
+    else:
+        flash(f"Audit chain BROKEN at event {result.first_bad_seq}: {result.reason}. Keep the database as it is "
+              "and tell whoever looks after the servers.", "error")
+    return redirect(safe_next(request.form.get("next")) or url_for("audit.log"))
+
+
+def export_rows(output, fmt: str, article_id: int | None = None, *, filters: LogFilter | None = None) -> int:
+    """Write events in chain order to ``output`` as JSON Lines or CSV (all, one article's, or a filter's);
+    returns the count. Used by ``flask --app reviewflow audit export``."""
+    filters = filters or LogFilter()
     if article_id:
-        stmt = stmt.where(AuditEvent.article_id == article_id)
-    writer = csv.writer(output) if fmt == "csv" else None
-    if writer:
-        writer.writerow(FIELDS)
-    n = 0
-    for e in db.session.scalars(stmt):
-        row = {f: getattr(e, f) for f in FIELDS}
-        row["occurred_at"] = e.occurred_at.isoformat()
-        if writer:
-            writer.writerow([row[f] for f in FIELDS])
-        else:
-            output.write(json.dumps(row, sort_keys=True) + "\n")
-        n += 1
-    return n
+        filters = replace(filters, article_id=article_id)
+    return queries.write_export(output, fmt, filters)

@@ -11,8 +11,9 @@ from reviewflow import policy
 from reviewflow.auth import services as accounts
 from reviewflow.auth.forms import LoginForm, NewUserForm, PasswordChangeForm, ProfileForm, TokenForm, UserForm
 from reviewflow.auth.models import ApiToken, User
-from reviewflow.extensions import db
 from reviewflow.demo_content import PEOPLE
+from reviewflow.errors import DomainError
+from reviewflow.extensions import db
 
 bp = Blueprint("auth", __name__)
 
@@ -73,31 +74,49 @@ def logout():
 @login_required
 def account():
     user = current_user._get_current_object()
-    form, token_form = PasswordChangeForm(prefix="pw"), TokenForm(prefix="tok")
-    new_token = None
+    form = PasswordChangeForm(prefix="pw", formdata=None if "pw-submit" not in request.form else request.form)
+    token_form = TokenForm(prefix="tok", formdata=None if "tok-submit" not in request.form else request.form)
+    new_token, status = None, 200
     if "pw-submit" in request.form and form.validate_on_submit():
-        accounts.change_password(user, form.current_password.data, form.new_password.data)
-        db.session.commit()
-        login_user(user)  # a fresh session for this browser; all others ended
-        flash("Your password is changed. Your other sessions have ended.", "success")
-        return redirect(url_for("auth.account"))
+        try:
+            accounts.change_password(user, form.current_password.data, form.new_password.data)
+        except DomainError as exc:  # shown on the form: a wrong current password is not a page-level error
+            db.session.rollback()
+            (form.new_password if exc.field == "password" else form.current_password).errors.append(exc.message)
+        else:
+            db.session.commit()
+            login_user(user)  # a fresh session for this browser; all others ended
+            flash("Your password is changed. Your other sessions have ended.", "success")
+            return redirect(url_for("auth.account"))
     if "tok-submit" in request.form and token_form.validate_on_submit():
         _, new_token = accounts.create_token(user, user, token_form.name.data)
         db.session.commit()
         flash("New API token created. Copy it now: it will not be shown again.", "success")
+    if request.method == "POST" and new_token is None:
+        status = 400
+    profiles = accounts.profile_history(user) if user.has_role("reviewer") else []
     return render_template("auth/account.html", form=form, token_form=token_form, new_token=new_token,
-                           tokens=accounts.tokens_of(user), profiles=accounts.profile_history(user)
-                           if user.has_role("reviewer") else [])
+                           tokens=accounts.tokens_of(user), profiles=profiles,
+                           verifiers=_verifiers(profiles)), status
+
+
+def _verifiers(profiles) -> dict[int, str]:
+    """Names of the admins who verified these profiles, in one query (for the history tables)."""
+    ids = {p.verified_by_id for p in profiles if p.verified_by_id}
+    return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all()) if ids else {}
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke")
 @login_required
 def revoke_token(token_id: int):
     token = db.session.get(ApiToken, token_id) or abort(404)
-    accounts.revoke_token(current_user, token)
+    accounts.revoke_token(current_user._get_current_object(), token)
     db.session.commit()
-    flash(f"Token {token.prefix}… is revoked.", "success")
-    return redirect(request.referrer if safe_next(urlsplit(request.referrer or "").path) else url_for("auth.account"))
+    flash(f"Token {token.prefix}… is revoked. Programs using it now get 401 Unauthorized.", "success")
+    back = urlsplit(request.referrer or "")
+    back_path = safe_next(back.path + (f"?{back.query}" if back.query else "")) if back.netloc in ("", request.host) \
+        else None
+    return redirect(back_path or url_for("auth.account"))
 
 
 # Admin ------------------------------------------------------------------------
@@ -120,15 +139,21 @@ def admin_user_new():
     policy.require(current_user, "admin.manage")
     form = NewUserForm()
     if form.validate_on_submit():
-        user = accounts.create_user(current_user, form.email.data, form.name.data, form.password.data,
-                                    form.roles.data, bio=form.bio.data or "")
-        if not form.active.data:
-            accounts.update_user(current_user, user, active=False)
-        db.session.commit()
-        flash(f"Account for {user.name} created." + (" Add their credentials below." if user.has_role("reviewer")
-                                                      else ""), "success")
-        return redirect(url_for("auth.admin_user_edit", user_id=user.id))
-    return render_template("admin/user_new.html", form=form)
+        actor = current_user._get_current_object()
+        try:
+            user = accounts.create_user(actor, form.email.data, form.name.data, form.password.data,
+                                        form.roles.data, bio=form.bio.data or "")
+            if not form.active.data:
+                accounts.update_user(actor, user, active=False)
+        except DomainError as exc:  # e.g. the email already has an account: shown on the form
+            db.session.rollback()
+            form.form_errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(f"Account for {user.name} created." + (" Add their credentials below."
+                                                          if user.has_role("reviewer") else ""), "success")
+            return redirect(url_for("auth.admin_user_edit", user_id=user.id))
+    return render_template("admin/user_new.html", form=form), 400 if request.method == "POST" else 200
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
@@ -136,22 +161,34 @@ def admin_user_new():
 def admin_user_edit(user_id: int):
     policy.require(current_user, "admin.manage")
     user = accounts.get_user(user_id)
-    form = UserForm(obj=user, prefix="u", data=None if request.method == "POST" else {"roles": user.roles})
-    profile_form = ProfileForm(obj=user.profile, prefix="p")
-    if "u-submit" in request.form and form.validate_on_submit():
-        accounts.update_user(current_user, user, name=form.name.data, email=form.email.data, bio=form.bio.data or "",
-                             roles=form.roles.data, active=form.active.data)
-        db.session.commit()
-        flash(f"{user.name}'s account is saved.", "success")
-        return redirect(url_for("auth.admin_user_edit", user_id=user.id))
-    if "p-submit" in request.form and profile_form.validate_on_submit():
-        accounts.save_profile(current_user, user, {k: getattr(profile_form, k).data for k in accounts.PROFILE_FIELDS})
+    # Each form reads the request only when its own button was pressed, so the other keeps the stored values.
+    account_posted, profile_posted = "u-submit" in request.form, "p-submit" in request.form
+    form = UserForm(obj=user, prefix="u", formdata=request.form if account_posted else None,
+                    data=None if account_posted else {"roles": user.roles})
+    profile_form = ProfileForm(obj=user.profile, prefix="p", formdata=request.form if profile_posted else None)
+    if account_posted and form.validate_on_submit():
+        try:
+            accounts.update_user(current_user._get_current_object(), user, name=form.name.data,
+                                 email=form.email.data, bio=form.bio.data or "", roles=form.roles.data,
+                                 active=form.active.data)
+        except DomainError as exc:  # e.g. an email already in use: shown on the form
+            db.session.rollback()
+            form.form_errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(f"{user.name}'s account is saved.", "success")
+            return redirect(url_for("auth.admin_user_edit", user_id=user.id))
+    if profile_posted and profile_form.validate_on_submit():
+        accounts.save_profile(current_user._get_current_object(), user,
+                              {k: getattr(profile_form, k).data for k in accounts.PROFILE_FIELDS})
         db.session.commit()
         flash("Credentials saved as a new profile version; earlier sign-offs keep the version they were signed "
               "under.", "success")
         return redirect(url_for("auth.admin_user_edit", user_id=user.id))
-    return render_template("admin/user_edit.html", user=user, form=form, profile_form=profile_form,
-                           profiles=accounts.profile_history(user), tokens=accounts.tokens_of(user))
+    profiles = accounts.profile_history(user)
+    return render_template("admin/user_edit.html", person=user, form=form, profile_form=profile_form,
+                           profiles=profiles, verifiers=_verifiers(profiles),
+                           tokens=accounts.tokens_of(user)), 400 if request.method == "POST" else 200
 
 
 @bp.post("/admin/users/<int:user_id>/verify")

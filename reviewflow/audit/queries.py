@@ -1,0 +1,474 @@
+"""Reading the audit trail: filters, keyset pages, exports and each event in plain words.
+
+Every query here is shaped for the indexes on ``audit_events`` so it stays fast on
+millions of events: ``(article_id, seq)``, ``(actor_id, seq)``, ``(action, seq)`` and
+``occurred_at``. Pages are keyset pages on ``seq`` (``seq < before`` or ``seq > after``,
+``LIMIT n + 1``) and nothing counts the whole table. The list of distinct actions is a
+loose index scan over ``(action, seq)``: one index probe per distinct action.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import Select, false, func, or_, select, text
+
+from reviewflow.audit.models import AuditEvent
+from reviewflow.audit.services import FIELDS
+from reviewflow.auth.models import User
+from reviewflow.extensions import db
+
+PER_PAGE = 50
+TIMELINE_PER_PAGE = 200
+EXPORT_FORMATS = ("csv", "jsonl")
+_MAX_ID = 2**31 - 1
+
+
+# Filters -----------------------------------------------------------------------
+
+@dataclass
+class LogFilter:
+    """The filters of the global log and its exports. Blank fields filter nothing.
+
+    ``person`` is a person's id, or text found in people's current name or email: their
+    events are then read through the ``(actor_id, seq)`` index. Text that matches nobody
+    (a former name, "unknown" for failed log-ins) falls back to the name recorded on each
+    event. Dates are whole UTC days, both ends included; they become a ``seq`` range found
+    through the ``occurred_at`` index, because events are stamped in chain order (one clock,
+    under the chain-head lock), and the exact time test is kept as well.
+    """
+
+    person: str = ""
+    action: str = ""
+    article_id: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    #: Messages about values that could not be used (they are ignored, never guessed).
+    errors: list[str] = field(default_factory=list)
+    _conditions: list | None = field(default=None, init=False, repr=False, compare=False)
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> LogFilter:
+        """Read the filters from a query string; a bad value is ignored and explained in ``errors``."""
+        f = cls(person=(args.get("person") or "").strip()[:200], action=(args.get("action") or "").strip()[:64])
+        raw_article = (args.get("article") or "").strip()
+        if raw_article:
+            f.article_id = _positive_int(raw_article)
+            if f.article_id is None:
+                f.errors.append("The article must be given by its number, e.g. 12.")
+        for name, label in (("from", "From"), ("to", "To")):
+            raw = (args.get(name) or "").strip()
+            if not raw:
+                continue
+            try:
+                setattr(f, f"date_{name}", date.fromisoformat(raw))
+            except ValueError:
+                f.errors.append(f"“{label}” must be a date written YYYY-MM-DD.")
+        if f.date_from and f.date_to and f.date_from > f.date_to:
+            f.errors.append("“From” is after “To”, so no event can match; the dates were swapped.")
+            f.date_from, f.date_to = f.date_to, f.date_from
+        return f
+
+    @property
+    def active(self) -> bool:
+        return bool(self.person or self.action or self.article_id or self.date_from or self.date_to)
+
+    def args(self) -> dict[str, str]:
+        """The filters as query-string arguments, for links that keep them."""
+        values = {"person": self.person, "action": self.action,
+                  "article": str(self.article_id) if self.article_id else "",
+                  "from": self.date_from.isoformat() if self.date_from else "",
+                  "to": self.date_to.isoformat() if self.date_to else ""}
+        return {k: v for k, v in values.items() if v}
+
+    def apply(self, stmt: Select) -> Select:
+        """Add the filters to a statement over ``AuditEvent`` (the look-ups they need run once)."""
+        if self._conditions is None:
+            self._conditions = self._resolve()
+        return stmt.where(*self._conditions) if self._conditions else stmt
+
+    def _resolve(self) -> list:
+        conditions: list = []
+        if self.person:
+            conditions.append(_person_condition(self.person))
+        if self.action:
+            conditions.append(AuditEvent.action == self.action)
+        if self.article_id:
+            conditions.append(AuditEvent.article_id == self.article_id)
+        if self.date_from:
+            start = _day_start(self.date_from)
+            first = db.session.scalar(select(AuditEvent.seq).where(AuditEvent.occurred_at >= start)
+                                      .order_by(AuditEvent.occurred_at, AuditEvent.seq).limit(1))
+            conditions += [AuditEvent.seq >= first, AuditEvent.occurred_at >= start] if first else [false()]
+        if self.date_to:
+            end = _day_start(self.date_to + timedelta(days=1))
+            last = db.session.scalar(select(AuditEvent.seq).where(AuditEvent.occurred_at < end)
+                                     .order_by(AuditEvent.occurred_at.desc(), AuditEvent.seq.desc()).limit(1))
+            conditions += [AuditEvent.seq <= last, AuditEvent.occurred_at < end] if last else [false()]
+        return conditions
+
+
+MAX_PEOPLE = 200
+
+
+def _person_condition(person: str):
+    """Events of a person by id, or of the people whose current name or email contains the text."""
+    actor_id = _positive_int(person)
+    if actor_id is not None:
+        return AuditEvent.actor_id == actor_id
+    text_ = person.lower()
+    ids = list(db.session.scalars(
+        select(User.id).where(or_(func.lower(User.name).contains(text_, autoescape=True),
+                                  func.lower(User.email).contains(text_, autoescape=True)))
+        .order_by(User.id).limit(MAX_PEOPLE + 1)))
+    if ids and len(ids) <= MAX_PEOPLE:
+        return AuditEvent.actor_id.in_(ids)
+    return func.lower(AuditEvent.actor_name).contains(text_, autoescape=True)
+
+
+def _positive_int(value) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number <= _MAX_ID else None
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def cursor(value) -> int | None:
+    """A ``before``/``after`` keyset cursor from the query string; anything else is no cursor."""
+    return _positive_int(value) if value not in (None, "") else None
+
+
+# Keyset pages -------------------------------------------------------------------
+
+@dataclass
+class EventPage:
+    """One keyset page of events. ``newer``/``older`` are the cursors of the neighbouring pages."""
+
+    events: list[AuditEvent]
+    newer: int | None = None  # link with ?after=<newer> when set
+    older: int | None = None  # link with ?before=<older> when set
+
+
+def _exists(stmt: Select, newest_first: bool) -> bool:
+    order = AuditEvent.seq.desc() if newest_first else AuditEvent.seq
+    return db.session.execute(stmt.with_only_columns(AuditEvent.seq).order_by(order).limit(1)).first() is not None
+
+
+def log_page(f: LogFilter, before: int | None = None, after: int | None = None, per_page: int = PER_PAGE) -> EventPage:
+    """Newest first, ``per_page`` events older than ``before`` (or newer than ``after``).
+
+    Two queries at most: the page (``LIMIT per_page + 1`` tells whether more follow) and,
+    when a cursor was given, whether anything lies on the other side of it.
+    """
+    base = f.apply(select(AuditEvent))
+    if after is not None:
+        rows = list(db.session.scalars(base.where(AuditEvent.seq > after).order_by(AuditEvent.seq)
+                                       .limit(per_page + 1)))
+        has_newer = len(rows) > per_page
+        events = list(reversed(rows[:per_page]))
+        has_older = bool(events) and _exists(base.where(AuditEvent.seq < events[-1].seq), newest_first=True)
+        if not events:  # nothing newer than the cursor: show the newest page instead
+            return log_page(f, per_page=per_page)
+    else:
+        stmt = base.where(AuditEvent.seq < before) if before is not None else base
+        rows = list(db.session.scalars(stmt.order_by(AuditEvent.seq.desc()).limit(per_page + 1)))
+        has_older = len(rows) > per_page
+        events = rows[:per_page]
+        if before is not None and not events:  # nothing older than the cursor: show the newest page instead
+            return log_page(f, per_page=per_page)
+        has_newer = before is not None and bool(events) and _exists(base.where(AuditEvent.seq > events[0].seq),
+                                                                    newest_first=False)
+    return EventPage(events, newer=events[0].seq if has_newer else None,
+                     older=events[-1].seq if has_older else None)
+
+
+def article_events(article_id: int, after: int | None = None, per_page: int = TIMELINE_PER_PAGE) -> EventPage:
+    """One article's events, oldest first, from the ``(article_id, seq)`` index."""
+    stmt = select(AuditEvent).where(AuditEvent.article_id == article_id)
+    if after is not None:
+        stmt = stmt.where(AuditEvent.seq > after)
+    rows = list(db.session.scalars(stmt.order_by(AuditEvent.seq).limit(per_page + 1)))
+    events = rows[:per_page]
+    return EventPage(events, older=None, newer=events[-1].seq if len(rows) > per_page else None)
+
+
+def get_event(seq) -> AuditEvent | None:
+    number = _positive_int(seq)
+    if number is None:
+        return None
+    return db.session.scalar(select(AuditEvent).where(AuditEvent.seq == number))
+
+
+def neighbours(event: AuditEvent) -> tuple[int | None, int | None]:
+    """The sequence numbers of the events just before and after this one, if they exist."""
+    prev_seq = db.session.scalar(select(AuditEvent.seq).where(AuditEvent.seq == event.seq - 1))
+    next_seq = db.session.scalar(select(AuditEvent.seq).where(AuditEvent.seq == event.seq + 1))
+    return prev_seq, next_seq
+
+
+DISTINCT_ACTIONS = text(
+    "WITH RECURSIVE a(action) AS ("
+    " SELECT MIN(action) FROM audit_events"
+    " UNION ALL"
+    " SELECT (SELECT MIN(e.action) FROM audit_events e WHERE e.action > a.action) FROM a WHERE a.action IS NOT NULL"
+    ") SELECT action FROM a WHERE action IS NOT NULL"
+)
+
+
+def distinct_actions() -> list[str]:
+    """Every action present in the trail, sorted: a loose index scan, one probe per action."""
+    return [row[0] for row in db.session.execute(DISTINCT_ACTIONS)]
+
+
+# Export -----------------------------------------------------------------------------
+
+def export_row(values) -> dict:
+    """One event as a flat dict of its chain fields; ``occurred_at`` in ISO 8601 with its UTC offset."""
+    row = dict(zip(FIELDS, values, strict=True))
+    row["occurred_at"] = row["occurred_at"].isoformat()
+    return row
+
+
+def iter_rows(f: LogFilter | None = None, batch: int = 5000) -> Iterator[dict]:
+    """The (filtered) events in chain order as export dicts, read in constant memory.
+
+    Keyset batches on ``seq`` (``seq > last ORDER BY seq LIMIT batch``) through Core, so no
+    ORM objects pile up and no cursor stays open between batches, whatever the trail's size.
+    """
+    stmt = select(*(getattr(AuditEvent, name) for name in FIELDS))
+    stmt = (f.apply(stmt) if f else stmt).order_by(AuditEvent.seq).limit(batch)
+    connection = db.session.connection()
+    seq_at, last = FIELDS.index("seq"), 0
+    while True:
+        rows = connection.execute(stmt.where(AuditEvent.seq > last)).all()
+        for values in rows:
+            yield export_row(values)
+        if len(rows) < batch:
+            return
+        last = rows[-1][seq_at]
+
+
+def _row_writer(fmt: str, output):
+    """A function writing one row to ``output`` as CSV (header written now) or JSON Lines."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}")
+    if fmt == "jsonl":
+        return lambda row: output.write(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n")
+    writer = csv.writer(output)
+    writer.writerow(FIELDS)
+    return lambda row: writer.writerow(["" if row[name] is None else row[name] for name in FIELDS])
+
+
+def write_export(output, fmt: str, f: LogFilter | None = None) -> int:
+    """Write the (filtered) events in chain order to ``output``; returns how many.
+
+    CSV has a header of the chain fields and writes None as an empty cell; JSON Lines keeps
+    every value exactly. Every chain field is included, so an export can be checked.
+    """
+    write = _row_writer(fmt, output)
+    count = 0
+    for row in iter_rows(f):
+        write(row)
+        count += 1
+    return count
+
+
+def iter_export(fmt: str, f: LogFilter | None = None, batch: int = 500) -> Iterator[str]:
+    """The same export as ``write_export``, as text chunks of ``batch`` events for a streamed response."""
+    buffer = io.StringIO()
+    write = _row_writer(fmt, buffer)
+    for n, row in enumerate(iter_rows(f), start=1):
+        write(row)
+        if n % batch == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue()
+
+
+# Plain words ------------------------------------------------------------------------
+
+def details_of(event: AuditEvent) -> dict:
+    """The event's details as a dict ({} when they are not a JSON object)."""
+    try:
+        value = json.loads(event.details or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def short_hash(value: str | None) -> str:
+    return f"{value[:4]}…{value[-4:]}" if value else ""
+
+
+def _quoted(value) -> str:
+    return f"“{value}”" if value else ""
+
+
+def actor_phrase(event: AuditEvent) -> str:
+    """Who acted, as the record has it: "Dana Okafor, M.D., Ph.D. (reviewer)"."""
+    if event.actor_id is None and event.actor_role in ("", "system"):
+        return "reviewflow (command line)"
+    if event.actor_role == "anonymous" or event.actor_id is None:
+        return "Someone not signed in"
+    name = event.actor_name or f"Person #{event.actor_id}"
+    return f"{name} ({event.actor_role})" if event.actor_role else name
+
+
+def _revision(event: AuditEvent) -> str:
+    """ "revision 3 (sha256 4f2a…9c1e)", or "" when the event names no revision."""
+    if event.revision_number is None:
+        return ""
+    text_ = f"revision {event.revision_number}"
+    return f"{text_} (sha256 {short_hash(event.content_hash)})" if event.content_hash else text_
+
+
+def _text_rev(title: str, rev: str, fallback: str = "the article") -> str:
+    """ "“Eczema in winter” revision 3 (sha256 4f2a…9c1e)", with whichever parts are known."""
+    return " ".join(x for x in (_quoted(title), rev) if x) or fallback
+
+
+def _of(title: str) -> str:
+    return f" of {_quoted(title)}" if title else ""
+
+
+def _on(title: str) -> str:
+    return f" on {_quoted(title)}" if title else ""
+
+
+def _join(items) -> str:
+    items = [str(i) for i in items or []]
+    return ", ".join(items) if items else "none"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _what(event: AuditEvent, d: dict, title: str) -> str:
+    """The predicate of the sentence, per action."""
+    action, rev = event.action, _revision(event)
+    label = event.target_label
+    if action == "article.created":
+        return f"created the article {_text_rev(title or label, rev)}"
+    if action == "revision.saved":
+        parts = [f"saved {_text_rev(title, rev)}"]
+        if d.get("note"):
+            parts.append(f"note: {_quoted(d['note'])}")
+        if d.get("approvals_voided"):
+            parts.append(f"this voided {_plural(len(d['approvals_voided']), 'approval')}")
+        if d.get("annotations_orphaned"):
+            parts.append(f"{_plural(len(d['annotations_orphaned']), 'annotation')} no longer matched the text")
+        return "; ".join(parts)
+    if action == "article.submitted":
+        return f"submitted {_text_rev(title, rev)} for review"
+    if action == "reviewer.assigned":
+        who = d.get("reviewer") or label or "a reviewer"
+        kind = "re-review" if d.get("rereview") else "review"
+        due = f", due {d['due_date']}" if d.get("due_date") else ""
+        return f"assigned {who} to {kind} {_quoted(title) or 'the article'}{due}"
+    if action == "reviewer.withdrawn":
+        return f"withdrew {d.get('reviewer') or label or 'a reviewer'} from the review{_of(title)}"
+    if action == "annotation.added":
+        kind = "a blocking annotation" if d.get("blocking") else "a suggestion"
+        quote = f" at {_quoted(label)}" if label else ""
+        return f"added {kind}{quote} to {_text_rev(title, rev, 'the text')}"
+    if action == "annotation.replied":
+        return f"replied to the annotation{' at ' + _quoted(label) if label else ''}{_on(title)}"
+    if action in ("annotation.resolved", "annotation.reopened"):
+        verb = "resolved" if action.endswith("resolved") else "reopened"
+        return f"{verb} the annotation{' at ' + _quoted(label) if label else ''}{_on(title)}"
+    if action == "decision.signed":
+        approve = d.get("decision") == "approve"
+        verb = "approved" if approve else "requested changes to"
+        sentence = f"{verb} {_text_rev(title, rev, 'the revision')}"
+        held = ", ".join(x for x in (d.get("specialty"), f"licence {d['license_number']}"
+                                     if d.get("license_number") else "") if x)
+        if d.get("credentials"):
+            sentence += f", signing with the credentials {d['credentials']}" + (f" ({held})" if held else "")
+        if d.get("meaning"):
+            sentence += f": {_quoted(d['meaning'])}"
+        return sentence
+    if action == "article.published":
+        version = f" as version {d['version']}" if d.get("version") else ""
+        return f"published {_text_rev(title, rev)}{version}"
+    if action == "article.rereviewed":
+        version = f"version {d['version']}" if d.get("version") else "a new version"
+        return f"completed the re-review of {_text_rev(title, rev)}: {version} published with the same text"
+    if action == "article.unpublished":
+        reason = f"; reason: {_quoted(d['reason'])}" if d.get("reason") else ""
+        return f"unpublished {_quoted(title) or 'the article'}{reason}"
+    if action == "rereview.scheduled":
+        months = d.get("months")
+        every = f" to every {months[-1]} months" if isinstance(months, list) and months else ""
+        due = f" (next due {d['due']})" if d.get("due") else ""
+        return f"set the re-review interval{_of(title)}{every}{due}"
+    if action == "auth.login":
+        return "signed in"
+    if action == "auth.login_failed":
+        failures = f" ({_plural(d['failures'], 'failure')} in a row)" if d.get("failures") else ""
+        return f"failed to sign in as {d.get('email') or label or 'an unknown email'}{failures}"
+    if action == "auth.logout":
+        return "signed out, ending every session"
+    if action == "account.created":
+        name = d.get("name") or label
+        return f"created the account of {name} ({d.get('email') or label}) with roles {_join(d.get('roles'))}"
+    if action == "account.roles_changed":
+        before, after = [*(d.get("roles") or []), [], []][:2]
+        return f"changed the roles of {label} from {_join(before)} to {_join(after)}"
+    if action == "account.updated":
+        changes = []
+        for key, value in d.items():
+            if key == "active" and isinstance(value, list) and len(value) == 2:
+                changes.append("reactivated the account" if value[1] else "deactivated the account")
+            elif key == "roles" and isinstance(value, list) and len(value) == 2:
+                changes.append(f"roles {_join(value[0])} → {_join(value[1])}")
+            elif isinstance(value, list) and len(value) == 2:
+                changes.append(f"{key} {_quoted(value[0])} → {_quoted(value[1])}")
+            else:
+                changes.append(f"{key} changed")
+        return f"updated the account of {label}" + (f": {'; '.join(changes)}" if changes else "")
+    if action == "account.password_changed":
+        return "changed their password, ending their other sessions"
+    if action == "credentials.changed":
+        facts = ", ".join(x for x in (d.get("credentials"), d.get("specialty")) if x)
+        licence = f", licence {d['license_number']}" if d.get("license_number") else ""
+        expiry = f" valid to {d['license_expires']}" if d.get("license_expires") else ""
+        version = f" version {d['version']}" if d.get("version") else ""
+        return f"saved credential profile{version} of {label}: {facts}{licence}{expiry}"
+    if action == "credentials.verified":
+        facts = ", ".join(x for x in (f"profile version {d['version']}" if d.get("version") else "",
+                                      f"licence {d['license_number']}" if d.get("license_number") else "") if x)
+        return f"verified the credentials of {label}" + (f" ({facts})" if facts else "")
+    if action == "token.created":
+        name = f" named {_quoted(d['name'])}" if d.get("name") else ""
+        return f"created the API token {label}{name}"
+    if action == "token.revoked":
+        return f"revoked the API token {label}"
+    target = f" on {_quoted(title or label)}" if (title or label) else ""
+    return f"recorded {action}{target}" + (f", {rev}" if rev else "")
+
+
+def describe(event: AuditEvent, title: str | None = None) -> str:
+    """One event as a plain sentence: who (with role), did what, to which article and revision.
+
+    ``title`` names the article; leave it out where the page is already about one article.
+    Secrets never reach events, so everything said here may be shown to staff.
+    """
+    d = details_of(event)
+    try:
+        what = _what(event, d, title or "")
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError):  # odd details: say what we surely know
+        what = f"recorded {event.action}" + (f" on {_quoted(title)}" if title else "")
+    sentence = f"{actor_phrase(event)} {what}"
+    return sentence if sentence.endswith((".", ".”", "!”", "?”")) else sentence + "."
