@@ -157,6 +157,12 @@ def _audit_all(user, obj=None) -> bool:
     return _role(user, "editor") or _role(user, "admin")
 
 
+@rule("audit.verify")
+def _audit_verify(user, obj=None) -> bool:
+    """Only admins can run a verification of the audit chain from the pages."""
+    return _role(user, "admin")
+
+
 @rule("admin.manage")
 def _admin(user, obj=None) -> bool:
     """Only admins manage accounts, roles and credentials."""
