@@ -6,19 +6,26 @@ the signed decision (credentials as signed). Nothing here changes a version afte
 """
 from __future__ import annotations
 
+import html
 import json
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+import nh3
+from flask import current_app, has_app_context
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from reviewflow import policy
 from reviewflow.articles import workflow
-from reviewflow.articles.models import Article, ArticleState, Revision
-from reviewflow.articles.rendering import plain_text, render_markdown
+from reviewflow.articles.models import Article, ArticleState, Revision, content_hash
+from reviewflow.articles.rendering import render_markdown
 from reviewflow.articles.services import get_revision
 from reviewflow.audit import services as audit
+from reviewflow.audit.models import AuditVerification
 from reviewflow.auth.models import User
 from reviewflow.errors import Conflict, InvalidInput, NotFound
 from reviewflow.extensions import db, utcnow
@@ -44,11 +51,11 @@ def _add_months(day: date, months: int) -> date:
 def _write_version(actor, article: Article, rev: Revision, decisions: list[Decision], kind: str,
                    change_note: str, number: int) -> PublishedVersion:
     now = utcnow()
-    text = plain_text(rev.body)
+    body_html = render_markdown(rev.body)
     version = PublishedVersion(
         article_id=article.id, version=number, revision_number=rev.number, content_hash=rev.content_hash,
-        slug=article.slug, title=rev.title, topic=article.topic, body_html=render_markdown(rev.body),
-        summary=(text[:297] + "…") if len(text) > 300 else text, kind=kind, published_at=now,
+        slug=article.slug, title=rev.title, topic=article.topic, body_html=body_html,
+        summary=summary_of(body_html), kind=kind, published_at=now,
         last_reviewed_at=max(d.signed_at for d in decisions),
         publisher_id=getattr(actor, "id", None), publisher_name=getattr(actor, "name", ""),
         writer_id=article.writer_id, writer_name=article.writer.name, change_note=change_note,
@@ -67,7 +74,18 @@ def _write_version(actor, article: Article, rev: Revision, decisions: list[Decis
     article.unpublished_at, article.unpublish_reason = None, None
     article.rereview_due = _add_months(now.date(), article.rereview_months)
     db.session.flush()
+    public_changed()
     return version
+
+
+def summary_of(body_html: str, limit: int = 300) -> str:
+    """The opening text of an article for lists and feeds: headings left out, cut at a word near ``limit``."""
+    text = re.sub(r"\s+", " ", nh3.clean(re.sub(r"<h([1-6])>.*?</h\1>", " ", body_html, flags=re.S), tags=set()))
+    text = html.unescape(text).strip()
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:.")
+    return cut + "…"
 
 
 def _clean_note(note) -> str:
@@ -140,6 +158,7 @@ def unpublish_article(actor, article: Article, reason) -> Article:
     article.unpublished_at, article.unpublish_reason = utcnow(), reason.strip()
     article.rereview_due = None
     db.session.flush()
+    public_changed()
     return article
 
 
@@ -165,6 +184,7 @@ def set_rereview_interval(actor, article: Article, months) -> Article:
 
 
 def live_version_of(article: Article) -> PublishedVersion | None:
+    """The version readers see now, or None when the article is not live."""
     if article.live_version is None:
         return None
     return db.session.scalar(select(PublishedVersion).where(
@@ -172,8 +192,22 @@ def live_version_of(article: Article) -> PublishedVersion | None:
 
 
 def versions_of(article_id: int) -> list[PublishedVersion]:
+    """Every published version of an article, oldest first (with their sign-offs)."""
     return list(db.session.scalars(select(PublishedVersion).where(PublishedVersion.article_id == article_id)
                                    .order_by(PublishedVersion.version)))
+
+
+def get_version(article: Article, number) -> PublishedVersion:
+    """Published version ``number`` of the article; NotFound for any other number."""
+    try:
+        number = int(number)
+    except (TypeError, ValueError):
+        raise NotFound("There is no such published version.") from None
+    version = db.session.scalar(select(PublishedVersion).where(
+        PublishedVersion.article_id == article.id, PublishedVersion.version == number)) if 0 < number < 2**31 else None
+    if version is None:
+        raise NotFound(f"“{article.title}” has no published version {number}.")
+    return version
 
 
 @dataclass
@@ -196,7 +230,10 @@ class PublicArticle:
 
 
 def public_article(slug: str) -> PublicArticle:
-    """The latest published version of ``slug`` with its history; NotFound if never published."""
+    """The latest published version of ``slug`` with its history; NotFound if never published.
+
+    An unpublished article comes back with ``version`` None (``gone``): its address answers 410.
+    """
     if not isinstance(slug, str) or len(slug) > 200:
         raise NotFound("There is no article at this address.")
     article = db.session.scalar(select(Article).where(Article.slug == slug))
@@ -211,24 +248,112 @@ def public_article(slug: str) -> PublicArticle:
     return PublicArticle(article, live, versions, article.writer, reviewers)
 
 
-def published_list(topic: str | None = None, before: tuple | None = None, limit: int = 20):
-    """Live articles, newest first, keyset-paginated on (published_at, id) of the live version."""
-    q = (select(PublishedVersion).join(Article, (Article.id == PublishedVersion.article_id)
-                                       & (Article.live_version == PublishedVersion.version))
-         .order_by(PublishedVersion.published_at.desc(), PublishedVersion.id.desc()).limit(limit + 1))
+def _live_versions():
+    """Published versions that are live now: the article's ``live_version``."""
+    return select(PublishedVersion).join(Article, (Article.id == PublishedVersion.article_id)
+                                         & (Article.live_version == PublishedVersion.version))
+
+
+def published_list(topic: str | None = None, before: tuple | None = None, limit: int = 20, *,
+                   after: tuple | None = None, reviewer_id: int | None = None, writer_id: int | None = None,
+                   exclude_article_id: int | None = None):
+    """Live articles, newest first, keyset-paginated on (published_at, id) of the live version.
+
+    ``before`` gives the page after a row (older), ``after`` the page before it (newer); either is
+    a ``(published_at, id)`` pair. Returns ``(rows, more)``: ``more`` says whether another page lies
+    in the direction asked. Filters: topic, the reviewer behind the live version, the writer.
+    """
+    q = _live_versions()
     if topic:
         q = q.where(PublishedVersion.topic == topic)
+    if reviewer_id is not None:
+        q = q.where(PublishedVersion.id.in_(select(PublishedReview.published_version_id)
+                                            .where(PublishedReview.reviewer_id == reviewer_id)))
+    if writer_id is not None:
+        q = q.where(PublishedVersion.writer_id == writer_id)
+    if exclude_article_id is not None:
+        q = q.where(PublishedVersion.article_id != exclude_article_id)
+    if after:
+        q = q.where((PublishedVersion.published_at > after[0])
+                    | ((PublishedVersion.published_at == after[0]) & (PublishedVersion.id > after[1])))
+        q = q.order_by(PublishedVersion.published_at, PublishedVersion.id).limit(limit + 1)
+        rows = list(db.session.scalars(q))
+        return list(reversed(rows[:limit])), len(rows) > limit
     if before:
         q = q.where((PublishedVersion.published_at < before[0])
                     | ((PublishedVersion.published_at == before[0]) & (PublishedVersion.id < before[1])))
+    q = q.order_by(PublishedVersion.published_at.desc(), PublishedVersion.id.desc()).limit(limit + 1)
     rows = list(db.session.scalars(q))
     return rows[:limit], len(rows) > limit
 
 
 def topics() -> list[tuple[str, int]]:
-    return list(db.session.execute(
-        select(Article.topic, func.count()).where(Article.live_version.is_not(None))
-        .group_by(Article.topic).order_by(Article.topic)).all())
+    """Topics of the live articles with how many each has, alphabetically (the topic as published)."""
+    return [tuple(r) for r in db.session.execute(
+        select(PublishedVersion.topic, func.count()).join(Article, (Article.id == PublishedVersion.article_id)
+                                                          & (Article.live_version == PublishedVersion.version))
+        .group_by(PublishedVersion.topic).order_by(PublishedVersion.topic)).all()]
+
+
+def sitemap_entries() -> list[tuple[str, datetime]]:
+    """``(slug, published_at)`` of every live article, newest first: one query."""
+    return [tuple(r) for r in db.session.execute(
+        select(PublishedVersion.slug, PublishedVersion.published_at)
+        .join(Article, (Article.id == PublishedVersion.article_id) & (Article.live_version == PublishedVersion.version))
+        .order_by(PublishedVersion.published_at.desc(), PublishedVersion.id.desc())).all()]
+
+
+def has_public_reviews(user_id: int) -> bool:
+    """True when the person signed off any published version (their byline links must keep working)."""
+    return db.session.scalar(select(PublishedReview.id).where(PublishedReview.reviewer_id == user_id).limit(1)) \
+        is not None
+
+
+def has_published_writing(user_id: int) -> bool:
+    """True when the person wrote any published version."""
+    return db.session.scalar(select(PublishedVersion.id).where(PublishedVersion.writer_id == user_id).limit(1)) \
+        is not None
+
+
+@dataclass
+class CertificateLine:
+    """One reviewer's sign-off behind a published version, with the signed decision it copies."""
+
+    review: PublishedReview
+    decision: Decision
+
+    @property
+    def checklist(self) -> list[str]:
+        return checklist_of(self.review)
+
+
+@dataclass
+class Certificate:
+    """What a review certificate prints: the version, the revision text's recomputed hash, each
+    sign-off joined to its signed decision, and the chain's last verification."""
+
+    article: Article
+    version: PublishedVersion
+    revision: Revision
+    lines: list[CertificateLine]
+    verification: AuditVerification | None
+
+    @property
+    def hash_matches(self) -> bool:
+        """The stored hash equals the one recomputed from the revision's text, and every decision signed it."""
+        recomputed = content_hash(self.revision.title, self.revision.body)
+        return recomputed == self.version.content_hash == self.revision.content_hash and all(
+            line.decision.content_hash == recomputed for line in self.lines)
+
+
+def certificate(article: Article, number) -> Certificate:
+    """The review certificate of published version ``number`` (NotFound for unknown versions)."""
+    version = get_version(article, number)
+    rev = get_revision(article, version.revision_number)
+    ids = [r.decision_id for r in version.reviews]
+    decisions = {d.id: d for d in db.session.scalars(select(Decision).where(Decision.id.in_(ids)))} if ids else {}
+    lines = [CertificateLine(r, decisions[r.decision_id]) for r in version.reviews]
+    return Certificate(article, version, rev, lines, audit.last_verification())
 
 
 def rereviews_due(within_days: int = 30, limit: int = 50) -> list[Article]:
@@ -240,36 +365,75 @@ def rereviews_due(within_days: int = 30, limit: int = 50) -> list[Article]:
 
 
 def queue_rereview_reminders(editors: list[User], articles: list[Article]) -> int:
+    """Notify each editor of each re-review due; returns how many reminders were queued."""
     for editor in editors:
         for a in articles:
-            notify(editor, f"Re-review of “{a.title}” is due on {a.rereview_due.isoformat()}.", f"/work/articles/{a.id}")
+            notify(editor, f"Re-review of “{a.title}” is due on {a.rereview_due.isoformat()}.",
+                   f"/work/articles/{a.id}")
     return len(editors) * len(articles)
 
 
 class TTLCache:
     """A small per-process cache whose entries live ``ttl`` seconds: the public page may lag a
-    publish or unpublish by at most that long, and every worker converges on its own."""
+    publish or unpublish by at most that long, and every worker converges on its own.
 
-    def __init__(self, ttl: float, size: int = 2048) -> None:
-        self.ttl, self.size, self.data = ttl, size, {}
+    ``clock`` is injectable so tests can move time without sleeping.
+    """
+
+    def __init__(self, ttl: float, size: int = 2048, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.size, self.data, self.clock = ttl, size, {}, clock
 
     def get(self, key):
         hit = self.data.get(key)
-        if hit and hit[0] > time.monotonic():
+        if hit and hit[0] > self.clock():
             return hit[1]
         return None
 
     def put(self, key, value) -> None:
         if len(self.data) >= self.size:
             self.data.clear()
-        self.data[key] = (time.monotonic() + self.ttl, value)
+        self.data[key] = (self.clock() + self.ttl, value)
 
     def clear(self) -> None:
         self.data.clear()
 
 
+CACHE_KEY = "reviewflow.public_cache"
+
+
+def public_cache() -> TTLCache:
+    """This process's cache of rendered public pages (``PUBLIC_CACHE_SECONDS``), one per app."""
+    cache = current_app.extensions.get(CACHE_KEY)
+    if cache is None:
+        cache = current_app.extensions[CACHE_KEY] = TTLCache(current_app.config.get("PUBLIC_CACHE_SECONDS", 1.0))
+    return cache
+
+
+def public_changed() -> None:
+    """Note that what readers see changed: this process's page cache is emptied once the change commits.
+
+    Other workers catch up when their entries expire (at most ``PUBLIC_CACHE_SECONDS``).
+    """
+    db.session.info["reviewflow.public_changed"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _clear_public_cache(session) -> None:
+    if session.info.pop("reviewflow.public_changed", False) and has_app_context():
+        cache = current_app.extensions.get(CACHE_KEY)
+        if cache is not None:
+            cache.clear()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_public_change(session) -> None:
+    session.info.pop("reviewflow.public_changed", None)
+
+
 def checklist_of(review: PublishedReview) -> list[str]:
+    """The checklist items the reviewer ticked when signing (a JSON list in the record)."""
     try:
-        return json.loads(review.checklist or "[]")
+        items = json.loads(review.checklist or "[]")
     except ValueError:
         return []
+    return [i for i in items if isinstance(i, str)] if isinstance(items, list) else []

@@ -1,20 +1,451 @@
-"""The public site: published articles, reviewer and writer pages, feeds; and the editor's publish pages."""
+"""The public site (articles, versions, reviewer and writer pages, feed, sitemap) and the editor's publish pages.
+
+Public pages are built from the stored published versions only, never from drafts. The
+reader-facing part of an article page is rendered once per version and kept for
+``PUBLIC_CACHE_SECONDS`` in this process (emptied at once when this process commits a
+publish or unpublish), so a page lags a change by at most that long. The layout around it
+is drawn per request: anonymous readers get a page free of session state (no CSRF token,
+no cookie) that shared caches may keep; signed-in staff get their menu and flash
+messages, sent ``private, no-cache``.
+"""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required
+from jinja2 import Undefined
+from markupsafe import Markup
+
+from reviewflow import policy
+from reviewflow.articles import services as articles
+from reviewflow.articles import workflow
+from reviewflow.articles.models import Article
+from reviewflow.articles.rendering import render_markdown
+from reviewflow.auth import services as accounts
+from reviewflow.errors import Conflict, NotFound
+from reviewflow.extensions import db, utcnow
 from reviewflow.publishing import services as publishing
+from reviewflow.publishing.forms import PublishForm, RereviewForm, UnpublishForm
+from reviewflow.reviews import services as reviews
 
 bp = Blueprint("publishing", __name__)
 
+#: Shadows Flask-WTF's ``csrf_token`` global on anonymous public pages, so no session is created for readers.
+NO_CSRF = Undefined(name="csrf_token")
+LIVE_CACHE = "public, max-age=60"
+IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ATOM = "http://www.w3.org/2005/Atom"
+SITEMAP = "http://www.sitemaps.org/schemas/sitemap/0.9"
+_NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+# Rendering and caching ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Page:
+    """The reader-facing parts of a public article page: the same for every reader, so cached."""
+
+    status: int
+    title: str
+    head: Markup
+    breadcrumb: Markup
+    main: Markup
+    cache_control: str = LIVE_CACHE
+    etag: str | None = None
+    last_modified: datetime | None = None
+
+
+def _personal() -> bool:
+    """True when the response carries something of one person: their menu or a flash message.
+
+    Read before rendering: rendering consumes the flash messages.
+    """
+    return current_user.is_authenticated or bool(session.get("_flashes"))
+
+
+def _render(personal: bool, template: str, **context) -> str:
+    if not personal:
+        context["csrf_token"] = NO_CSRF
+    return render_template(template, **context)
+
+
+def _respond(html, personal: bool, status: int = 200, cache_control: str = LIVE_CACHE, etag: str | None = None,
+             last_modified: datetime | None = None):
+    """Public caching for anonymous readers (ETag, Last-Modified, 304); ``private, no-cache`` for staff."""
+    response = make_response(html, status)
+    if personal:
+        response.headers["Cache-Control"] = "private, no-cache"
+        return response
+    response.headers["Cache-Control"] = cache_control
+    if status == 200 and (etag or last_modified):
+        if etag:
+            response.set_etag(etag)
+        if last_modified:
+            response.last_modified = last_modified
+        response.make_conditional(request)
+    return response
+
+
+def _cached(key: tuple, build) -> Page:
+    """The page under ``key`` from this process's cache, or built and stored. Keyed by host too, so
+    absolute URLs in one host's page never reach another's."""
+    cache = publishing.public_cache()
+    key = (request.host_url, *key)
+    page = cache.get(key)
+    if page is None:
+        page = build()
+        cache.put(key, page)
+    return page
+
+
+def _serve(page: Page):
+    personal = _personal()
+    html = _render(personal, "public/article.html", page=page)
+    return _respond(html, personal, page.status, page.cache_control, page.etag, page.last_modified)
+
+
+def iso(dt: datetime | None) -> str | None:
+    return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if dt else None
+
+
+def _credentials(text: str) -> list[str]:
+    return [c.strip() for c in (text or "").split(",") if c.strip()]
+
+
+def jsonld(version, first_published: datetime, url: str) -> dict:
+    """Schema.org MedicalWebPage for one published version, from the sign-offs as signed."""
+    reviewed_by = []
+    for r in version.reviews:
+        person = {"@type": "Person", "name": r.name,
+                  "url": url_for("publishing.reviewer", user_id=r.reviewer_id, _external=True)}
+        if r.credentials:
+            person["honorificSuffix"] = r.credentials
+            person["hasCredential"] = [{"@type": "EducationalOccupationalCredential",
+                                        "credentialCategory": "professional credential", "name": c}
+                                       for c in _credentials(r.credentials)]
+        if r.specialty:
+            person["medicalSpecialty"] = r.specialty
+        if r.affiliation:
+            person["affiliation"] = {"@type": "Organization", "name": r.affiliation}
+        reviewed_by.append(person)
+    return {
+        "@context": "https://schema.org", "@type": "MedicalWebPage", "name": version.title,
+        "headline": version.title, "url": url, "description": version.summary, "inLanguage": "en",
+        "about": {"@type": "Thing", "name": version.topic}, "version": str(version.version),
+        "reviewedBy": reviewed_by, "lastReviewed": iso(version.last_reviewed_at),
+        "author": {"@type": "Person", "name": version.writer_name,
+                   "url": url_for("publishing.writer", user_id=version.writer_id, _external=True)},
+        "datePublished": iso(first_published), "dateModified": iso(version.published_at),
+    }
+
+
+def _version_page(pa: publishing.PublicArticle, version, permanent: bool) -> Page:
+    """Render the reader-facing parts of ``version``; ``permanent`` for its own immutable address."""
+    history = [v for v in pa.versions if v.version <= version.version]
+    live_url = url_for("publishing.article", slug=pa.article.slug, _external=True)
+    url = url_for("publishing.version", slug=pa.article.slug, n=version.version, _external=True) \
+        if permanent else live_url
+    recent = [] if permanent else publishing.published_list(limit=5, exclude_article_id=pa.article.id)[0]
+    context = {"v": version, "pa": pa, "history": history, "permanent": permanent, "recent": recent,
+               "first_published": history[0].published_at, "reviewers": pa.reviewers, "writer": pa.writer}
+    head = render_template("public/_article_head.html", data=jsonld(version, history[0].published_at, url),
+                           canonical=url, permanent=permanent)
+    crumbs = [("Articles", url_for("publishing.index")),
+              (version.topic, url_for("publishing.index", topic=version.topic))]
+    crumbs += [(version.title, url_for("publishing.article", slug=pa.article.slug)),
+               (f"Version {version.version}", None)] if permanent else [(version.title, None)]
+    return Page(200, version.title, Markup(head), _breadcrumb(crumbs),
+                Markup(render_template("public/_article.html", **context)),
+                IMMUTABLE_CACHE if permanent else LIVE_CACHE, version.etag, version.published_at)
+
+
+def _gone_page(article: Article) -> Page:
+    main = render_template("public/_gone.html", article=article)
+    return Page(410, f"{article.title}: no longer published", Markup(""),
+                _breadcrumb([("Articles", url_for("publishing.index")), (article.title, None)]), Markup(main))
+
+
+def _breadcrumb(items) -> Markup:
+    return Markup(render_template("public/_breadcrumb.html", items=items))
+
+
+def _article_page(slug: str) -> Page:
+    pa = publishing.public_article(slug)
+    return _gone_page(pa.article) if pa.gone else _version_page(pa, pa.version, permanent=False)
+
+
+def _permanent_page(slug: str, n: int) -> Page:
+    pa = publishing.public_article(slug)
+    if pa.gone:
+        return _gone_page(pa.article)
+    version = next((v for v in pa.versions if v.version == n), None)
+    if version is None:
+        raise NotFound(f"“{pa.article.title}” has no published version {n}.")
+    return _version_page(pa, version, permanent=True)
+
+
+# Keyset pagination ---------------------------------------------------------------------------------
+
+def _cursor_of(version) -> str:
+    return f"{(version.published_at - EPOCH) // timedelta(microseconds=1)}.{version.id}"
+
+
+def _parse_cursor(value: str | None) -> tuple[datetime, int] | None:
+    """``<microseconds since 1970>.<id>`` back to ``(published_at, id)``; None for anything else."""
+    match = re.fullmatch(r"(\d{1,17})\.(\d{1,10})", value or "")
+    if not match:
+        return None
+    try:
+        return EPOCH + timedelta(microseconds=int(match[1])), int(match[2])
+    except OverflowError:
+        return None
+
+
+@dataclass
+class KeysetPage:
+    """What the ``pagination`` macro draws, for a keyset-paginated list."""
+
+    has_prev: bool
+    has_next: bool
+    prev_url: str | None
+    next_url: str | None
+    summary: str
+
+
+def _keyset_list(endpoint: str, noun: str = "article", **filters):
+    """One page of live articles for ``endpoint`` (``?before=`` / ``?after=`` cursors) and its navigation."""
+    before, after = _parse_cursor(request.args.get("before")), _parse_cursor(request.args.get("after"))
+    per_page = current_app.config.get("PER_PAGE", 25)
+    rows, more = publishing.published_list(before=None if after else before, after=after, limit=per_page, **filters)
+    args = dict(request.view_args or {})
+    if filters.get("topic"):
+        args["topic"] = filters["topic"]
+    if rows:
+        has_prev, has_next = (more, True) if after else (before is not None, more)
+        prev_url = url_for(endpoint, **args, after=_cursor_of(rows[0])) if has_prev else None
+        next_url = url_for(endpoint, **args, before=_cursor_of(rows[-1])) if has_next else None
+    else:
+        has_prev, has_next = bool(before or after), False
+        prev_url, next_url = url_for(endpoint, **args), None
+    summary = f"{len(rows)} {noun}{'' if len(rows) == 1 else 's'}, newest first" if rows else ""
+    return rows, KeysetPage(has_prev, has_next, prev_url, next_url, summary)
+
+
+# Public pages -------------------------------------------------------------------------------------
 
 @bp.get("/articles")
 def index():
-    rows, more = publishing.published_list()
-    return render_template("public/index.html", rows=rows, more=more)
+    """Live articles, newest first, by topic, with the topic list and counts."""
+    personal = _personal()
+    topic = (request.args.get("topic") or "").strip()[:120] or None
+    rows, page = _keyset_list("publishing.index", topic=topic)
+    html = _render(personal, "public/index.html", rows=rows, page=page, topic=topic, topics=publishing.topics())
+    return _respond(html, personal)
 
 
 @bp.get("/articles/<slug>")
 def article(slug: str):
-    pa = publishing.public_article(slug)
-    return render_template("public/article.html", pa=pa)
+    """The latest published version; 410 with the reason once unpublished, 404 if never published."""
+    return _serve(_cached(("article", slug), lambda: _article_page(slug)))
+
+
+@bp.get("/articles/<slug>/v<int:n>")
+def version(slug: str, n: int):
+    """One published version at its permanent, immutable address."""
+    return _serve(_cached(("version", slug, n), lambda: _permanent_page(slug, n)))
+
+
+@bp.get("/reviewers/<int:user_id>")
+def reviewer(user_id: int):
+    """A medical reviewer's current credentials and the live articles they reviewed (404 for anyone else)."""
+    personal = _personal()
+    person = accounts.get_user(user_id)
+    if not (person.has_role("reviewer") or publishing.has_public_reviews(person.id)):
+        raise NotFound("There is no medical reviewer at this address.")
+    rows, page = _keyset_list("publishing.reviewer", reviewer_id=person.id)
+    html = _render(personal, "public/reviewer.html", person=person, profile=person.profile, rows=rows, page=page)
+    return _respond(html, personal)
+
+
+@bp.get("/writers/<int:user_id>")
+def writer(user_id: int):
+    """A writer's bio and the live articles they wrote (404 for anyone else)."""
+    personal = _personal()
+    person = accounts.get_user(user_id)
+    if not (person.has_role("writer") or publishing.has_published_writing(person.id)):
+        raise NotFound("There is no writer at this address.")
+    rows, page = _keyset_list("publishing.writer", writer_id=person.id)
+    html = _render(personal, "public/writer.html", person=person, rows=rows, page=page)
+    return _respond(html, personal)
+
+
+def _xml(text) -> str:
+    return _NOT_XML.sub("", str(text or ""))
+
+
+def _sub(parent, tag: str, text=None, **attrs):
+    element = ET.SubElement(parent, tag, {k: _xml(v) for k, v in attrs.items()})
+    if text is not None:
+        element.text = _xml(text)
+    return element
+
+
+def _xml_response(root) -> Response:
+    response = Response(ET.tostring(root, encoding="utf-8", xml_declaration=True),
+                        mimetype="application/atom+xml" if root.tag == "feed" else "application/xml")
+    response.headers["Cache-Control"] = LIVE_CACHE
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+@bp.get("/feed.atom")
+def feed():
+    """Atom 1.0 feed of the 20 newest live versions."""
+    rows, _ = publishing.published_list(limit=20)
+    root = ET.Element("feed", xmlns=ATOM)
+    _sub(root, "title", "reviewflow: medically reviewed health articles")
+    _sub(root, "subtitle", "Every article is reviewed by a credentialed medical reviewer before it is published.")
+    _sub(root, "id", url_for("publishing.index", _external=True))
+    _sub(root, "link", rel="self", type="application/atom+xml", href=url_for("publishing.feed", _external=True))
+    _sub(root, "link", rel="alternate", type="text/html", href=url_for("publishing.index", _external=True))
+    _sub(root, "updated", iso(rows[0].published_at if rows else EPOCH))
+    _sub(_sub(root, "author"), "name", "reviewflow")
+    for v in rows:
+        entry = _sub(root, "entry")
+        _sub(entry, "title", v.title)
+        _sub(entry, "id", url_for("publishing.version", slug=v.slug, n=v.version, _external=True))
+        _sub(entry, "link", rel="alternate", type="text/html",
+             href=url_for("publishing.article", slug=v.slug, _external=True))
+        _sub(entry, "updated", iso(v.published_at))
+        author = _sub(entry, "author")
+        _sub(author, "name", v.writer_name)
+        _sub(author, "uri", url_for("publishing.writer", user_id=v.writer_id, _external=True))
+        _sub(entry, "category", term=v.topic)
+        reviewed = "; ".join(f"{r.name}, {r.credentials}" if r.credentials else r.name for r in v.reviews)
+        _sub(entry, "summary", f"{v.summary} (Medically reviewed by {reviewed}.)" if reviewed else v.summary,
+             type="text")
+    return _xml_response(root)
+
+
+@bp.get("/sitemap.xml")
+def sitemap():
+    """Every live article with the date of its latest version, and the article list."""
+    entries = publishing.sitemap_entries()
+    root = ET.Element("urlset", xmlns=SITEMAP)
+    home = _sub(root, "url")
+    _sub(home, "loc", url_for("publishing.index", _external=True))
+    if entries:
+        _sub(home, "lastmod", iso(entries[0][1]))
+    for slug, published_at in entries:
+        url = _sub(root, "url")
+        _sub(url, "loc", url_for("publishing.article", slug=slug, _external=True))
+        _sub(url, "lastmod", iso(published_at))
+    return _xml_response(root)
+
+
+# Editor pages --------------------------------------------------------------------------------------
+
+def _staff_context(article: Article) -> dict:
+    """Links back to the staff pages: the article (articles.detail) and the article list."""
+    return {"work_url": url_for("articles.detail", id=article.id), "articles_url": url_for("articles.index")}
+
+
+def _suggested_note(note: str) -> str:
+    note = (note or "").strip().rstrip(".")
+    return f"Updated to {note[0].lower()}{note[1:]}." if note else ""
+
+
+@bp.route("/work/articles/<int:article_id>/publish", methods=["GET", "POST"])
+@login_required
+def confirm(article_id: int):
+    """Confirm and publish exactly the current, approved revision (editors who did not write it)."""
+    user = current_user._get_current_object()
+    article = articles.get_article(article_id)
+    policy.require(user, "article.publish", article)
+    if not workflow.allowed_now(article, "publish"):
+        raise Conflict(workflow.STATE_MESSAGES["publish"].format(state=article.state_enum.label.lower())
+                       + " Publishing needs every assigned reviewer's signed approval of the current revision.")
+    live = publishing.live_version_of(article)
+    form = PublishForm(note_required=live is not None)
+    if form.validate_on_submit():
+        version = publishing.publish_revision(user, article, int(form.revision.data), form.change_note.data)
+        db.session.commit()
+        flash(f"Published “{version.title}” as version {version.version}. Readers see it now at this address.",
+              "success")
+        return redirect(url_for("publishing.article", slug=article.slug))
+    rev = article.revision
+    if not form.is_submitted():
+        form.revision.data = str(rev.number)
+        if live is not None:
+            form.change_note.data = _suggested_note(rev.note)
+    return render_template(
+        "publishing/confirm.html", article=article, rev=rev, live=live, form=form, **_staff_context(article),
+        approvals=reviews.approvals_behind(article, rev.number), body_html=Markup(render_markdown(rev.body)),
+    ), 400 if form.errors else 200
+
+
+@bp.route("/work/articles/<int:article_id>/unpublish", methods=["GET", "POST"])
+@login_required
+def unpublish(article_id: int):
+    """Confirm and take an article off the public site with a reason readers see (editors)."""
+    user = current_user._get_current_object()
+    article = articles.get_article(article_id)
+    policy.require(user, "article.unpublish", article)
+    live = publishing.live_version_of(article)
+    if live is None:
+        raise Conflict(f"“{article.title}” is not on the public site, so there is nothing to unpublish.")
+    form = UnpublishForm()
+    if form.validate_on_submit():
+        publishing.unpublish_article(user, article, form.reason.data)
+        db.session.commit()
+        flash(f"“{article.title}” is unpublished. Its address now tells readers why.", "success")
+        return redirect(url_for("articles.detail", id=article.id))
+    return render_template("publishing/unpublish.html", article=article, live=live, form=form,
+                           **_staff_context(article)), 400 if form.errors else 200
+
+
+@bp.post("/work/articles/<int:article_id>/rereview")
+@login_required
+def rereview_interval(article_id: int):
+    """Set how many months pass between medical re-reviews of a published article (editors)."""
+    user = current_user._get_current_object()
+    article = articles.get_article(article_id)
+    policy.require(user, "article.schedule_rereview", article)
+    form = RereviewForm()
+    if not form.validate_on_submit():
+        errors = [e for field_errors in form.errors.values() for e in field_errors]
+        flash(f"The re-review interval was not changed: {errors[0] if errors else 'check the form.'}", "error")
+        return redirect(url_for("articles.detail", id=article.id))
+    publishing.set_rereview_interval(user, article, form.months.data)
+    db.session.commit()
+    due = f"; the next is due on {article.rereview_due:%B} {article.rereview_due.day}, {article.rereview_due.year}" \
+        if article.rereview_due else ""
+    flash(f"“{article.title}” is re-reviewed every {form.months.data} months{due}.", "success")
+    return redirect(url_for("articles.detail", id=article.id))
+
+
+@bp.get("/work/articles/<int:article_id>/versions/<int:n>/certificate")
+@login_required
+def certificate(article_id: int, n: int):
+    """The printable review certificate of one published version (staff of the article)."""
+    article = articles.get_article(article_id)
+    policy.require(current_user, "article.view", article)
+    cert = publishing.certificate(article, n)
+    return render_template("publishing/certificate.html", cert=cert, article=article, **_staff_context(article),
+                           checklist=current_app.config.get("REVIEW_CHECKLIST", []), now=utcnow())
