@@ -44,25 +44,54 @@ def keyring() -> tuple[str, dict[str, bytes]]:
     return key_id_of(current), keys
 
 
-def _iso(dt) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+#: Unit separator between the fields of the canonical encoding. Text fields never contain it
+#: (``record`` replaces it), so the encoding is unambiguous.
+SEP = "\x1f"
+#: The event fields in the order they are encoded.
+ENCODED = ("seq", "occurred_at", "actor_id", "actor_name", "actor_role", "action", "target_type", "target_id",
+           "target_label", "article_id", "revision_number", "content_hash", "before_state", "after_state",
+           "details", "request_id", "key_id")
+
+
+def canonical_time(dt: datetime | str) -> str:
+    """A timestamp as encoded: UTC, "YYYY-MM-DD HH:MM:SS.ffffff" (SQLite stores exactly this text)."""
+    if isinstance(dt, str):
+        dt = datetime.fromisoformat(dt)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def encode(row) -> bytes:
-    """The canonical encoding of an event: a compact JSON array of its fields in a fixed order."""
-    return json.dumps(
-        [
-            row.seq, _iso(row.occurred_at), row.actor_id, row.actor_name, row.actor_role, row.action,
-            row.target_type, row.target_id, row.target_label, row.article_id, row.revision_number,
-            row.content_hash, row.before_state, row.after_state, row.details, row.request_id, row.key_id,
-        ],
-        separators=(",", ":"),
-        ensure_ascii=True,
-    ).encode()
+    """The canonical encoding of an event: its fields in ``ENCODED`` order, as text, joined by U+001F;
+    NULL is the empty string, numbers are decimal, the time is ``canonical_time``.
+
+    The same text is built by the database for verification (``_message_sql``), so verifying
+    costs one HMAC per event in Python.
+    """
+    values = [getattr(row, name) for name in ENCODED]
+    values[1] = canonical_time(values[1])
+    return SEP.join("" if v is None else str(v) for v in values).encode()
 
 
 def link(key: bytes, prev_hash: str, row) -> str:
-    return hmac.new(key, prev_hash.encode() + b"\n" + encode(row), hashlib.sha256).hexdigest()
+    """The event's hash: HMAC-SHA256(key, prev_hash + "\n" + encode(row)), in hex."""
+    return hmac.digest(key, prev_hash.encode() + b"\n" + encode(row), "sha256").hex()
+
+
+def _message_sql(dialect: str) -> str:
+    """SQL that builds ``encode(row)`` inside the database (SQLite or PostgreSQL)."""
+    parts = []
+    for name in ENCODED:
+        if name == "occurred_at":
+            parts.append("to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+                         if dialect == "postgresql" else "occurred_at")
+        elif dialect == "postgresql":
+            parts.append(f"coalesce({name}::text, '')")
+        else:
+            parts.append(f"coalesce({name}, '')")
+    sep = "chr(31)" if dialect == "postgresql" else "char(31)"
+    return f" || {sep} || ".join(parts)
 
 
 def _scrub(details: dict) -> dict:
@@ -120,6 +149,11 @@ def record(
         key_id=key_id,
         prev_hash=head.hash,
     )
+    for name in ("actor_name", "actor_role", "action", "target_type", "target_label", "before_state", "after_state",
+                 "request_id"):
+        value = getattr(ev, name)
+        if isinstance(value, str) and SEP in value:
+            setattr(ev, name, value.replace(SEP, " "))
     ev.hash = link(keys[key_id], head.hash, ev)
     session.add(ev)
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=ev.hash))
@@ -148,37 +182,15 @@ class VerifyResult:
         return self.count / self.seconds if self.seconds else float(self.count)
 
 
-class _Row:
-    __slots__ = (
-        "action",
-        "actor_id",
-        "actor_name",
-        "actor_role",
-        "after_state",
-        "article_id",
-        "before_state",
-        "content_hash",
-        "details",
-        "hash",
-        "key_id",
-        "occurred_at",
-        "prev_hash",
-        "request_id",
-        "revision_number",
-        "seq",
-        "target_id",
-        "target_label",
-        "target_type",
-    )
-
-
-FIELDS = _Row.__slots__
+#: Every stored field of an event, in a natural order (exports use it).
+FIELDS = ("seq", "occurred_at", "actor_id", "actor_name", "actor_role", "action", "target_type", "target_id",
+          "target_label", "article_id", "revision_number", "content_hash", "before_state", "after_state", "details",
+          "request_id", "key_id", "prev_hash", "hash")
 
 
 def iter_events(batch: int = 5000) -> Iterator[tuple]:
-    """Every event as a raw tuple in chain order, streamed in keyset batches (constant memory)."""
+    """Every event as a raw tuple of ``FIELDS`` in chain order, streamed in keyset batches (constant memory)."""
     cols = ", ".join(FIELDS)
-    seq_at = FIELDS.index("seq")  # FIELDS is in slot order (alphabetical), not with seq first
     last = 0
     with db.engine.connect() as conn:
         while True:
@@ -189,7 +201,29 @@ def iter_events(batch: int = 5000) -> Iterator[tuple]:
             if not rows:
                 return
             yield from rows
-            last = rows[-1][seq_at]
+            last = rows[-1][0]
+
+
+def _chain_rows(batch: int = 20000) -> Iterator[tuple]:
+    """(seq, key_id, prev_hash, hash, action, message) in chain order; the database builds the message.
+
+    Read through the driver's own cursor in keyset batches: constant memory, no ORM overhead.
+    """
+    sql = (f"SELECT seq, key_id, prev_hash, hash, action, {_message_sql(db.engine.dialect.name)} "
+           "FROM audit_events WHERE seq > {last} ORDER BY seq LIMIT {batch}")
+    last = 0
+    with db.engine.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            while True:
+                cursor.execute(sql.format(last=int(last), batch=int(batch)))
+                rows = cursor.fetchall()
+                if not rows:
+                    return
+                yield from rows
+                last = rows[-1][0]
+        finally:
+            cursor.close()
 
 
 def verify(record_result: bool = True) -> VerifyResult:
@@ -197,39 +231,35 @@ def verify(record_result: bool = True) -> VerifyResult:
 
     Reasons: an event edited (its own hash no longer matches), missing (a gap in the
     sequence), reordered or inserted (its ``prev_hash`` is not its predecessor's hash),
-    signed with an unknown key, or the head recorded more events than exist.
+    signed with an unknown key, or the head recorded more events than exist. Streams the
+    chain in batches, so memory stays constant whatever its length.
     """
     started = time.perf_counter()
     _key_id, keys = keyring()
+    digest, compare = hmac.digest, hmac.compare_digest
     prev = GENESIS
-    expected_seq = 1
-    count = 0
+    expected = 1
     result = None
-    row = _Row()
-    for values in iter_events():
-        for name, value in zip(FIELDS, values, strict=True):
-            setattr(row, name, value)
-        row.occurred_at = _as_utc(row.occurred_at)
-        count += 1
-        if row.seq != expected_seq:
-            reason = (f"event {expected_seq} is missing (next found is {row.seq})" if row.seq > expected_seq
-                      else f"event {row.seq} appears out of order")
-            result = VerifyResult(False, count, 0, expected_seq, reason)
+    for seq, key_id, prev_hash, stored, action, message in _chain_rows():
+        if seq != expected:
+            reason = (f"event {expected} is missing (next found is {seq})" if seq > expected
+                      else f"event {seq} appears out of order")
+            result = VerifyResult(False, expected - 1, 0, expected, reason)
             break
-        key = keys.get(row.key_id)
+        key = keys.get(key_id)
         if key is None:
-            result = VerifyResult(False, count, 0, row.seq,
-                                  f"event {row.seq} is signed with an unknown key {row.key_id}")
+            result = VerifyResult(False, seq - 1, 0, seq, f"event {seq} is signed with an unknown key {key_id}")
             break
-        if row.prev_hash != prev:
-            result = VerifyResult(False, count, 0, row.seq,
-                                  f"event {row.seq} does not follow event {row.seq - 1}: reordered or inserted")
+        if prev_hash != prev:
+            result = VerifyResult(False, seq - 1, 0, seq,
+                                  f"event {seq} does not follow event {seq - 1}: reordered or inserted")
             break
-        if not hmac.compare_digest(link(key, prev, row), row.hash):
-            result = VerifyResult(False, count, 0, row.seq, f"event {row.seq} ({row.action}) was edited")
+        if not compare(digest(key, (prev + "\n" + message).encode(), "sha256").hex(), stored):
+            result = VerifyResult(False, seq - 1, 0, seq, f"event {seq} ({action}) was edited")
             break
-        prev = row.hash
-        expected_seq += 1
+        prev = stored
+        expected += 1
+    count = expected - 1
     if result is None:
         head = db.session.get(AuditHead, 1)
         if head is not None and head.seq > count:
@@ -245,14 +275,6 @@ def verify(record_result: bool = True) -> VerifyResult:
                                          message=result.reason or f"{result.count} events verified"))
         db.session.commit()
     return result
-
-
-def _as_utc(value: datetime | str) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 def last_verification() -> AuditVerification | None:
