@@ -6,10 +6,13 @@ here). Without it the journeys are skipped, except when REVIEWFLOW_REQUIRE_BROWS
 """
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -21,7 +24,11 @@ from reviewflow import create_app
 from reviewflow.extensions import db
 
 CHROMIUM = os.environ.get("REVIEWFLOW_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
+#: page.content() of every page checked for accessibility, for a by-hand run of the Nu Html Checker.
+HTML_DUMPS = ROOT / "test-artifacts" / "html"
+DOCS = ROOT / "docs" / "screenshots"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -91,42 +98,69 @@ def live_server(live_app):
 
 @pytest.fixture
 def shot(request):
-    """``shot(page, name)`` saves a full-page screenshot as a test artifact."""
+    """``shot(page, name)`` saves a full-page screenshot as a test artifact (``full_page=False``: the viewport)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
-    def _shot(page, name: str) -> Path:
-        path = ARTIFACTS / f"{request.node.name}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+    def _shot(page, name: str, full_page: bool = True) -> Path:
+        path = ARTIFACTS / f"{request.node.originalname}-{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)
         return path
 
     return _shot
 
 
-_axe = Axe()
+@pytest.fixture
+def doc_shot():
+    """``doc_shot(page, name, scroll_to=None)``: with REVIEWFLOW_DOC_SCREENSHOTS=1, save a 1280x800 viewport
+    screenshot for the README to docs/screenshots/<name>.png, scrolled to the top or to the element matching the
+    CSS selector ``scroll_to``, then running the JS function ``script`` (optimise the PNG before committing);
+    otherwise do nothing."""
+
+    def _doc_shot(page, name: str, scroll_to: str | None = None, script: str | None = None) -> Path | None:
+        if not os.environ.get("REVIEWFLOW_DOC_SCREENSHOTS"):
+            return None
+        DOCS.mkdir(parents=True, exist_ok=True)
+        size = page.viewport_size
+        page.set_viewport_size({"width": 1280, "height": 800})
+        page.evaluate("""(selector) => {
+            const target = selector && document.querySelector(selector);
+            window.scrollTo({top: target ? target.getBoundingClientRect().top + window.scrollY - 16 : 0,
+                             behavior: 'instant'});
+        }""", scroll_to)
+        if script:
+            page.evaluate(script)
+        page.wait_for_timeout(100)
+        path = DOCS / f"{name}.png"
+        page.screenshot(path=str(path))
+        page.set_viewport_size(size)
+        return path
+
+    return _doc_shot
+
+
+_axe = Axe()  # carries the axe-core script
 
 
 @pytest.fixture
-def check_a11y():
-    """``check_a11y(page)`` fails on any serious or critical axe-core violation of the page."""
+def check_a11y(request):
+    """``check_a11y(page)`` fails on any serious or critical axe-core violation of the page.
+
+    It also saves the page's HTML to test-artifacts/html/ for validation with the Nu Html Checker.
+    """
+    seen = itertools.count(1)
 
     def _check(page) -> None:
-        results = _axe.run(page)
-        bad = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+        HTML_DUMPS.mkdir(parents=True, exist_ok=True)
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", urlsplit(page.url).path).strip("-") or "root"
+        path = HTML_DUMPS / f"{request.node.originalname}-{next(seen):02d}-{slug}.html"
+        path.write_text(page.content(), encoding="utf-8")
+        if not page.evaluate("() => typeof window.axe === 'object'"):
+            page.evaluate(_axe.axe_script)
+        # Only the violations: computing the passes too would double the time of each check.
+        violations = page.evaluate("() => axe.run(document, {resultTypes: ['violations']}).then(r => r.violations)")
+        bad = [v for v in violations if v.get("impact") in ("serious", "critical")]
         detail = "; ".join(f"{v['id']} ({v['impact']}): {v['help']} at "
                            + ", ".join(n["target"][0] for n in v["nodes"][:3]) for v in bad)
         assert not bad, f"{page.url}: {detail}"
 
     return _check
-
-
-def sign_in(page, server: LiveServer, email: str, password: str) -> None:
-    page.goto(server.url + "/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/dashboard")
-
-
-def sign_out(page) -> None:
-    page.get_by_role("button", name="Log out").click()
-    page.wait_for_url("**/login")

@@ -1,5 +1,5 @@
 """The log-in page in a real browser: it signs a person in, refuses a wrong password, and is accessible."""
-from tests.browser.conftest import sign_in
+from tests.browser.helpers import sign_in
 from tests.factories import PASSWORD, make_user
 
 

@@ -1,6 +1,7 @@
 /* reviewflow: small progressive enhancements (vanilla JS, CSP-safe, loaded with defer).
    Confirm dialogs, local times, live Markdown preview, annotation by text selection,
-   annotation highlighting from the side panel. Every page works without this file. */
+   annotation highlighting from the side panel, keyboard access to tables that scroll sideways.
+   Every page works without this file. */
 (function () {
   "use strict";
 
@@ -182,6 +183,28 @@
     if (on && marks.length && marks[0].scrollIntoView) marks[0].scrollIntoView({ block: "center" });
   });
 
+  /* 5. A table wider than its .table-wrap scrolls sideways: make the wrapper a labelled, focusable region
+     so keyboard users can scroll it too (and only then: a table that fits adds no tab stop). */
+  function markScrollableTables() {
+    document.querySelectorAll(".table-wrap").forEach(function (wrap) {
+      var scrolls = wrap.scrollWidth > wrap.clientWidth + 1;
+      if (scrolls && !wrap.hasAttribute("tabindex")) {
+        var caption = wrap.querySelector("caption");
+        wrap.setAttribute("tabindex", "0");
+        wrap.setAttribute("role", "region");
+        wrap.setAttribute("aria-label", (caption && caption.textContent.trim()) || "Table");
+        wrap.setAttribute("data-scrollable", "");
+      } else if (!scrolls && wrap.hasAttribute("data-scrollable")) {
+        ["tabindex", "role", "aria-label", "data-scrollable"].forEach(function (name) { wrap.removeAttribute(name); });
+      }
+    });
+  }
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    window.clearTimeout(resizeTimer);
+    resizeTimer = window.setTimeout(markScrollableTables, 150);
+  });
+
   /* Printing: open collapsed <details> so the printout is complete, then restore. */
   var opened = [];
   window.addEventListener("beforeprint", function () {
@@ -195,10 +218,19 @@
     opened = [];
   });
 
+  /* 6. A form sent back with errors: focus its first invalid field, so a screen reader reads the label,
+     "invalid" and the message (aria-describedby) at once. Not when the page focuses something itself. */
+  function focusFirstError() {
+    var field = document.querySelector('main [aria-invalid="true"]');
+    if (field && !document.querySelector("[autofocus]") && !window.location.hash) field.focus();
+  }
+
   function init() {
     localiseTimes(document);
+    focusFirstError();
     document.querySelectorAll("textarea[data-preview-url]").forEach(setupPreview);
     setupAnnotation();
+    markScrollableTables();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
