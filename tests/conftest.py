@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from flask import g
 from sqlalchemy import text
 
 from reviewflow import create_app
@@ -86,3 +87,35 @@ def cast(db):
         "expired": make_user("reviewer", name="Old Licence", credentials="R.N.", specialty="Dermatology",
                              license_expires="2020-01-01"),
     }
+
+
+def pytest_report_header(config):
+    """Say which database the suite runs on, so a CI log shows both runs really happened."""
+    if PG_URL:
+        return f"reviewflow test database: PostgreSQL ({PG_URL.rsplit('@', 1)[-1]})"
+    return "reviewflow test database: SQLite (a fresh file per test)"
+
+
+@pytest.fixture
+def is_postgres(app) -> bool:
+    """True when the suite runs on PostgreSQL (REVIEWFLOW_TEST_DATABASE_URL)."""
+    return _db.engine.dialect.name == "postgresql"
+
+
+@pytest.fixture(autouse=True)
+def _each_request_loads_its_own_user(request):
+    """Authenticate every test request from its own cookie, as in production.
+
+    The ``app`` fixture keeps one app context open for the whole test, and requests made
+    inside it share that context's ``g``, where Flask-Login caches the signed-in user. Without
+    this, a second client (or a copied cookie, or a deactivated account) would silently act
+    as whoever signed in last. Only tests that use ``app`` are touched.
+    """
+    if "app" in request.fixturenames:
+        application = request.getfixturevalue("app")
+
+        def _forget_cached_user() -> None:
+            g.pop("_login_user", None)
+
+        application.before_request_funcs.setdefault(None, []).insert(0, _forget_cached_user)
+    yield

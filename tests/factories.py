@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import itertools
 
+from sqlalchemy import func, select
+
 from reviewflow.articles import services as articles
 from reviewflow.articles.models import Article
+from reviewflow.audit.models import AuditEvent
 from reviewflow.auth import services as accounts
 from reviewflow.extensions import db
 from reviewflow.publishing import services as publishing
@@ -69,3 +72,18 @@ def make_article(writer, state: str = "draft", reviewer=None, editor=None, title
     db.session.commit()
     assert state == "published", state
     return article
+
+
+def event_count() -> int:
+    """How many audit events the chain holds now."""
+    return db.session.scalar(select(func.count()).select_from(AuditEvent)) or 0
+
+
+def events_after(seq: int) -> list:
+    """The audit events appended after sequence number ``seq``, in chain order."""
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.seq > seq).order_by(AuditEvent.seq)))
+
+
+def last_seq() -> int:
+    """The sequence number of the newest audit event (0 for an empty chain)."""
+    return db.session.scalar(select(func.max(AuditEvent.seq))) or 0

@@ -1,0 +1,310 @@
+"""Log-in, log-out, throttling and lock-out, CSRF, safe ``next`` redirects and log-in audit events."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+import config
+from reviewflow import create_app
+from reviewflow.audit.models import AuditEvent
+from reviewflow.auth.models import LoginThrottle
+from reviewflow.extensions import db
+from tests.factories import PASSWORD, make_user
+
+WRONG = "Wrong-Password-123"
+NO_MATCH = "That email and password do not match an active account"
+
+
+def _post_login(client, email: str, password: str, ip: str = "127.0.0.1", next_url: str | None = None):
+    path = "/login" + (f"?next={next_url}" if next_url is not None else "")
+    return client.post(path, data={"email": email, "password": password}, environ_base={"REMOTE_ADDR": ip})
+
+
+def _throttle(key: str) -> LoginThrottle | None:
+    db.session.expire_all()
+    return db.session.get(LoginThrottle, key)
+
+
+def _let_time_pass(minutes: int = 5) -> None:
+    """Move every failure back in time, as if the person waited before trying again."""
+    for row in db.session.scalars(select(LoginThrottle)):
+        if row.last_failure_at:
+            row.last_failure_at -= timedelta(minutes=minutes)
+    db.session.commit()
+
+
+def _events(action: str) -> list[AuditEvent]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)))
+
+
+# Log-in and log-out ---------------------------------------------------------------------------
+
+def test_login_page_has_email_password_and_csrf_fields(client):
+    response = client.get("/login")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert 'name="email"' in html and 'name="password"' in html
+    assert 'type="password"' in html
+
+
+def test_anonymous_dashboard_is_sent_to_login(client):
+    response = client.get("/dashboard")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_login_then_dashboard(client, db):
+    user = make_user("writer")
+    response = _post_login(client, user.email, PASSWORD)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/dashboard"
+    assert client.get("/dashboard").status_code == 200
+
+
+def test_login_email_is_case_insensitive(client, db):
+    make_user("writer", email="Mixed.Case@Example.org")
+    assert _post_login(client, "  MIXED.case@example.ORG ", PASSWORD).status_code == 302
+
+
+def test_logged_in_visit_to_login_goes_to_dashboard(client, login, db):
+    login(make_user("editor"))
+    response = client.get("/login")
+    assert response.status_code == 302 and response.headers["Location"] == "/dashboard"
+
+
+def test_logout_ends_the_session(client, login, db):
+    login(make_user("writer"))
+    response = client.post("/logout")
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    response = client.get("/dashboard")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_logout_is_post_only(client, login, db):
+    login(make_user("writer"))
+    assert client.get("/logout").status_code == 405
+    assert client.get("/dashboard").status_code == 200
+
+
+def test_copied_cookie_stops_working_after_logout(app, client, login, db):
+    login(make_user("writer"))
+    stolen = client.get_cookie("session").value
+    thief = app.test_client()
+    thief.set_cookie("session", stolen)
+    assert thief.get("/dashboard").status_code == 200  # the copy works while the session lives
+
+    client.post("/logout")
+    response = thief.get("/dashboard")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_inactive_account_cannot_log_in_and_gets_the_same_message(client, db):
+    admin = make_user("admin")
+    user = make_user("writer")
+    from reviewflow.auth import services as accounts
+
+    accounts.update_user(admin, user, active=False)
+    db.session.commit()
+    response = _post_login(client, user.email, PASSWORD)
+    assert response.status_code == 200
+    assert NO_MATCH in response.get_data(as_text=True)
+
+
+def test_deactivation_ends_existing_sessions(client, login, db):
+    from reviewflow.auth import services as accounts
+
+    admin = make_user("admin")
+    user = make_user("writer")
+    login(user)
+    accounts.update_user(admin, user, active=False)
+    db.session.commit()
+    assert client.get("/dashboard").status_code == 302
+
+
+# Refusals and throttling ----------------------------------------------------------------------
+
+def test_unknown_email_and_wrong_password_get_the_same_answer(client, db):
+    user = make_user("writer")
+    wrong = _post_login(client, user.email, WRONG, ip="10.0.0.1")
+    unknown = _post_login(client, "nobody@example.org", WRONG, ip="10.0.0.2")
+    assert wrong.status_code == unknown.status_code == 200
+    wrong_html = wrong.get_data(as_text=True).replace(user.email, "EMAIL")
+    unknown_html = unknown.get_data(as_text=True).replace("nobody@example.org", "EMAIL")
+    assert NO_MATCH in wrong_html and NO_MATCH in unknown_html
+    strip = re.compile(r"[0-9a-f]{32}")  # request ids, if a page shows one
+    assert strip.sub("", wrong_html) == strip.sub("", unknown_html)
+    for html in (wrong_html, unknown_html):
+        assert "not registered" not in html.lower() and "no account" not in html.lower()
+    assert client.get("/dashboard").status_code == 302
+
+
+def test_failures_are_counted_in_the_database_per_account_and_per_address(client, db):
+    user = make_user("writer")
+    for _ in range(2):
+        _post_login(client, user.email, WRONG, ip="10.1.1.1")
+    _post_login(client, "someone-else@example.org", WRONG, ip="10.1.1.1")
+    assert _throttle(f"email:{user.email}").failures == 2
+    assert _throttle("email:someone-else@example.org").failures == 1
+    assert _throttle("ip:10.1.1.1").failures == 3
+
+
+def test_successful_login_resets_the_counts(app, client, db):
+    app.config.update(LOGIN_SLOW_AFTER=100, LOGIN_LOCK_AFTER=100)
+    user = make_user("writer")
+    _post_login(client, user.email, WRONG)
+    assert _post_login(client, user.email, PASSWORD).status_code == 302
+    assert _throttle(f"email:{user.email}").failures == 0
+
+
+def test_failed_logins_are_slowed(app, client, db):
+    app.config.update(LOGIN_SLOW_AFTER=2, LOGIN_LOCK_AFTER=100)
+    user = make_user("writer")
+    for _ in range(2):
+        assert _post_login(client, user.email, WRONG).status_code == 200
+    # Straight after: even the right password must wait.
+    response = _post_login(client, user.email, PASSWORD)
+    assert response.status_code == 429
+    assert "Wait" in response.get_data(as_text=True)
+    assert _throttle(f"email:{user.email}").failures == 2  # a refusal to try is not another failure
+    _let_time_pass()
+    assert _post_login(client, user.email, PASSWORD).status_code == 302
+
+
+def test_account_is_locked_after_repeated_failures(app, client, db):
+    app.config.update(LOGIN_SLOW_AFTER=100, LOGIN_LOCK_AFTER=3, LOGIN_LOCK_MINUTES=15)
+    user = make_user("writer")
+    for i in range(3):
+        response = _post_login(client, user.email, WRONG, ip=f"10.2.0.{i}")
+    assert "locked" in response.get_data(as_text=True)
+    row = _throttle(f"email:{user.email}")
+    assert row.failures == 3 and row.locked_until is not None
+    # The right password from a fresh address is still refused while the account is locked.
+    response = _post_login(client, user.email, PASSWORD, ip="10.2.9.9")
+    assert response.status_code == 429
+    assert client.get("/dashboard").status_code == 302
+    # After the lock expires, the right password works again.
+    row.locked_until = row.locked_until - timedelta(minutes=16)
+    db.session.commit()
+    _let_time_pass(60)
+    assert _post_login(client, user.email, PASSWORD, ip="10.2.9.9").status_code == 302
+
+
+def test_lock_message_is_the_same_for_unknown_and_known_emails(app, client, db):
+    app.config.update(LOGIN_SLOW_AFTER=100, LOGIN_LOCK_AFTER=2)
+    user = make_user("writer")
+    answers = []
+    for email, ip in ((user.email, "10.3.0.1"), ("ghost@example.org", "10.3.0.2")):
+        for _ in range(2):
+            last = _post_login(client, email, WRONG, ip=ip)
+        follow = _post_login(client, email, PASSWORD, ip=ip)
+        answers.append((last.status_code, follow.status_code,
+                        re.sub(r"\d+", "N", follow.get_data(as_text=True).replace(email, "EMAIL"))))
+    assert answers[0][:2] == answers[1][:2] == (200, 429)
+    assert answers[0][2] == answers[1][2]
+
+
+def test_address_is_locked_after_failures_across_accounts(app, client, db):
+    app.config.update(LOGIN_SLOW_AFTER=100, LOGIN_LOCK_AFTER=100, LOGIN_IP_LOCK_AFTER=4)
+    victim = make_user("writer")
+    for i in range(4):
+        _post_login(client, f"guess{i}@example.org", WRONG, ip="10.4.4.4")
+        _let_time_pass()  # get past the per-address slow-down, to reach the lock
+    assert _throttle("ip:10.4.4.4").locked_until is not None
+    assert _post_login(client, victim.email, PASSWORD, ip="10.4.4.4").status_code == 429
+    # The same person from another address is not affected.
+    assert _post_login(client, victim.email, PASSWORD, ip="10.5.5.5").status_code == 302
+
+
+# CSRF --------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def csrf_app(app):
+    """The same database as ``app``, with CSRF protection on as in production."""
+    class Cfg(config.TestConfig):
+        SQLALCHEMY_DATABASE_URI = app.config["SQLALCHEMY_DATABASE_URI"]
+        WTF_CSRF_ENABLED = True
+
+    other = create_app(Cfg)
+    with other.app_context():
+        yield other
+        db.session.remove()
+
+
+def test_login_without_csrf_token_is_refused(csrf_app):
+    user = make_user("writer")
+    client = csrf_app.test_client()
+    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 400
+    assert client.get("/dashboard").status_code == 302
+
+
+def test_login_with_csrf_token_from_the_form_works(csrf_app):
+    user = make_user("writer")
+    client = csrf_app.test_client()
+    html = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', html)
+    assert token, "the log-in form carries a CSRF token"
+    response = client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token.group(1)})
+    assert response.status_code == 302
+
+
+def test_logout_without_csrf_token_is_refused(csrf_app):
+    user = make_user("writer")
+    client = csrf_app.test_client()
+    html = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
+    assert client.post("/logout").status_code == 400
+    assert client.get("/dashboard").status_code == 200  # still signed in
+
+
+# next redirects ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("target, expected", [
+    ("/work/articles", "/work/articles"),
+    ("/audit?actor=3", "/audit?actor=3"),
+    ("https://evil.example/phish", "/dashboard"),
+    ("//evil.example/phish", "/dashboard"),
+    ("/\\evil.example", "/dashboard"),
+    ("javascript:alert(1)", "/dashboard"),
+    ("evil.example", "/dashboard"),
+    ("", "/dashboard"),
+])
+def test_next_redirect_stays_on_the_site(client, db, target, expected):
+    from urllib.parse import quote
+
+    user = make_user("writer")
+    response = _post_login(client, user.email, PASSWORD, next_url=quote(target, safe=""))
+    assert response.status_code == 302
+    assert response.headers["Location"] == expected
+
+
+# Audit -------------------------------------------------------------------------------------------
+
+def test_login_and_failed_login_are_audited_without_the_password(client, db):
+    user = make_user("writer")
+    _post_login(client, user.email, WRONG, ip="10.6.0.1")
+    _post_login(client, user.email, PASSWORD, ip="10.6.0.1")
+    failed, ok = _events("auth.login_failed"), _events("auth.login")
+    assert len(failed) == 1 and len(ok) == 1
+    assert failed[0].actor_id is None and failed[0].target_label == user.email
+    assert json.loads(failed[0].details)["ip"] == "10.6.0.1"
+    assert ok[0].actor_id == user.id and ok[0].actor_role == "writer"
+    for event in failed + ok:
+        text = " ".join(str(getattr(event, c)) for c in ("details", "target_label", "actor_name", "action"))
+        assert WRONG not in text and PASSWORD not in text
+        assert "password" not in json.loads(event.details)
+
+
+def test_logout_is_audited(client, login, db):
+    user = make_user("writer")
+    login(user)
+    client.post("/logout")
+    events = _events("auth.logout")
+    assert len(events) == 1 and events[0].actor_id == user.id

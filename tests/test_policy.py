@@ -1,0 +1,153 @@
+"""Every authorization rule against an expected table: role × relationship to the article × action.
+
+One world is built per module (people, two articles in review, an annotation on each) and
+``policy.can`` is asked every question. The table below is written out by hand from
+PRODUCT.md, not derived from ``policy.py``, so a changed rule shows up as a failing row.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+from flask_login import AnonymousUserMixin
+from sqlalchemy import text
+
+import config
+from reviewflow import create_app, policy
+from reviewflow.auth import services as accounts
+from reviewflow.extensions import db
+from reviewflow.reviews import services as reviews
+from tests.factories import make_article, make_user
+
+ACTIONS = ["article.view", "article.edit", "article.submit", "review.assign", "article.decide", "annotation.create",
+           "annotation.resolve", "article.publish", "article.unpublish", "audit.view_all", "admin.manage"]
+
+#: persona -> one letter per action, in ACTIONS order: Y allowed, "." refused. Columns: view, edit, submit,
+#: assign, decide, annotate, resolve, publish, unpublish, audit (all), admin.
+EXPECTED = {
+    "writer of the article":                  "YYY...Y....",
+    "another writer":                         "...........",
+    "assigned reviewer who annotated":        "Y...YYY....",
+    "assigned reviewer, not the annotator":   "Y...YY.....",
+    "unassigned reviewer":                    "...........",
+    "editor":                                 "Y..Y...YYY.",
+    "editor who wrote the article":           "YYYY..Y.YY.",
+    "admin":                                  "Y........YY",
+    "writer-reviewer assigned elsewhere":     "...........",
+    "inactive writer of the article":         "...........",
+    "inactive assigned reviewer":             "...........",
+    "inactive editor":                        "...........",
+    "inactive admin":                         "...........",
+    "anonymous visitor":                      "...........",
+}
+
+
+def _fresh_app(tmp_dir):
+    url = os.environ.get("REVIEWFLOW_TEST_DATABASE_URL") or f"sqlite:///{tmp_dir / 'policy.db'}"
+
+    class Cfg(config.TestConfig):
+        SQLALCHEMY_DATABASE_URI = url
+
+    return create_app(Cfg)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    app = _fresh_app(tmp_path_factory.mktemp("policy"))
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        db.create_all()
+        writer, writer2 = make_user("writer"), make_user("writer")
+        editor, admin = make_user("editor"), make_user("admin")
+        writer_editor = make_user("writer", "editor")
+        writer_reviewer = make_user("writer", "reviewer")
+        rev, rev2, rev3, loner = (make_user("reviewer") for _ in range(4))
+        gone_writer, gone_editor, gone_admin = make_user("writer"), make_user("editor"), make_user("admin")
+
+        article = make_article(writer, "in_review", reviewer=rev, editor=editor, title="Main article")
+        reviews.assign_reviewer(editor, article, rev2.id)
+        reviews.assign_reviewer(editor, article, rev3.id)
+        note = reviews.add_annotation(rev, article, 1, "Cold air", "Cite a source.", blocking=True)
+        own = make_article(writer_editor, "in_review", reviewer=rev, editor=editor, title="Editor's own article")
+        own_note = reviews.add_annotation(rev, own, 1, "Cold air", "Cite a source.")
+        other = make_article(writer2, "in_review", reviewer=writer_reviewer, editor=editor, title="Elsewhere")
+        abandoned = make_article(gone_writer, "draft", title="Abandoned draft")
+        db.session.commit()
+        for person in (gone_writer, rev3, gone_editor, gone_admin):
+            accounts.update_user(admin, person, active=False)
+        db.session.commit()
+        assert other.id
+
+        main = (article, note)
+        yield {
+            "writer of the article": (writer, *main),
+            "another writer": (writer2, *main),
+            "assigned reviewer who annotated": (rev, *main),
+            "assigned reviewer, not the annotator": (rev2, *main),
+            "unassigned reviewer": (loner, *main),
+            "editor": (editor, *main),
+            "editor who wrote the article": (writer_editor, own, own_note),
+            "admin": (admin, *main),
+            "writer-reviewer assigned elsewhere": (writer_reviewer, *main),
+            "inactive writer of the article": (gone_writer, abandoned, note),
+            "inactive assigned reviewer": (rev3, *main),
+            "inactive editor": (gone_editor, *main),
+            "inactive admin": (gone_admin, *main),
+            "anonymous visitor": (AnonymousUserMixin(), *main),
+        }
+        db.session.remove()
+        db.engine.dispose()
+
+
+CASES = [(persona, action, row[i] == "Y") for persona, row in EXPECTED.items() for i, action in enumerate(ACTIONS)]
+
+
+@pytest.mark.parametrize("persona, action, allowed", CASES, ids=[f"{p}|{a}" for p, a, _ in CASES])
+def test_policy_table(world, persona, action, allowed):
+    user, article, annotation = world[persona]
+    obj = annotation if action == "annotation.resolve" else article
+    assert policy.can(user, action, obj) is allowed
+
+
+def test_every_rule_of_the_table_exists():
+    assert set(ACTIONS) <= set(policy.RULES)
+
+
+def test_every_rule_states_itself_in_words():
+    """403 pages show the rule's docstring, so none may be missing."""
+    for name, fn in policy.RULES.items():
+        assert (fn.__doc__ or "").strip(), name
+        assert policy.explain(name) == fn.__doc__.strip()
+
+
+def test_unknown_action_is_refused(world):
+    user, article, _ = world["admin"]
+    assert policy.can(user, "article.teleport", article) is False
+
+
+def test_require_raises_forbidden_with_the_rule(world):
+    from reviewflow.errors import Forbidden
+
+    user, article, _ = world["another writer"]
+    with pytest.raises(Forbidden) as refused:
+        policy.require(user, "article.edit", article)
+    assert refused.value.status == 403
+    assert refused.value.message == policy.explain("article.edit")
+
+
+def test_withdrawn_reviewer_loses_access(world):
+    user, article, _ = world["assigned reviewer, not the annotator"]
+    editor = world["editor"][0]
+    assignment = policy.active_assignment(user, article)
+    reviews.withdraw_assignment(editor, article, assignment)
+    db.session.flush()
+    try:
+        assert not policy.can(user, "article.view", article)
+        assert not policy.can(user, "article.decide", article)
+        assert not policy.can(user, "annotation.create", article)
+    finally:
+        db.session.rollback()
+    assert policy.can(user, "article.view", article)

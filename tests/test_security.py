@@ -1,0 +1,109 @@
+"""Security headers on every response, no caching of staff pages, and errors that never leak internals."""
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import make_article, make_user
+
+SECRET_DETAIL = "internal-detail-4f1c: connection string postgresql://admin:hunter2@db"
+
+
+@pytest.fixture
+def boom(app):
+    """Routes that fail with an unexpected exception, on a page and under the API."""
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    def fail():
+        raise RuntimeError(SECRET_DETAIL)
+
+    app.add_url_rule("/test-only/boom", "test_boom", fail)
+    app.add_url_rule("/api/v1/test-only/boom", "test_api_boom", fail, methods=["GET", "POST"])
+    return app
+
+
+def assert_security_headers(response) -> None:
+    h = response.headers
+    csp = h.get("Content-Security-Policy", "")
+    assert "default-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "object-src 'none'" in csp
+    assert "'unsafe-inline'" not in csp.split("script-src", 1)[-1].split(";")[0]
+    assert h.get("X-Frame-Options") == "DENY"
+    assert h.get("X-Content-Type-Options") == "nosniff"
+    assert h.get("Referrer-Policy")
+
+
+@pytest.mark.parametrize("path", ["/login", "/articles", "/api/v1/openapi.json", "/no-such-page",
+                                  "/api/v1/no-such-endpoint", "/dashboard"])
+def test_security_headers_on_every_kind_of_response(client, db, path):
+    assert_security_headers(client.get(path))
+
+
+def test_security_headers_on_public_article(client, cast):
+    article = make_article(cast["writer"], "published", reviewer=cast["rev"], editor=cast["editor"])
+    response = client.get(f"/articles/{article.slug}")
+    assert response.status_code == 200
+    assert_security_headers(response)
+
+
+@pytest.mark.parametrize("path", ["/dashboard", "/account", "/work/articles", "/audit", "/admin/users"])
+def test_staff_pages_are_not_stored(client, login, db, path):
+    user = make_user("writer", "editor", "admin")
+    login(user)
+    response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    assert "no-store" in response.headers.get("Cache-Control", "")
+    assert_security_headers(response)
+
+
+def test_staff_article_page_is_not_stored(client, login, cast):
+    article = make_article(cast["writer"], "in_review", reviewer=cast["rev"], editor=cast["editor"])
+    login(cast["writer"])
+    response = client.get(f"/work/articles/{article.id}")
+    assert response.status_code == 200
+    assert "no-store" in response.headers.get("Cache-Control", "")
+
+
+def test_login_page_and_api_answers_are_not_stored(client, api, cast):
+    assert "no-store" in client.get("/login").headers.get("Cache-Control", "")
+    assert "no-store" in api(cast["writer"], "GET", "/me").headers.get("Cache-Control", "")
+
+
+def test_server_error_page_shows_no_traceback(boom):
+    response = boom.test_client().get("/test-only/boom")
+    assert response.status_code == 500
+    html = response.get_data(as_text=True)
+    for leak in ("Traceback", "RuntimeError", SECRET_DETAIL, "hunter2", 'File "', "site-packages"):
+        assert leak not in html, leak
+    assert "Something went wrong" in html
+    assert_security_headers(response)
+
+
+def test_server_error_json_shows_no_traceback(boom):
+    response = boom.test_client().post("/api/v1/test-only/boom", json={})
+    assert response.status_code == 500
+    assert response.get_json() == {"error": {"code": "internal_error", "message": response.get_json()["error"]
+                                             ["message"]}}
+    body = response.get_data(as_text=True)
+    for leak in ("Traceback", "RuntimeError", SECRET_DETAIL, "hunter2"):
+        assert leak not in body, leak
+
+
+def test_server_error_is_logged_for_the_operators(boom, caplog):
+    boom.test_client().get("/test-only/boom")
+    assert any(SECRET_DETAIL in (r.exc_text or "") or SECRET_DETAIL in r.getMessage() or
+               (r.exc_info and SECRET_DETAIL in str(r.exc_info[1])) for r in caplog.records)
+
+
+@pytest.mark.parametrize("path", ["/work/articles/999999", "/work/articles/abc", "/articles/no-such-article",
+                                  "/work/articles/99999999999999999999"])
+def test_not_found_pages_show_no_internals(client, login, db, path):
+    login(make_user("editor"))
+    response = client.get(path)
+    assert response.status_code == 404
+    html = response.get_data(as_text=True)
+    assert "Traceback" not in html and "sqlalchemy" not in html.lower()
+
+
+def test_app_does_not_run_in_debug_mode(app):
+    assert not app.debug
