@@ -74,7 +74,7 @@ def test_article_page_reads_from_the_signed_record(client, cast, published):
     assert f"Posted on {day}" in text and f"Medically reviewed on {day}" in text
     assert "Updated on" not in text.split("Short lukewarm")[0]  # one version only
     assert "Short lukewarm showers help more than long hot baths." in text
-    assert ("About the reviewer Dana Okafor, M.D., Ph.D. is a Dermatology specialist at Lakeside Skin Clinic. "
+    assert ("About the reviewer Dana Okafor, M.D., Ph.D. is a specialist in Dermatology at Lakeside Skin Clinic. "
             "Review provided by Northwind Review Network.") in text
     assert "Dana treats skin conditions" in text
     assert "About the writer Wren Alder A bio." in text
@@ -167,7 +167,7 @@ def test_credentials_on_the_page_stay_as_signed(client, cast, db, published):
         "organization": "Northwind Review Network"})
     db.session.commit()
     page = text_of(client.get(f"/articles/{article.slug}").get_data(as_text=True))
-    assert "Dana Okafor, M.D., Ph.D. is a Dermatology specialist at Lakeside Skin Clinic" in page
+    assert "Dana Okafor, M.D., Ph.D. is a specialist in Dermatology at Lakeside Skin Clinic" in page
     assert "FAAD" not in page and "Harbor" not in page
     profile = text_of(client.get(f"/reviewers/{cast['rev'].id}").get_data(as_text=True))
     assert "Dana Okafor, M.D., Ph.D., FAAD" in profile and "Pediatric dermatology" in profile
