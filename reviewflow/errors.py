@@ -6,6 +6,7 @@ Flask's own 404, 405, 413 and 500, is ``{"error": {"code", "message"}}``.
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from reviewflow.extensions import db
@@ -111,6 +112,15 @@ def register_error_handlers(app: Flask) -> None:
         if wants_json():
             return json_error(status, HTTP_CODES.get(status, "error"), message)
         return _page(status, message)
+
+    @app.errorhandler(IntegrityError)
+    def lost_race(exc: IntegrityError):
+        """Two writes raced and the database kept one (a unique revision or version number): a 409."""
+        db.session.rollback()
+        message = "Someone else changed this at the same moment. Nothing of yours was saved: reload and try again."
+        if wants_json():
+            return json_error(409, "invalid_state", message)
+        return _page(409, message)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
