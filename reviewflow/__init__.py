@@ -29,6 +29,7 @@ def create_app(config=None) -> Flask:
     register_request_hooks(app)
     register_template_helpers(app)
     register_cli(app)
+    register_public_fastpath(app)
     return app
 
 
@@ -86,6 +87,16 @@ def register_request_hooks(app: Flask) -> None:
             h["Cache-Control"] = "no-store"
         h["X-Request-ID"] = g.get("request_id", "")
         return response
+
+
+def register_public_fastpath(app: Flask) -> None:
+    """Anonymous readers' public article pages answered from finished responses (``publishing.fastpath``)."""
+    from reviewflow.publishing.fastpath import PublicFastPath
+    from reviewflow.publishing.services import public_cache
+
+    cookies = (app.config.get("SESSION_COOKIE_NAME", "session"),
+               app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))
+    app.wsgi_app = PublicFastPath(app.wsgi_app, lambda: public_cache(app), "/articles/", cookies)
 
 
 def register_template_helpers(app: Flask) -> None:
