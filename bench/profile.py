@@ -33,7 +33,7 @@ def _app(url: str):
     return create_app(type("BenchProfileConfig", (config.ProductionConfig,), {"SQLALCHEMY_DATABASE_URI": url}))
 
 
-def profile_target(url: str, key: str, n: int) -> tuple[str, cProfile.Profile]:
+def profile_target(url: str, key: str, n: int, sql: bool = False) -> tuple[str, cProfile.Profile]:
     handles = discover(url)
     target = next((t for t in targets_for(handles) if t.key == key), None)
     if target is None or target.server != "app":
@@ -48,6 +48,16 @@ def profile_target(url: str, key: str, n: int) -> tuple[str, cProfile.Profile]:
     headers = {"Authorization": f"Bearer {handles.editor.token}"} if target.auth == "token" else {}
     for _ in range(3):
         client.get(target.path, headers=headers).close()
+    if sql:
+        print_statements(app, lambda: client.get(target.path, headers=headers).close())
+    plain = []
+    for _ in range(n):  # without the profiler first: its overhead distorts the figures
+        started = time.perf_counter()
+        client.get(target.path, headers=headers).close()
+        plain.append((time.perf_counter() - started) * 1000)
+    plain.sort()
+    print(f"{key}: median {plain[len(plain) // 2]:.1f} ms, slowest {plain[-1]:.1f} ms wall per request without "
+          f"the profiler ({n} requests)")
     profiler = cProfile.Profile()
     wall, cpu = time.perf_counter(), time.process_time()
     profiler.enable()
@@ -58,6 +68,34 @@ def profile_target(url: str, key: str, n: int) -> tuple[str, cProfile.Profile]:
     wall, cpu = (time.perf_counter() - wall) * 1000 / n, (time.process_time() - cpu) * 1000 / n
     return (f"{key} {target.path}: status {response.status_code}, {wall:.1f} ms wall, {cpu:.1f} ms CPU per request "
             f"under the profiler ({n} requests)"), profiler
+
+
+def print_statements(app, request) -> None:
+    """Every SQL statement one (warm) request runs, with its time, in order."""
+    from sqlalchemy import event
+
+    from reviewflow.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    seen: list[list] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        seen.append([statement, time.perf_counter()])
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        seen[-1][1] = (time.perf_counter() - seen[-1][1]) * 1000
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        request()
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+    for i, (statement, ms) in enumerate(seen, 1):
+        print(f"-- {i}: {ms:.2f} ms\n{' '.join(statement.split())[:600]}")
+    print(f"-- {len(seen)} statements\n")
 
 
 def profile_verify(url: str) -> tuple[str, cProfile.Profile]:
@@ -84,11 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-n", type=int, default=20)
     p.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"])
     p.add_argument("--top", type=int, default=30)
+    p.add_argument("--sql", action="store_true", help="first print the statements of one request, timed")
     args = p.parse_args(argv)
     if args.target == "verify":
         head, profiler = profile_verify(args.url)
     else:
-        head, profiler = profile_target(args.url, args.target, args.n)
+        head, profiler = profile_target(args.url, args.target, args.n, args.sql)
     print(head)
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)

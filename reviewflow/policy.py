@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from reviewflow.articles.models import Article
 from reviewflow.errors import Forbidden
@@ -41,17 +42,59 @@ def _writes(user, article) -> bool:
     return article is not None and _active(user) and article.writer_id == user.id
 
 
+#: Where ``active_assignment`` remembers its answers: the session's ``info``, so they live no longer
+#: than the request (or the unit of work) and are forgotten at every flush, commit and rollback.
+MEMO_KEY = "reviewflow.policy.assignments"
+
+
+def _memo() -> dict:
+    return db.session.info.setdefault(MEMO_KEY, {})
+
+
 def active_assignment(user, article):
-    """The user's active (not withdrawn) assignment on the article, or None."""
+    """The user's active (not withdrawn) assignment on the article, or None.
+
+    Asked once per (user, article) until the session next writes: a page that checks several
+    rules on one article, or ``know_assignments`` for a list, costs one query, not one per check.
+    """
     if not _active(user) or article is None:
         return None
-    return db.session.scalar(
-        select(ReviewAssignment).where(
-            ReviewAssignment.article_id == article.id,
-            ReviewAssignment.reviewer_id == user.id,
-            ReviewAssignment.status != "withdrawn",
-        )
+    memo, key = _memo(), (user.id, article.id)
+    if key not in memo:
+        memo[key] = db.session.scalar(_active_assignments(user, [article.id]))
+    return memo[key]
+
+
+def know_assignments(user, article_ids) -> None:
+    """Learn the user's active assignments on many articles in one query (a list asking ``can`` per row)."""
+    if not _active(user):
+        return
+    memo = _memo()
+    wanted = {i for i in article_ids if (user.id, i) not in memo}
+    if not wanted:
+        return
+    found = {a.article_id: a for a in db.session.scalars(_active_assignments(user, wanted))}
+    memo.update({(user.id, i): found.get(i) for i in wanted})
+
+
+def _active_assignments(user, article_ids):
+    return select(ReviewAssignment).where(
+        ReviewAssignment.article_id.in_(article_ids),
+        ReviewAssignment.reviewer_id == user.id,
+        ReviewAssignment.status != "withdrawn",
     )
+
+
+@event.listens_for(Session, "after_flush")
+@event.listens_for(Session, "after_transaction_end")
+def _forget_assignments(session, *args) -> None:
+    session.info.pop(MEMO_KEY, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_on_bulk_writes(state) -> None:
+    if state.is_update or state.is_delete or state.is_insert:
+        state.session.info.pop(MEMO_KEY, None)
 
 
 def _reviews(user, article) -> bool:

@@ -6,7 +6,7 @@ import hashlib
 import unicodedata
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, text
 from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from reviewflow.auth.models import User
@@ -56,6 +56,9 @@ class Article(db.Model):
         CheckConstraint("current_revision >= 1", name="has_revision"),
         Index("ix_articles_writer_state", "writer_id", "state", "id"),
         Index("ix_articles_state_updated", "state", "updated_at"),
+        # Live articles by re-review date, for the editor's dashboard (a partial index: live ones only).
+        Index("ix_articles_rereview_due_live", "rereview_due", "id", sqlite_where=text("live_version IS NOT NULL"),
+              postgresql_where=text("live_version IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

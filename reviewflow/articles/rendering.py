@@ -7,6 +7,7 @@ no script, event handler, ``javascript:`` or ``data:`` URL reaches a reader. Lin
 """
 from __future__ import annotations
 
+import functools
 import re
 
 import nh3
@@ -23,8 +24,18 @@ ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "ol": {"st
 
 
 def render_markdown(text: str) -> str:
-    """Sanitised HTML for Markdown ``text``. A level-1 heading becomes level 2: the page has its own h1."""
-    html = _md.render(text or "")
+    """Sanitised HTML for Markdown ``text``. A level-1 heading becomes level 2: the page has its own h1.
+
+    The same text always gives the same HTML, and a revision's text never changes, so recent
+    results are kept (per process, least recently used first out): the review page and the
+    article page of a busy article render its Markdown once, not on every request.
+    """
+    return _render_cached(text or "")
+
+
+@functools.lru_cache(maxsize=256)
+def _render_cached(text: str) -> str:
+    html = _md.render(text)
     html = re.sub(r"<(/?)h1>", r"<\1h2>", html)
     return nh3.clean(html, tags=TAGS, attributes=ATTRIBUTES, url_schemes={"http", "https", "mailto"},
                      link_rel="noopener nofollow")

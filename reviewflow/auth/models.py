@@ -40,16 +40,15 @@ class User(db.Model):
     profile_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    role_rows: Mapped[list[UserRole]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
-    )
+    # Loaded on demand: most queries show other people by name only. The signed-in user's roles and
+    # profile are loaded with them (``services.with_roles``), and lists that show them load them too.
+    role_rows: Mapped[list[UserRole]] = relationship(back_populates="user", cascade="all, delete-orphan")
     profile: Mapped[ReviewerProfile | None] = relationship(
         primaryjoin=lambda: and_(
             foreign(ReviewerProfile.user_id) == User.id, ReviewerProfile.version == User.profile_version
         ),
         viewonly=True,
         uselist=False,
-        lazy="selectin",
     )
 
     @property

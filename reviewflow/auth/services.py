@@ -18,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import joinedload, selectinload
 
 from reviewflow import policy
 from reviewflow.audit import services as audit
@@ -69,7 +70,7 @@ def normalize_email(email) -> str:
 
 
 def find_user(email: str) -> User | None:
-    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()).options(*with_roles()))
 
 
 def get_user(user_id) -> User:
@@ -77,7 +78,7 @@ def get_user(user_id) -> User:
         key = int(user_id)
     except (TypeError, ValueError):
         raise NotFound("There is no such person.") from None
-    user = db.session.get(User, key) if 0 < key < 2**31 else None
+    user = db.session.get(User, key, options=with_roles()) if 0 < key < 2**31 else None
     if user is None:
         raise NotFound("There is no such person.")
     return user
@@ -310,6 +311,12 @@ def _human(seconds: int) -> str:
     return f"{seconds} seconds" if seconds < 120 else f"{seconds // 60} minutes"
 
 
+def with_roles():
+    """Loader options for people whose roles and reviewer profile the page will read (the signed-in
+    user, an admin's list of accounts): two extra queries for the whole result, not two per person."""
+    return (selectinload(User.role_rows), selectinload(User.profile))
+
+
 def user_from_session_id(value: str) -> User | None:
     """Flask-Login loader: "<id>:<generation>"; an old generation means the session was ended."""
     try:
@@ -317,7 +324,9 @@ def user_from_session_id(value: str) -> User | None:
     except (ValueError, AttributeError):
         return None
     try:
-        user = db.session.get(User, user_id)
+        # populate_existing: the user may already be in the session (as an article's writer, say)
+        # without roles and profile; the options apply only to a fresh load.
+        user = db.session.get(User, user_id, options=with_roles(), populate_existing=True)
     except SQLAlchemyError:  # the database is down: treat as signed out so error pages still render
         db.session.rollback()
         return None
@@ -369,7 +378,8 @@ def user_for_token(plain: str) -> User | None:
     """The active user holding this unrevoked token; stamps its last use (at most once a minute)."""
     if not plain or len(plain) > 200:
         return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(plain)))
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(plain))
+                              .options(joinedload(ApiToken.user).options(*with_roles())))
     if token is None or token.revoked_at is not None or not token.user.active:
         return None
     now = utcnow()

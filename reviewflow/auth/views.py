@@ -126,7 +126,7 @@ def revoke_token(token_id: int):
 def admin_users():
     policy.require(current_user, "admin.manage")
     q = request.args.get("q", "").strip()
-    stmt = select(User).order_by(User.name)
+    stmt = select(User).order_by(User.name).options(*accounts.with_roles())
     if q:
         stmt = stmt.where(func.lower(User.name).contains(q.lower()) | User.email.contains(q.lower()))
     page = db.paginate(stmt, per_page=current_app.config["PER_PAGE"], error_out=False)

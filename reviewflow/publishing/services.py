@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import nh3
-from flask import current_app, has_app_context
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, joinedload, raiseload, selectinload
 
 from reviewflow import policy
 from reviewflow.articles import workflow
@@ -244,7 +244,8 @@ def public_article(slug: str) -> PublicArticle:
         raise NotFound("There is no article at this address.")
     live = next((v for v in versions if v.version == article.live_version), None)
     ids = {r.reviewer_id for v in versions for r in v.reviews}
-    reviewers = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+    reviewers = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids))
+                                                     .options(selectinload(User.profile)))} if ids else {}
     return PublicArticle(article, live, versions, article.writer, reviewers)
 
 
@@ -263,7 +264,7 @@ def published_list(topic: str | None = None, before: tuple | None = None, limit:
     a ``(published_at, id)`` pair. Returns ``(rows, more)``: ``more`` says whether another page lies
     in the direction asked. Filters: topic, the reviewer behind the live version, the writer.
     """
-    q = _live_versions()
+    q = _live_versions().options(defer(PublishedVersion.body_html))  # lists show the summary, not the text
     if topic:
         q = q.where(PublishedVersion.topic == topic)
     if reviewer_id is not None:
@@ -288,7 +289,20 @@ def published_list(topic: str | None = None, before: tuple | None = None, limit:
 
 
 def topics() -> list[tuple[str, int]]:
-    """Topics of the live articles with how many each has, alphabetically (the topic as published)."""
+    """Topics of the live articles with how many each has, alphabetically (the topic as published).
+
+    Counting reads every live version, so the answer is kept in the process's public cache: at most
+    one count per ``PUBLIC_CACHE_SECONDS`` per process, emptied by a publish or unpublish here.
+    """
+    cache = public_cache()
+    found = cache.get(("topics",))
+    if found is None:
+        found = _count_topics()
+        cache.put(("topics",), found)
+    return found
+
+
+def _count_topics() -> list[tuple[str, int]]:
     return [tuple(r) for r in db.session.execute(
         select(PublishedVersion.topic, func.count()).join(Article, (Article.id == PublishedVersion.article_id)
                                                           & (Article.live_version == PublishedVersion.version))
@@ -361,6 +375,7 @@ def rereviews_due(within_days: int = 30, limit: int = 50) -> list[Article]:
     horizon = utcnow().date() + timedelta(days=within_days)
     return list(db.session.scalars(
         select(Article).where(Article.live_version.is_not(None), Article.rereview_due <= horizon)
+        .options(joinedload(Article.writer), raiseload(Article.revision))
         .order_by(Article.rereview_due, Article.id).limit(limit)))
 
 
@@ -389,10 +404,18 @@ class TTLCache:
             return hit[1]
         return None
 
-    def put(self, key, value) -> None:
+    def expiry(self, key) -> float:
+        """When the entry under ``key`` stops being served (now, if there is none)."""
+        hit = self.data.get(key)
+        return hit[0] if hit else self.clock()
+
+    def put(self, key, value, until: float | None = None) -> None:
+        """Keep ``value`` for ``ttl`` seconds, or until ``until`` if that is sooner (an entry derived
+        from another lives no longer than its source)."""
         if len(self.data) >= self.size:
             self.data.clear()
-        self.data[key] = (self.clock() + self.ttl, value)
+        expires = self.clock() + self.ttl
+        self.data[key] = (expires if until is None else min(until, expires), value)
 
     def clear(self) -> None:
         self.data.clear()
@@ -401,11 +424,12 @@ class TTLCache:
 CACHE_KEY = "reviewflow.public_cache"
 
 
-def public_cache() -> TTLCache:
+def public_cache(app: Flask | None = None) -> TTLCache:
     """This process's cache of rendered public pages (``PUBLIC_CACHE_SECONDS``), one per app."""
-    cache = current_app.extensions.get(CACHE_KEY)
+    app = app or current_app
+    cache = app.extensions.get(CACHE_KEY)
     if cache is None:
-        cache = current_app.extensions[CACHE_KEY] = TTLCache(current_app.config.get("PUBLIC_CACHE_SECONDS", 1.0))
+        cache = app.extensions[CACHE_KEY] = TTLCache(app.config.get("PUBLIC_CACHE_SECONDS", 1.0))
     return cache
 
 

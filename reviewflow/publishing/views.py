@@ -39,6 +39,7 @@ from reviewflow.articles.rendering import render_markdown
 from reviewflow.auth import services as accounts
 from reviewflow.errors import Conflict, NotFound
 from reviewflow.extensions import db, utcnow
+from reviewflow.publishing import fastpath
 from reviewflow.publishing import services as publishing
 from reviewflow.publishing.forms import PublishForm, RereviewForm, UnpublishForm
 from reviewflow.reviews import services as reviews
@@ -102,21 +103,26 @@ def _respond(html, personal: bool, status: int = 200, cache_control: str = LIVE_
     return response
 
 
-def _cached(key: tuple, build) -> Page:
-    """The page under ``key`` from this process's cache, or built and stored. Keyed by host too, so
-    absolute URLs in one host's page never reach another's."""
+def _cached(key: tuple, build) -> tuple[Page, float]:
+    """The page under ``key`` from this process's cache, or built and stored, and when that entry
+    expires. Keyed by host too, so absolute URLs in one host's page never reach another's."""
     cache = publishing.public_cache()
     key = (request.host_url, *key)
     page = cache.get(key)
     if page is None:
         page = build()
         cache.put(key, page)
-    return page
+    return page, cache.expiry(key)
 
 
-def _serve(page: Page):
+def _serve(cached: tuple[Page, float]):
+    """The page in the layout. For anonymous readers the finished response is the same for all of
+    them, so it is shared with the fast path (``fastpath``) for as long as the page entry lives."""
+    page, until = cached
     personal = _personal()
     html = _render(personal, "public/article.html", page=page)
+    if not personal:
+        fastpath.share(request.environ, until)
     return _respond(html, personal, page.status, page.cache_control, page.etag, page.last_modified)
 
 

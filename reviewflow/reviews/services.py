@@ -8,6 +8,7 @@ import json
 from datetime import date
 
 from sqlalchemy import and_, func, select
+from sqlalchemy.orm import selectinload
 
 from reviewflow import policy
 from reviewflow.articles import workflow
@@ -311,6 +312,7 @@ def suggested_reviewers(article: Article) -> list[dict]:
         .join(UserRole, and_(UserRole.user_id == User.id, UserRole.role == "reviewer"))
         .outerjoin(workload, workload.c.reviewer_id == User.id)
         .order_by(User.name)
+        .options(selectinload(User.role_rows), selectinload(User.profile))
     ).all()
     topic = (article.topic or "").lower()
     assigned = {a.reviewer_id for a in workflow.active_assignments(article)}

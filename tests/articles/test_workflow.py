@@ -30,6 +30,7 @@ from reviewflow.articles.models import Article, ArticleState
 from reviewflow.audit import services as audit
 from reviewflow.audit.models import AuditEvent
 from reviewflow.auth.models import User
+from reviewflow.auth.services import with_roles
 from reviewflow.errors import Conflict, DomainError, Forbidden, ReviewerUnavailable
 from reviewflow.extensions import db
 from reviewflow.publishing import services as publishing
@@ -516,7 +517,7 @@ class WorkflowMachine(RuleBasedStateMachine):
 
     # helpers
     def person(self, name: str) -> User:
-        return db.session.get(User, self.ids[name])
+        return db.session.get(User, self.ids[name], options=with_roles(), populate_existing=True)
 
     @property
     def article(self) -> Article:
@@ -643,7 +644,9 @@ def _machine_database_cleanup():
         shared.clear()
 
 
-TestWorkflowMachine = WorkflowMachine.TestCase
+# The machine drives the services directly with people loaded one by one (not pages), so their
+# roles and profiles load lazily, once per step: not the N+1 the guard is there to catch.
+TestWorkflowMachine = pytest.mark.allow_lazy_load(WorkflowMachine.TestCase)
 #: Small by default so the suite stays quick; REVIEWFLOW_MACHINE_EXAMPLES=500 explores deeper.
 TestWorkflowMachine.settings = settings(max_examples=int(os.environ.get("REVIEWFLOW_MACHINE_EXAMPLES", "15")),
                                         stateful_step_count=20, deadline=None, database=None,

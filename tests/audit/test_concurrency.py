@@ -16,6 +16,7 @@ from reviewflow.articles import services as articles
 from reviewflow.audit import services as audit
 from reviewflow.audit.models import AuditEvent, AuditHead
 from reviewflow.auth.models import User
+from reviewflow.auth.services import with_roles
 from reviewflow.extensions import db
 from tests.factories import BODY, last_seq, make_user
 
@@ -30,7 +31,7 @@ def _run_threads(app, writer_id: int, threads: int) -> list[BaseException]:
     def work(n: int) -> None:
         try:
             with app.app_context():
-                writer = db.session.get(User, writer_id)
+                writer = db.session.get(User, writer_id, options=with_roles())
                 barrier.wait(timeout=30)
                 article = None
                 for i in range(ACTIONS):

@@ -106,6 +106,7 @@ def _totals(db) -> dict:
             for m in (User, Article, Revision, Decision, PublishedVersion)}
 
 
+@pytest.mark.allow_lazy_load  # the demo is walked through the services with people loaded one by one
 def test_seed_demo_twice_does_not_duplicate_anything(cli, db):
     """One test, because seeding walks nine articles through the workflow and takes seconds."""
     first = cli("seed-demo")

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from html import unescape
 
-import pytest
 from sqlalchemy import event, update
 
 from reviewflow.articles import services as articles
@@ -34,20 +33,6 @@ def json_ld(html: str) -> dict:
 
 def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-@pytest.fixture
-def published(db, cast):
-    """A published article whose reviewer works at Lakeside Skin Clinic, plus another live article."""
-    accounts.save_profile(None, cast["rev"], {
-        "credentials": "M.D., Ph.D.", "specialty": "Dermatology", "license_number": "GA-77812",
-        "license_expires": "2099-03-31", "affiliation": "Lakeside Skin Clinic",
-        "organization": "Northwind Review Network", "bio": "Dana treats skin conditions in adults and children."})
-    db.session.commit()
-    other = make_article(cast["writer2"], "published", reviewer=cast["rev2"], editor=cast["editor"],
-                         title="Taking ibuprofen safely", topic="Pharmacology")
-    article = make_article(cast["writer"], "published", reviewer=cast["rev"], editor=cast["editor"])
-    return article, other
 
 
 def _update_to_v2(db, cast, article, extra: str = "\nHumidifiers at night also help.\n"):

@@ -1,0 +1,29 @@
+"""indexes that fit the dashboards' filters
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-30 23:30:00
+
+The editor's dashboard counts and lists live articles whose re-review falls due; without an
+index that reads every article. A partial index holds just the live ones, by due date.
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0002'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+LIVE = sa.text("live_version IS NOT NULL")
+
+
+def upgrade():
+    with op.batch_alter_table('articles', schema=None) as batch_op:
+        batch_op.create_index('ix_articles_rereview_due_live', ['rereview_due', 'id'], unique=False,
+                              sqlite_where=LIVE, postgresql_where=LIVE)
+
+
+def downgrade():
+    with op.batch_alter_table('articles', schema=None) as batch_op:
+        batch_op.drop_index('ix_articles_rereview_due_live', sqlite_where=LIVE, postgresql_where=LIVE)
