@@ -7,6 +7,7 @@ they drop the triggers, change the events, and even recompute plain SHA-256 link
 from __future__ import annotations
 
 import hashlib
+import hmac
 import itertools
 import json
 from datetime import timedelta
@@ -18,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from reviewflow.articles import services as articles
 from reviewflow.audit import services as audit
+from reviewflow.audit import verify_parallel
 from reviewflow.audit.models import AuditEvent, AuditHead, AuditVerification
 from reviewflow.auth import services as accounts
 from reviewflow.errors import BadPassword
@@ -377,6 +379,167 @@ def test_verify_records_its_outcome(chain):
     last = audit.last_verification()
     assert not last.ok and last.first_bad_seq == 3
     assert db.session.scalar(select(AuditVerification).order_by(AuditVerification.id)).ok
+
+
+# Verifying in ranges on several cores ----------------------------------------------------------------
+
+@pytest.fixture
+def in_ranges(monkeypatch):
+    """``verify`` cut into ranges of 3 events, checked by 2 forked workers (even on a one-core machine);
+    the list it returns records the ranges of every run that forked."""
+    runs = []
+    real = verify_parallel.first_decisive
+
+    def spy(engine, check, ranges, workers, decisive):
+        runs.append(ranges)
+        return real(engine, check, ranges, workers, decisive)
+
+    monkeypatch.setattr(verify_parallel, "SPAN", 3)
+    monkeypatch.setattr(verify_parallel, "worker_count", lambda: 2)
+    monkeypatch.setattr(verify_parallel, "first_decisive", spy)
+    return runs
+
+
+def one_pass(monkeypatch) -> audit.VerifyResult:
+    """The answer of a single pass over the whole chain in this process, the reference."""
+    with monkeypatch.context() as m:
+        m.setattr(verify_parallel, "can_fork", lambda engine: False)
+        return audit.verify(record_result=False)
+
+
+def same_answer(a: audit.VerifyResult, b: audit.VerifyResult) -> bool:
+    return (a.ok, a.count, a.first_bad_seq, a.reason) == (b.ok, b.count, b.first_bad_seq, b.reason)
+
+
+def test_ranges_cover_every_sequence_number_once():
+    for last in (0, 1, 2, verify_parallel.SPAN - 1, verify_parallel.SPAN, verify_parallel.SPAN + 1, 1_000_000,
+                 10**12):
+        ranges = verify_parallel.spans(last)
+        assert ranges[0][0] == 1 and ranges[-1][1] is None  # nothing below 1 or beyond the last escapes
+        assert all(after[0] == before[1] + 1 for before, after in itertools.pairwise(ranges))
+        assert len(ranges) <= verify_parallel.MAX_SPANS
+        assert len(ranges) == 1 or max(r[1] for r in ranges[:-1]) + 1 <= max(last, 1)
+
+
+def test_a_long_chain_is_checked_in_ranges_by_workers(chain, in_ranges, monkeypatch):
+    result = audit.verify(record_result=False)
+    assert result.ok and result.count == chain
+    assert len(in_ranges) == 1 and len(in_ranges[0]) == -(-chain // 3)
+    assert same_answer(result, one_pass(monkeypatch))
+
+
+@pytest.mark.parametrize("k", [3, 4, 8], ids=["last of a range", "first of a range", "inside a range"])
+@pytest.mark.parametrize("relink", [False, True], ids=["plain", "hashes recomputed"])
+@pytest.mark.parametrize("how", list(TAMPERING))
+def test_ranges_name_the_same_first_bad_event_as_one_pass(chain, in_ranges, monkeypatch, how, k, relink):
+    drop_guards()
+    TAMPERING[how](k)
+    if relink:
+        relink_with_plain_sha256(k)
+    result = audit.verify(record_result=False)
+    assert in_ranges, "the check did not run in ranges"
+    assert not result.ok and result.first_bad_seq == k, result.reason
+    assert same_answer(result, one_pass(monkeypatch))
+
+
+def test_ranges_and_a_whole_range_missing(chain, in_ranges, monkeypatch):
+    drop_guards()
+    for k in (4, 5, 6):
+        delete(k)
+    result = audit.verify(record_result=False)
+    assert result.first_bad_seq == 4 and "next found is 7" in result.reason
+    assert same_answer(result, one_pass(monkeypatch))
+
+
+def test_ranges_and_an_event_numbered_below_one(chain, in_ranges, monkeypatch):
+    drop_guards()
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET seq = 0 WHERE seq = 8"))
+    result = audit.verify(record_result=False)
+    assert result.first_bad_seq == 1 and "event 0 appears out of order" in result.reason
+    assert same_answer(result, one_pass(monkeypatch))
+
+
+@pytest.mark.parametrize("lost", [1, 2, 4])
+def test_ranges_and_a_truncated_tail(chain, in_ranges, monkeypatch, lost):
+    drop_guards()
+    for k in range(chain - lost + 1, chain + 1):
+        delete(k)
+    result = audit.verify(record_result=False)
+    assert result.first_bad_seq == chain - lost + 1 and "the head records" in result.reason
+    assert same_answer(result, one_pass(monkeypatch))
+
+
+def test_ranges_and_a_head_that_does_not_match(chain, in_ranges, monkeypatch):
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_head SET hash = :h WHERE id = 1"), {"h": "f" * 64})
+    result = audit.verify(record_result=False)
+    assert result.first_bad_seq == chain and "head does not match" in result.reason
+    assert same_answer(result, one_pass(monkeypatch))
+
+
+def test_ranges_and_key_rotation(app, db, cast, in_ranges, monkeypatch):
+    article = make_article(cast["writer"], "in_review", reviewer=cast["rev"], editor=cast["editor"])
+    app.config["AUDIT_KEY"] = "the-new-audit-key-2027"
+    app.config["AUDIT_OLD_KEYS"] = "2026:test-audit-key"
+    reviews.sign_decision(cast["rev"], article, 1, "approve", PASSWORD)
+    reviews.add_annotation(cast["rev"], article, 1, "Cold air", "Source?")
+    db.session.commit()
+    assert audit.verify(record_result=False).ok
+    app.config["AUDIT_OLD_KEYS"] = ""
+    result = audit.verify(record_result=False)
+    assert len(in_ranges) == 2
+    assert result.first_bad_seq == 1 and "unknown key" in result.reason
+    assert same_answer(result, one_pass(monkeypatch))
+
+
+def test_the_message_built_by_the_database_is_what_the_hash_signs(chain):
+    """``_message_sql`` must agree with ``encode`` on every event, NULLs, numbers and times included."""
+    expected = {row.seq: f"{row.prev_hash}\n{audit.encode(row).decode()}" for row in _rows()}
+    with db.engine.connect() as conn, audit._chain_rows(conn, None, None) as rows:
+        built = {seq: message for seq, _key_id, _hash, message in rows}
+    assert built == expected
+    assert any(row.actor_id is None for row in _rows()) and any(row.revision_number for row in _rows())
+
+
+def test_an_event_with_a_nul_character_still_verifies(db, cast, is_postgres, in_ranges, monkeypatch):
+    """SQLite's printf stops at NUL, so such an event misses the fast path; the exact re-check in Python
+    (``encode``) must still accept it, and still catch an edit of it."""
+    if is_postgres:
+        pytest.skip("PostgreSQL text cannot hold a NUL character")
+    make_article(cast["writer"], "in_review", reviewer=cast["rev"], editor=cast["editor"])
+    nul_event = audit.record("test.event", target_label="before\x00after")
+    make_article(cast["writer"], "submitted")
+    db.session.commit()
+    result = audit.verify(record_result=False)
+    assert result.ok and result.count == last_seq() and in_ranges
+    drop_guards()
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET target_label = :label WHERE seq = :s"),
+                     {"label": "before\x00later", "s": nul_event.seq})
+    result = audit.verify(record_result=False)
+    assert result.first_bad_seq == nul_event.seq and f"({nul_event.action}) was edited" in result.reason
+
+
+def test_a_link_that_only_starts_with_the_right_hash_is_not_taken_for_an_edit(chain, is_postgres, in_ranges,
+                                                                               monkeypatch):
+    """The fast path checks a link with ``startswith``; a longer ``prev_hash`` must still be named a bad link."""
+    if is_postgres:
+        pytest.skip("PostgreSQL holds prev_hash to 64 characters")
+    drop_guards()
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET prev_hash = prev_hash || '0' WHERE seq = 5"))
+    result = audit.verify(record_result=False)
+    assert result.first_bad_seq == 5 and "does not follow event 4" in result.reason
+    assert same_answer(result, one_pass(monkeypatch))
+
+
+@pytest.mark.parametrize("key", [b"k", b"x" * 63, b"y" * 64, b"z" * 65, b"bench-audit-key" * 9])
+def test_prepared_hmac_is_hmac_sha256(key):
+    inner, outer = (h.copy() for h in audit._hmac_pads(key))
+    inner.update(b"0" * 64 + b"\nmessage\x1f42")
+    outer.update(inner.digest())
+    assert outer.hexdigest() == hmac.digest(key, b"0" * 64 + b"\nmessage\x1f42", "sha256").hex()
 
 
 # No secrets ----------------------------------------------------------------------------------------
