@@ -101,7 +101,13 @@ PAGES = [
     ("rev", "/dashboard"),
     ("rev", "/reviews"),
     ("writer", "/work/articles"),
+    ("rev", "/work/articles"),
+    ("editor", "/work/articles"),
     ("editor", "/work/articles?state=in_review"),
+    ("editor", "/work/articles?before=a4102444800000000.100000"),  # a later page: rows older than a cursor
+    ("editor", "/work/articles?after=a1.1"),  # an earlier page
+    ("writer", "/notifications?before=n100000"),
+    ("rev", "/reviews?after=q1.1"),
     ("editor", "/audit"),
     ("editor", "/audit?article={live}"),
     ("editor", "/audit?action=article.published"),

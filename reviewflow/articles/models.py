@@ -56,6 +56,8 @@ class Article(db.Model):
         CheckConstraint("current_revision >= 1", name="has_revision"),
         Index("ix_articles_writer_state", "writer_id", "state", "id"),
         Index("ix_articles_state_updated", "state", "updated_at"),
+        # The article list, newest update first, paged by keyset on (updated_at, id).
+        Index("ix_articles_updated", "updated_at", "id"),
         # Live articles by re-review date, for the editor's dashboard (a partial index: live ones only).
         Index("ix_articles_rereview_due_live", "rereview_due", "id", sqlite_where=text("live_version IS NOT NULL"),
               postgresql_where=text("live_version IS NOT NULL")),

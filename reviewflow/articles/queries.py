@@ -17,12 +17,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import case, exists, func, or_, select, true
+from sqlalchemy import case, func, or_, select, true
 from sqlalchemy.orm import joinedload, raiseload
 
-from reviewflow import policy
+from reviewflow import paging, policy
 from reviewflow.articles.models import Article, ArticleState
-from reviewflow.auth.models import ReviewerProfile
+from reviewflow.auth.models import ReviewerProfile, User
 from reviewflow.extensions import db, utcnow
 from reviewflow.notifications.models import Notification
 from reviewflow.reviews.models import AssignmentStatus, ReviewAssignment
@@ -49,12 +49,16 @@ def _list_options():
 
 
 def _active_assignment_of(user):
-    """EXISTS: ``user`` holds an active (not withdrawn) assignment on the article of the row."""
-    return exists().where(
-        ReviewAssignment.article_id == Article.id,
+    """WHERE: ``user`` holds an active (not withdrawn) assignment on the article of the row.
+
+    An ``IN`` over the person's own assignments, not a correlated EXISTS: the database reads them
+    from the reviewer's index and fetches those articles by id (OR'd with the writer's own, each
+    through its index), where an EXISTS is tried against every article in the table.
+    """
+    return Article.id.in_(select(ReviewAssignment.article_id).where(
         ReviewAssignment.reviewer_id == user.id,
         ReviewAssignment.status != AssignmentStatus.WITHDRAWN.value,
-    )
+    ))
 
 
 def visible_clause(user):
@@ -113,35 +117,19 @@ class Filters:
 
 
 @dataclass
-class Page:
-    """One page of a list; ``prev_url``/``next_url`` are filled in by the view."""
+class Page(paging.KeysetPage):
+    """A page of the article index, with the assignments of its articles."""
 
-    items: list
-    total: int
-    page: int
-    per_page: int
-    #: Extra rows keyed by article id (the assignments of the listed articles).
+    #: The active assignments of the listed articles, keyed by article id.
     assignments: dict = field(default_factory=dict)
-    prev_url: str | None = None
-    next_url: str | None = None
 
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
 
-    @property
-    def has_next(self) -> bool:
-        return self.page * self.per_page < self.total
+def _index_key(article: Article) -> tuple[int, int]:
+    return paging.micros(article.updated_at), article.id
 
-    @property
-    def summary(self) -> str:
-        if not self.total:
-            return ""
-        first = (self.page - 1) * self.per_page + 1
-        last = first + len(self.items) - 1
-        if first > self.total:
-            return f"Page {self.page} is past the end: there are {self.total}."
-        return f"{first}–{last} of {self.total}"
+
+#: Cursors of the article index: ``a<updated_at in microseconds since 1970>.<id>``.
+INDEX_KEYSET = paging.Keyset("a", (paging.MAX_MICROS, paging.MAX_ID), _index_key)
 
 
 def _filtered(user, filters: Filters):
@@ -162,21 +150,31 @@ def _filtered(user, filters: Filters):
     return conditions
 
 
-def article_index(user, filters: Filters, page: int = 1, per_page: int = 25) -> Page:
-    """The articles ``user`` may see, filtered, newest update first, LIMIT/OFFSET paginated.
+def article_index(user, filters: Filters, cursor: paging.Cursor | None = None, per_page: int = 25) -> Page:
+    """The articles ``user`` may see, filtered, newest update first, keyset-paginated on
+    ``(updated_at, id)`` from ``cursor`` (None: the first page).
 
-    Three statements whatever the data size (count, rows with their writers, assignments),
-    plus the fixed selectin loads of the people's roles and profiles.
+    Three statements whatever the data size or the depth of the page (count, rows with their
+    writers, assignments), plus the fixed selectin loads of the people's roles and profiles; a
+    backward page that reaches the start adds one, to show the whole first page.
     """
-    page = max(1, min(page, 1_000_000))
     conditions = _filtered(user, filters)
     total = db.session.scalar(select(func.count()).select_from(Article).where(*conditions)) or 0
-    rows = list(db.session.scalars(
-        select(Article).where(*conditions).options(*_list_options())
-        .order_by(Article.updated_at.desc(), Article.id.desc())
-        .limit(per_page).offset((page - 1) * per_page)
-    ).unique())
-    return Page(rows, total, page, per_page, assignments_by_article([a.id for a in rows]))
+
+    def run(at: paging.Cursor | None) -> list[Article]:
+        values = (paging.moment(at.key[0]), at.key[1]) if at else None
+        stmt = paging.descending(select(Article).where(*conditions).options(*_list_options()),
+                                 (Article.updated_at, Article.id), at, values, per_page + 1)
+        return list(db.session.scalars(stmt).unique())
+
+    rows, has_prev, has_next = paging.fetch(run, cursor, per_page)
+    return Page(rows, has_prev, has_next, total, "article", assignments=assignments_by_article([a.id for a in rows]))
+
+
+def reviewer_profiles(path):
+    """Loader option: the profile of the person at ``path`` (a joined user), for bylines with credentials
+    (``User.display_name``), in one query for the whole result."""
+    return joinedload(path).selectinload(User.profile)
 
 
 def assignments_by_article(article_ids, include_withdrawn: bool = False) -> dict[int, list[ReviewAssignment]]:
@@ -185,7 +183,8 @@ def assignments_by_article(article_ids, include_withdrawn: bool = False) -> dict
     ids = sorted(set(article_ids))
     if not ids:
         return out
-    stmt = select(ReviewAssignment).where(ReviewAssignment.article_id.in_(ids)).order_by(ReviewAssignment.id)
+    stmt = (select(ReviewAssignment).where(ReviewAssignment.article_id.in_(ids)).order_by(ReviewAssignment.id)
+            .options(reviewer_profiles(ReviewAssignment.reviewer)))
     if not include_withdrawn:
         stmt = stmt.where(ReviewAssignment.status != AssignmentStatus.WITHDRAWN.value)
     for a in db.session.scalars(stmt):
@@ -322,13 +321,23 @@ def editor_work(limit: int = SECTION_LIMIT) -> EditorWork:
 # Notifications -------------------------------------------------------------------
 
 
-def notifications_page(user, page: int = 1, per_page: int = 25) -> Page:
-    """The person's notifications, newest first. Two queries."""
-    page = max(1, min(page, 1_000_000))
+def _notification_key(notification: Notification) -> tuple[int]:
+    return (notification.id,)
+
+
+#: Cursors of the notification list: ``n<id>``.
+NOTIFICATION_KEYSET = paging.Keyset("n", (paging.MAX_ID,), _notification_key)
+
+
+def notifications_page(user, cursor: paging.Cursor | None = None, per_page: int = 25) -> paging.KeysetPage:
+    """The person's notifications, newest first, keyset-paginated on id from ``cursor`` (None:
+    the first page). Two queries (count, rows); three when a backward page reaches the start."""
     mine = Notification.user_id == user.id
     total = db.session.scalar(select(func.count()).select_from(Notification).where(mine)) or 0
-    rows = list(db.session.scalars(
-        select(Notification).where(mine).order_by(Notification.id.desc()).limit(per_page)
-        .offset((page - 1) * per_page)
-    ))
-    return Page(rows, total, page, per_page)
+
+    def run(at: paging.Cursor | None) -> list[Notification]:
+        stmt = paging.descending(select(Notification).where(mine), (Notification.id,), at,
+                                 at.key if at else None, per_page + 1)
+        return list(db.session.scalars(stmt))
+
+    return paging.KeysetPage(*paging.fetch(run, cursor, per_page), total, "notification")

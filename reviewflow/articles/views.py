@@ -40,18 +40,6 @@ def _me():
     return current_user._get_current_object()
 
 
-def _page_number() -> int:
-    return max(1, request.args.get("page", 1, type=int) or 1)
-
-
-def _link_pages(page: queries.Page, endpoint: str, **args) -> queries.Page:
-    if page.has_prev:
-        page.prev_url = url_for(endpoint, page=page.page - 1, **args)
-    if page.has_next:
-        page.next_url = url_for(endpoint, page=page.page + 1, **args)
-    return page
-
-
 def _wants_preview() -> bool:
     """The no-JS preview: the form's "Preview" button re-renders the page instead of saving."""
     return request.method == "POST" and request.form.get("action") == "preview"
@@ -92,11 +80,13 @@ def dashboard():
 @bp.get("/work/articles")
 @login_required
 def index():
-    """The articles the person may see, filtered by state, topic, scope and title, 25 a page."""
+    """The articles the person may see, filtered by state, topic, scope and title, 25 a page
+    (``?before=``/``?after=`` cursors; a malformed one shows the first page)."""
     user = _me()
     filters = queries.Filters.from_args(request.args)
-    page = queries.article_index(user, filters, _page_number(), current_app.config["PER_PAGE"])
-    _link_pages(page, "articles.index", **filters.args())
+    keyset = queries.INDEX_KEYSET
+    page = queries.article_index(user, filters, keyset.read(request.args), current_app.config["PER_PAGE"])
+    keyset.link(page, "articles.index", **filters.args())
     return render_template("articles/index.html", page=page, filters=filters, states=list(ArticleState),
                            topics=queries.topics_visible_to(user))
 
@@ -111,8 +101,9 @@ def notification_list():
         db.session.commit()
         flash("All notifications are marked as read.", "success")
         return redirect(url_for("articles.notifications"))
-    page = _link_pages(queries.notifications_page(user, _page_number(), current_app.config["PER_PAGE"]),
-                       "articles.notifications")
+    keyset = queries.NOTIFICATION_KEYSET
+    page = queries.notifications_page(user, keyset.read(request.args), current_app.config["PER_PAGE"])
+    keyset.link(page, "articles.notifications")
     return render_template("articles/notifications.html", page=page, unread=notices.unread_count(user))
 
 

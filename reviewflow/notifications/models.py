@@ -13,7 +13,8 @@ class Notification(db.Model):
     """A line in a person's notification list."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_user_read", "user_id", "read_at", "id"),)
+    __table_args__ = (Index("ix_notifications_user_read", "user_id", "read_at", "id"),
+                      Index("ix_notifications_user_id", "user_id", "id"))  # one person's, newest first
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 
 from markupsafe import Markup
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import lazyload
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import lazyload, selectinload
 
+from reviewflow import paging
 from reviewflow.articles.models import Article, ArticleState
+from reviewflow.articles.queries import reviewer_profiles
 from reviewflow.extensions import db, utcnow
-from reviewflow.reviews.models import Annotation, AssignmentStatus, Decision, ReviewAssignment
+from reviewflow.reviews.models import Annotation, AnnotationReply, AssignmentStatus, Decision, ReviewAssignment
 
 #: Article states in which a reviewer still has work on an assignment.
 REVIEWING = (ArticleState.SUBMITTED.value, ArticleState.IN_REVIEW.value, ArticleState.CHANGES_REQUESTED.value)
@@ -29,69 +29,65 @@ RECENT_LIMIT = 10
 CONTEXT = 200
 
 
-@dataclass
-class Page:
-    """One page of a list, in the shape the ``pagination`` macro reads."""
-
-    items: list
-    number: int
-    per_page: int
-    total: int
-    url: Callable[[int], str] = field(repr=False, default=lambda n: "")
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
-
-    @property
-    def prev_url(self) -> str:
-        return self.url(self.number - 1)
-
-    @property
-    def next_url(self) -> str:
-        return self.url(self.number + 1)
-
-    @property
-    def summary(self) -> str:
-        if not self.total:
-            return ""
-        first = (self.number - 1) * self.per_page + 1
-        last = min(self.total, first + len(self.items) - 1)
-        return f"{first}–{last} of {self.total}"
-
-
 def _active_filter(reviewer_id: int) -> tuple:
     return (ReviewAssignment.reviewer_id == reviewer_id, ReviewAssignment.status.in_(OPEN_STATUSES),
             Article.state.in_(REVIEWING))
 
 
-def review_queue(reviewer, number: int, per_page: int) -> Page:
-    """The reviewer's open assignments, overdue first then by due date (no due date last).
+def _queue_key(row: tuple[ReviewAssignment, Article]) -> tuple[int, int]:
+    due = row[0].due_date
+    return (due.toordinal() if due else 0), row[0].id
+
+
+#: Cursors of the queue: ``q<due date as a day number, 0 for none>.<assignment id>``. The queue runs
+#: from the earliest due date, so its next page is ``?after=`` and its previous one ``?before=``.
+QUEUE_KEYSET = paging.Keyset("q", (paging.MAX_ORDINAL, paging.MAX_ID), _queue_key, next="after", prev="before")
+
+
+def _past(cursor: paging.Cursor):
+    """WHERE: the assignment comes after the cursor's in queue order (before it, for a backward cursor).
+
+    The order is (no due date, due date, id). Spelled out by case because a missing due date is
+    NULL, which compares as neither less nor greater: undated rows follow every dated one and
+    are ordered by id among themselves.
+    """
+    day, id_ = cursor.key
+    due, undated = ReviewAssignment.due_date, ReviewAssignment.due_date.is_(None)
+    if not cursor.backward:
+        if not day:
+            return and_(undated, ReviewAssignment.id > id_)
+        on = date.fromordinal(day)
+        return or_(undated, due > on, and_(due == on, ReviewAssignment.id > id_))
+    if not day:
+        return or_(due.is_not(None), ReviewAssignment.id < id_)
+    on = date.fromordinal(day)
+    return or_(due < on, and_(due == on, ReviewAssignment.id < id_))
+
+
+def review_queue(reviewer, cursor: paging.Cursor | None, per_page: int) -> paging.KeysetPage:
+    """The reviewer's open assignments, overdue first then by due date (no due date last), keyset-
+    paginated on (no due date, due date, id) from ``cursor`` (None: the first page).
 
     Open: not withdrawn, not yet approved, on an article that is submitted, in review or has
-    changes requested. Items are (assignment, article) pairs. Two queries plus eager loads.
+    changes requested. Items are (assignment, article) pairs. Two queries plus eager loads
+    (three when a backward page reaches the start).
     """
-    number = max(1, number)
     total = db.session.scalar(select(func.count()).select_from(ReviewAssignment)
                               .join(Article, Article.id == ReviewAssignment.article_id)
                               .where(*_active_filter(reviewer.id)))
-    rows = db.session.execute(
-        select(ReviewAssignment, Article).join(Article, Article.id == ReviewAssignment.article_id)
-        .where(*_active_filter(reviewer.id))
-        .options(lazyload(Article.revision))
-        .order_by(case((ReviewAssignment.due_date.is_(None), 1), else_=0), ReviewAssignment.due_date,
-                  ReviewAssignment.id)
-        .limit(per_page).offset((number - 1) * per_page)
-    ).all()
-    return Page(items=[tuple(r) for r in rows], number=number, per_page=per_page, total=total or 0)
+    undated = case((ReviewAssignment.due_date.is_(None), 1), else_=0)
+    order = (undated, ReviewAssignment.due_date, ReviewAssignment.id)
+
+    def run(at: paging.Cursor | None) -> list[tuple]:
+        stmt = (select(ReviewAssignment, Article).join(Article, Article.id == ReviewAssignment.article_id)
+                .where(*_active_filter(reviewer.id)).options(lazyload(Article.revision)))
+        if at is not None:
+            stmt = stmt.where(_past(at))
+        backward = at is not None and at.backward
+        stmt = stmt.order_by(*(c.desc() for c in order) if backward else order).limit(per_page + 1)
+        return [tuple(r) for r in db.session.execute(stmt).all()]
+
+    return paging.KeysetPage(*paging.fetch(run, cursor, per_page), total or 0, "open review")
 
 
 def queue_counts(reviewer) -> dict[str, int]:
@@ -129,6 +125,8 @@ def workspace_annotations(article: Article) -> list[Annotation]:
     """Every annotation of the article: open before resolved, blocking first, then in text order."""
     return list(db.session.scalars(
         select(Annotation).where(Annotation.article_id == article.id)
+        .options(reviewer_profiles(Annotation.author),
+                 selectinload(Annotation.replies).options(reviewer_profiles(AnnotationReply.author)))
         .order_by(case((Annotation.status == "open", 0), else_=1), Annotation.blocking.desc(),
                   case((Annotation.position.is_(None), 1), else_=0), Annotation.position, Annotation.id)
     ))
@@ -146,6 +144,7 @@ def assignments_of(article: Article) -> list[ReviewAssignment]:
     """All assignments of the article, active first, each with its reviewer (one query)."""
     return list(db.session.scalars(
         select(ReviewAssignment).where(ReviewAssignment.article_id == article.id)
+        .options(reviewer_profiles(ReviewAssignment.reviewer))
         .order_by(case((ReviewAssignment.status == AssignmentStatus.WITHDRAWN.value, 1), else_=0),
                   ReviewAssignment.assigned_at, ReviewAssignment.id)
     ))

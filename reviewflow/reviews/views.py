@@ -30,25 +30,20 @@ def _actor():
     return current_user._get_current_object()
 
 
-def _page_number() -> int:
-    try:
-        return max(1, min(int(request.args.get("page", 1)), 10_000))
-    except ValueError:
-        return 1
-
-
 # Queue -------------------------------------------------------------------------------------------
 
 @bp.get("/reviews")
 @login_required
 def queue():
-    """The reviewer's open assignments (paginated), then their recently completed reviews."""
+    """The reviewer's open assignments (keyset-paginated: ``?after=``/``?before=`` cursors, a malformed
+    one shows the first page), then, on the first page, their recently completed reviews."""
     user = _actor()
     policy.require(user, "review.queue")
-    number = _page_number()
-    page = queries.review_queue(user, number, current_app.config["PER_PAGE"])
-    page.url = lambda n: url_for("reviews.queue", page=n)
-    recent = queries.recently_completed(user) if number == 1 else []
+    keyset = queries.QUEUE_KEYSET
+    page = keyset.link(queries.review_queue(user, keyset.read(request.args), current_app.config["PER_PAGE"]),
+                       "reviews.queue")
+    recent = queries.recently_completed(user) if not page.has_prev else []
+    policy.know_assignments(user, [article.id for _, article, _ in recent])  # each row links if still allowed
     return render_template("reviews/queue.html", page=page, recent=recent, counts=queries.queue_counts(user))
 
 

@@ -6,12 +6,14 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from werkzeug.datastructures import MultiDict
 
+from reviewflow import paging
 from reviewflow.articles import queries
 from reviewflow.articles.models import Article
 from reviewflow.auth.models import User
+from reviewflow.auth.services import with_roles
 from reviewflow.extensions import db as _db
 from reviewflow.extensions import utcnow
 from reviewflow.notifications import services as notices
@@ -90,13 +92,84 @@ def test_rereview_filter_lists_live_articles_due_soon(cast):
     assert queries.editor_work().rereviews_total == 1
 
 
-def test_page_arithmetic(cast):
-    for n in range(3):
+def _tie(ids, when) -> None:
+    """Give these articles the same ``updated_at``: a tie on the first sort key, broken by id."""
+    _db.session.execute(update(Article).where(Article.id.in_(ids)).values(updated_at=when))
+    _db.session.commit()
+
+
+def walk(fetch, keyset: paging.Keyset):
+    """Every page of a list: forward from the first by the "next" cursor of each page's last row, then
+    back from the last page by the "previous" cursor of each page's first row. Cursors go through
+    their query-string form, as a link carries them."""
+    def at(row, backward: bool) -> paging.Cursor:
+        param = keyset.prev if backward else keyset.next
+        return keyset.read(MultiDict({param: keyset.encode(row)}))
+
+    forward = [fetch(None)]
+    while forward[-1].has_next:
+        forward.append(fetch(at(forward[-1].items[-1], backward=False)))
+    back = [forward[-1]]
+    while back[-1].has_prev:
+        back.append(fetch(at(back[-1].items[0], backward=True)))
+    return forward, back
+
+
+def test_index_pages_forward_and_back_through_a_filtered_list_with_ties(cast):
+    t0 = utcnow().replace(microsecond=0) - timedelta(days=3)
+    sleep = [make_article(cast["writer"], title=f"Sleep {n}", topic="Sleep") for n in range(8)]
+    other = [make_article(cast["writer"], title=f"Skin {n}", topic="Dermatology") for n in range(3)]
+    _tie([sleep[0].id, sleep[3].id, sleep[6].id, other[0].id], t0)  # ties straddle the page edges
+    _tie([sleep[1].id, sleep[4].id, sleep[7].id, other[1].id], t0 + timedelta(hours=1))
+    _tie([sleep[2].id, sleep[5].id], t0 + timedelta(hours=2))
+    rows = _db.session.scalars(select(Article).where(Article.topic == "Sleep")).all()
+    expected = [a.title for a in sorted(rows, key=lambda a: (a.updated_at, a.id), reverse=True)]
+    only_sleep = queries.Filters(topic="Sleep")
+
+    forward, back = walk(lambda c: queries.article_index(cast["editor"], only_sleep, c, per_page=3),
+                         queries.INDEX_KEYSET)
+    assert [len(p.items) for p in forward] == [3, 3, 2]
+    assert [a.title for p in forward for a in p.items] == expected  # each once, in order
+    assert [[a.id for a in p.items] for p in reversed(back)] == [[a.id for a in p.items] for p in forward]
+    assert not forward[0].has_prev and not forward[-1].has_next and back[-1].items == forward[0].items
+    assert {p.total for p in forward} == {8} and forward[1].summary == "Showing 3 of 8 articles"
+
+
+def test_index_keyset_edges(cast):
+    for n in range(5):
         make_article(cast["writer"], title=f"Piece {n}")
-    page = queries.article_index(cast["writer"], queries.Filters(), page=2, per_page=2)
-    assert [a.title for a in page.items] == ["Piece 0"]
-    assert page.has_prev and not page.has_next and page.summary == "3–3 of 3"
-    assert queries.article_index(cast["writer"], queries.Filters(), page=9, per_page=2).items == []
+    f = queries.Filters()
+    first = queries.article_index(cast["writer"], f, per_page=3)
+    assert [a.title for a in first.items] == ["Piece 4", "Piece 3", "Piece 2"] and first.has_next
+    key = queries.INDEX_KEYSET.key_of
+    # Back from the second row: one row lies before it, so the whole first page is shown instead.
+    start = queries.article_index(cast["writer"], f, paging.Cursor(key(first.items[1]), backward=True), 3)
+    assert start.items == first.items and not start.has_prev and start.has_next
+    # Past the last row: an empty page that still knows the list's size (the template links to page one).
+    rest = queries.article_index(cast["writer"], f, paging.Cursor(key(first.items[-1])), 3)
+    assert [a.title for a in rest.items] == ["Piece 1", "Piece 0"] and rest.has_prev and not rest.has_next
+    past = queries.article_index(cast["writer"], f, paging.Cursor(key(rest.items[-1])), 3)
+    assert past.items == [] and past.total == 5 and past.summary == ""
+    assert queries.article_index(cast["writer"], f, per_page=25).summary == "5 articles"
+
+
+@pytest.mark.parametrize("value", [
+    "", "a", "abc", "a1", "a1.2.3", "a01.2", "a1.02", "a-1.2", "a1.-2", "a1.2x", " a1.2", "a1.2 ", "A1.2",
+    "a1,2", "a1..2", "a\u0661.2", "n5", "q1.2", "a253402300800000000.1", "a1.2147483648", "a" + "9" * 30 + ".1",
+])
+def test_malformed_or_foreign_index_cursors_are_ignored(value):
+    assert queries.INDEX_KEYSET.decode(value) is None
+    assert queries.INDEX_KEYSET.read(MultiDict({"before": value})) is None
+
+
+def test_cursor_reading_is_strict_about_parameters():
+    ks = queries.INDEX_KEYSET
+    assert ks.read(MultiDict({"before": "a5.7"})) == paging.Cursor((5, 7), backward=False)
+    assert ks.read(MultiDict({"after": "a5.7"})) == paging.Cursor((5, 7), backward=True)
+    assert ks.read(MultiDict([("before", "a5.7"), ("after", "a5.7")])) is None  # both directions
+    assert ks.read(MultiDict([("before", "a5.7"), ("before", "a6.7")])) is None  # repeated
+    assert ks.read(MultiDict({"page": "2"})) is None
+    assert ks.decode("a253402300799999999.2147483647") == (paging.MAX_MICROS, paging.MAX_ID)  # the bounds
 
 
 # Dashboard sections ---------------------------------------------------------------------
@@ -160,12 +233,16 @@ def test_topic_suggestions_include_specialties(cast):
     assert queries.topics_visible_to(cast["editor"]) == ["Sleep"]
 
 
-def test_notifications_page_is_newest_first(cast):
-    for n in range(3):
+def test_notifications_page_newest_first_forward_and_back(cast):
+    for n in range(5):
         notices.notify(cast["writer"], f"Note {n}")
+        notices.notify(cast["writer2"], f"Not theirs {n}")
     _db.session.commit()
-    page = queries.notifications_page(cast["writer"], per_page=2)
-    assert [n.text for n in page.items] == ["Note 2", "Note 1"] and page.total == 3 and page.has_next
+    forward, back = walk(lambda c: queries.notifications_page(cast["writer"], c, per_page=2),
+                         queries.NOTIFICATION_KEYSET)
+    assert [[n.text for n in p.items] for p in forward] == [["Note 4", "Note 3"], ["Note 2", "Note 1"], ["Note 0"]]
+    assert [p.items for p in reversed(back)] == [p.items for p in forward]
+    assert forward[0].total == 5 and forward[0].summary == "Showing 2 of 5 notifications"
 
 
 # A fixed number of SQL statements ----------------------------------------------------------
@@ -187,7 +264,7 @@ def counted_statements():
 
 def build(ids: dict, rounds: int) -> None:
     """``rounds`` times: a draft, a submitted article and one in review, from two writers."""
-    people = {k: _db.session.get(User, v) for k, v in ids.items()}
+    people = {k: _db.session.get(User, v, options=with_roles()) for k, v in ids.items()}
     for n in range(rounds):
         make_article(people["writer"], title=f"Draft {n}")
         make_article(people["writer2"], "submitted", title=f"Submitted {n}")

@@ -5,7 +5,9 @@ person must see (a title in a list, a stale-revision message), never whole HTML 
 """
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from sqlalchemy import func, select
@@ -198,10 +200,36 @@ def test_index_filters_by_state_topic_scope_and_title(client, cast, as_user):
     page = html(client.get("/work/articles?state=draft&state=submitted&q=acne"))
     assert "Acne in teens" in page and "Statins" not in page
     assert "No article matches these filters." in html(client.get("/work/articles?q=nothing-like-this"))
-    assert client.get("/work/articles?state=bogus&page=abc").status_code == 200
+    assert client.get("/work/articles?state=bogus&before=abc").status_code == 200
     as_user(w)
     page = html(client.get("/work/articles?scope=mine&topic=Cardiology"))
     assert "Statins explained" in page and "Other statins piece" not in page
+
+
+def link(page: str, rel: str) -> str | None:
+    """The href of the page's ``rel="next"`` or ``rel="prev"`` link, if it has one."""
+    found = re.search(rf'href="([^"]*)" rel="{rel}"', page)
+    return unescape(found[1]) if found else None
+
+
+def follow(client, path: str, names: str) -> tuple[list[list[str]], list[list[str]], list[str]]:
+    """Click "Next" from ``path`` to the last page, then "Previous" back to the first. Returns the
+    names (matched by the regex ``names``) on each page going forward and going back, and every
+    link followed."""
+    def visit(url: str) -> str:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        return html(response)
+
+    pages, links = [visit(path)], []
+    while (url := link(pages[-1], "next")) is not None:
+        links.append(url)
+        pages.append(visit(url))
+    back = [pages[-1]]
+    while (url := link(back[-1], "prev")) is not None:
+        links.append(url)
+        back.append(visit(url))
+    return [re.findall(names, p) for p in pages], [re.findall(names, p) for p in back], links
 
 
 def test_index_paginates_25_a_page_newest_first(client, cast, as_user):
@@ -211,11 +239,52 @@ def test_index_paginates_25_a_page_newest_first(client, cast, as_user):
     _db.session.commit()
     as_user(cast["writer"])
     first = html(client.get("/work/articles"))
-    assert "Piece number 26" in first and "Piece number 01" not in first
-    assert "1–25 of 27" in first and 'rel="next"' in first
-    second = html(client.get("/work/articles?page=2"))
+    assert "Piece number 26" in first and "Piece number 02" in first and "Piece number 01" not in first
+    assert "Showing 25 of 27 articles" in first and 'rel="next"' in first and 'rel="prev"' not in first
+    second = html(client.get(link(first, "next")))
     assert "Piece number 01" in second and "Piece number 00" in second and "Piece number 26" not in second
-    assert 'rel="prev"' in second
+    assert 'rel="prev"' in second and 'rel="next"' not in second and "page=" not in first + second
+
+
+def test_index_pages_through_a_filtered_list_and_back_with_ties(app, client, cast, as_user):
+    app.config["PER_PAGE"] = 3
+    made = [make_article(cast["writer"], "submitted" if n % 3 else "draft", title=f"Sleep {n:02d}",
+                         topic="Sleep" if n % 4 else "Dermatology") for n in range(14)]
+    when = utcnow().replace(microsecond=0) - timedelta(days=1)
+    for n, article in enumerate(made):  # four distinct times, so most rows tie with others on updated_at
+        _db.session.get(Article, article.id).updated_at = when + timedelta(minutes=n % 4)
+    _db.session.commit()
+    shown = [a for a in _db.session.scalars(select(Article)) if a.topic == "Sleep" and a.state == "submitted"]
+    expected = [a.title for a in sorted(shown, key=lambda a: (a.updated_at, a.id), reverse=True)]
+    assert len(expected) == 7
+    as_user(cast["editor"])
+    forward, back, links = follow(client, "/work/articles?topic=Sleep&state=submitted", r"Sleep \d\d")
+    assert [len(p) for p in forward] == [3, 3, 1]
+    assert [t for page in forward for t in page] == expected  # every row exactly once, in order
+    assert back[::-1] == forward
+    assert all("topic=Sleep" in url and "state=submitted" in url for url in links), links
+
+
+@pytest.mark.parametrize("cursor", ["before=abc", "before=", "after=a1.2.3", "before=a01.2", "before=n5",
+                                    "before=q739000.2", "before=a1.99999999999", "before=a5.1&after=a5.1",
+                                    "before=a1.2&before=a3.4", "before=%00", "after=a%D9%A1.2", "page=2"])
+def test_index_malformed_or_foreign_cursor_shows_the_first_page(app, client, cast, as_user, cursor):
+    for n in range(4):
+        make_article(cast["writer"], title=f"Piece {n}")
+    as_user(cast["writer"])
+    app.config["PER_PAGE"] = 2
+    first = re.findall(r"Piece \d", html(client.get("/work/articles")))
+    response = client.get(f"/work/articles?{cursor}")
+    assert response.status_code == 200
+    assert re.findall(r"Piece \d", html(response)) == first == ["Piece 3", "Piece 2"]
+
+
+def test_index_page_past_the_end_shows_the_empty_state_with_a_link_to_the_first_page(client, cast, as_user):
+    make_article(cast["writer"], title="Only one", topic="Sleep")
+    as_user(cast["writer"])
+    page = html(client.get("/work/articles?topic=Sleep&before=a0.1"))  # older than anything: nothing there
+    assert "There is nothing on this page." in page and "The list has 1 article." in page
+    assert 'href="/work/articles?topic=Sleep">Go to the first page' in page and "Only one" not in page
 
 
 # Writing ---------------------------------------------------------------------------------
@@ -492,3 +561,21 @@ def test_notifications_empty_state(client, cast, as_user):
     as_user(cast["editor"])
     assert "No notifications yet." in html(client.get("/notifications"))
 
+
+
+def test_notifications_page_forward_and_back(app, client, cast, as_user):
+    for n in range(5):
+        notices.notify(cast["writer"], f"Note {n}")
+        notices.notify(cast["writer2"], f"Other {n}")
+    _db.session.commit()
+    app.config["PER_PAGE"] = 2
+    as_user(cast["writer"])
+    forward, back, _ = follow(client, "/notifications", r"(?:Note|Other) \d")
+    assert forward == [["Note 4", "Note 3"], ["Note 2", "Note 1"], ["Note 0"]] and back[::-1] == forward
+    for cursor in ("before=zzz", "after=a1.2", "before=n2147483648", "before=n07"):
+        assert re.findall(r"Note \d", html(client.get(f"/notifications?{cursor}"))) == ["Note 4", "Note 3"]
+    assert "There is nothing on this page." in html(client.get("/notifications?before=n1"))
+    # Marking as read still works from any page, and comes back to the newest.
+    response = client.post("/notifications?before=n1")
+    assert response.status_code == 302 and response.headers["Location"] == "/notifications"
+    assert notices.unread_count(cast["writer"]) == 0 and notices.unread_count(cast["writer2"]) == 5

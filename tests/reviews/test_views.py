@@ -4,17 +4,21 @@ Tests assert status codes, database rows and audit events, not whole pages.
 """
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from sqlalchemy import event, func, select, update
 
+from reviewflow import paging
 from reviewflow.articles import services as articles
 from reviewflow.articles.models import Article
 from reviewflow.audit.models import AuditEvent
 from reviewflow.auth.models import ReviewerProfile
 from reviewflow.extensions import utcnow
 from reviewflow.publishing.models import PublishedVersion
+from reviewflow.reviews import queries as review_queries
 from reviewflow.reviews import services as reviews
 from reviewflow.reviews.models import Annotation, AnnotationReply, Decision, ReviewAssignment
 from reviewflow.reviews.queries import highlight
@@ -93,6 +97,100 @@ def test_queue_empty_state(cast, login, client):
     page = client.get("/reviews")
     assert page.status_code == 200
     assert "Nothing to review. New assignments appear here and by email." in page.get_data(as_text=True)
+
+
+def _queue_titles(html: str) -> list[str]:
+    """The titles in the "To review" section, in order."""
+    start = html.index('id="open-heading"')
+    return re.findall(r">(Queue \d+)</a>", html[start:html.index("</section>", start)])
+
+
+def _link(html: str, rel: str) -> str | None:
+    found = re.search(rf'href="([^"]*)" rel="{rel}"', html)
+    return unescape(found[1]) if found else None
+
+
+def _queue_with_dates(db, cast, offsets) -> list[str]:
+    """One in-review assignment for rev per offset (days from today, None for no due date), in
+    creation order; returns the titles in the order the queue must show them."""
+    today, rows = utcnow().date(), []
+    for n, offset in enumerate(offsets):
+        article = make_article(cast["writer"], "in_review", reviewer=cast["rev"], editor=cast["editor"],
+                               title=f"Queue {n}")
+        due = None if offset is None else today + timedelta(days=offset)
+        assignment = db.session.scalar(select(ReviewAssignment).where(ReviewAssignment.article_id == article.id))
+        assignment.due_date = due
+        rows.append((due is None, due or today, assignment.id, article.title))
+    db.session.commit()
+    return [title for *_, title in sorted(rows)]
+
+
+@pytest.mark.parametrize("per_page", [2, 3, 4])
+def test_queue_pages_forward_and_back_with_no_due_date_last(app, db, cast, login, client, per_page):
+    """Ties on the due date and undated rows on both sides of page edges: each row once, in order."""
+    expected = _queue_with_dates(db, cast, [None, 5, -2, 5, None, 5, None, 1, None])
+    assert expected[:2] == ["Queue 2", "Queue 7"] and expected[-4:] == ["Queue 0", "Queue 4", "Queue 6", "Queue 8"]
+    app.config["PER_PAGE"] = per_page
+    login(cast["rev"])
+    pages, links = [client.get("/reviews").get_data(as_text=True)], []
+    while (url := _link(pages[-1], "next")) is not None:
+        links.append(url)
+        pages.append(client.get(url).get_data(as_text=True))
+    back = [pages[-1]]
+    while (url := _link(back[-1], "prev")) is not None:
+        links.append(url)
+        back.append(client.get(url).get_data(as_text=True))
+    forward = [_queue_titles(p) for p in pages]
+    assert [t for page in forward for t in page] == expected  # every row exactly once, in order
+    assert [len(p) for p in forward[:-1]] == [per_page] * (len(forward) - 1)
+    assert [_queue_titles(p) for p in reversed(back)] == forward
+    assert all(re.fullmatch(r"/reviews\?(after|before)=q\d+\.\d+", url) for url in links), links
+    assert f"Showing {per_page} of 9 open reviews" in pages[0]
+
+
+def test_queue_undated_cursors_page_among_undated_rows(db, cast):
+    _queue_with_dates(db, cast, [None, None, 3, None])
+    undated = [a.id for a in db.session.scalars(select(ReviewAssignment).where(ReviewAssignment.due_date.is_(None))
+                                                .order_by(ReviewAssignment.id))]
+    after_first = review_queries.review_queue(cast["rev"], paging.Cursor((0, undated[0])), 10)
+    assert [a.id for a, _ in after_first.items] == undated[1:]
+    before_last = paging.Cursor((0, undated[-1]), backward=True)
+    near = review_queries.review_queue(cast["rev"], before_last, 2)
+    assert [a.id for a, _ in near.items] == undated[:2] and near.has_prev and near.has_next
+    whole = review_queries.review_queue(cast["rev"], before_last, 3)  # reaches back over the dated row
+    assert [a.due_date is None for a, _ in whole.items] == [False, True, True] and not whole.has_prev
+
+
+def test_queue_shows_recently_completed_on_the_first_page_only(app, db, cast, login, client):
+    _queue_with_dates(db, cast, [1, 2, 3])
+    make_article(cast["writer"], "approved", reviewer=cast["rev"], editor=cast["editor"], title="Signed already")
+    app.config["PER_PAGE"] = 2
+    login(cast["rev"])
+    first = client.get("/reviews").get_data(as_text=True)
+    assert "Recently completed" in first and "Signed already" in first
+    second = client.get(_link(first, "next")).get_data(as_text=True)
+    assert _queue_titles(second) == ["Queue 2"] and "Recently completed" not in second
+    assert "Recently completed" in client.get(_link(second, "prev")).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("cursor", ["after=zzz", "after=", "before=q1", "after=q1.2.3", "after=q01.2",
+                                    "after=a1.2", "after=n5", "after=q3652060.1", "after=q1.2147483648",
+                                    "after=q1.2&before=q1.2", "after=q-1.2", "page=2"])
+def test_queue_malformed_or_foreign_cursor_shows_the_first_page(app, db, cast, login, client, cursor):
+    _queue_with_dates(db, cast, [1, None, 2])
+    app.config["PER_PAGE"] = 2
+    login(cast["rev"])
+    response = client.get(f"/reviews?{cursor}")
+    assert response.status_code == 200
+    assert _queue_titles(response.get_data(as_text=True)) == ["Queue 0", "Queue 2"]
+
+
+def test_queue_page_past_the_end_shows_an_empty_state_with_a_link_to_the_first_page(db, cast, login, client):
+    _queue_with_dates(db, cast, [1])
+    login(cast["rev"])
+    html = client.get("/reviews?after=q0.2147483647").get_data(as_text=True)  # after the last undated row
+    assert "Nothing on this page" in html and "You have 1 open review." in html
+    assert 'href="/reviews">Go to the first page' in html and "Queue 0" not in html
 
 
 @pytest.mark.parametrize("who", ["writer", "editor", "admin"])
