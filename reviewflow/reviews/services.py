@@ -69,7 +69,9 @@ def assign_reviewer(actor, article: Article, reviewer_id, due_date: date | None 
         workflow.apply(article, "assign", actor=actor, role="editor")  # raises the 409
     policy.require(actor, "review.assign", article)
     try:
-        reviewer = db.session.get(User, int(reviewer_id)) if 0 < int(reviewer_id) < 2**31 else None
+        reviewer = (db.session.get(User, int(reviewer_id), options=(selectinload(User.role_rows),
+                                                                    selectinload(User.profile)))
+                    if 0 < int(reviewer_id) < 2**31 else None)
     except (TypeError, ValueError):
         raise InvalidInput("reviewer_id must be a person's id.", field="reviewer_id") from None
     if reviewer is None:

@@ -278,10 +278,11 @@ def assign(id: int):
     except (Conflict, InvalidInput) as exc:
         db.session.rollback()
         return _assign_page(article, form, exc.status, exc.message)
-    db.session.commit()
     due = f", due {assignment.due_date:%d %b %Y}" if assignment.due_date else ""
-    flash(f"{assignment.reviewer.display_name} is assigned to review “{article.title}”{due}. "
-          "They have been notified.", "success")
+    message = (f"{assignment.reviewer.display_name} is assigned to review “{article.title}”{due}. "
+               "They have been notified.")  # written before the commit expires what was loaded
+    db.session.commit()
+    flash(message, "success")
     return redirect(url_for("reviews.assign", id=article.id))
 
 

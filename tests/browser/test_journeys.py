@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from reviewflow.articles.models import Article
 from reviewflow.auth.models import User
+from reviewflow.auth.services import with_roles
 from reviewflow.extensions import db
 from reviewflow.reviews import services as reviews
 from reviewflow.reviews.models import Annotation, Decision
@@ -493,7 +494,7 @@ def _fits_the_width(page) -> None:
 
 
 def _person(email: str) -> User:
-    return db.session.scalars(select(User).filter_by(email=email)).one()
+    return db.session.scalars(select(User).filter_by(email=email).options(*with_roles())).one()
 
 
 def test_phone_width_dashboard_review_page_and_public_page(browser, live_server, live_app, shot, check_a11y):
