@@ -64,6 +64,8 @@ class AuditHead(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     hash: Mapped[str] = mapped_column(String(64), default=GENESIS)
+    #: HMAC (audit key) over ``seq`` and ``hash``: a head rewritten without the key is caught.
+    mac: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class AuditVerification(db.Model):
@@ -95,10 +97,29 @@ POSTGRES_GUARDS = [
     "CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events "
     "FOR EACH STATEMENT EXECUTE FUNCTION audit_events_refuse()",
 ]
+# The record of verification runs is append-only too: a failed run cannot be quietly erased.
+VERIFICATION_SQLITE_GUARDS = [
+    "CREATE TRIGGER audit_verifications_no_update BEFORE UPDATE ON audit_verifications "
+    "BEGIN SELECT RAISE(ABORT, 'audit verifications are append-only'); END",
+    "CREATE TRIGGER audit_verifications_no_delete BEFORE DELETE ON audit_verifications "
+    "BEGIN SELECT RAISE(ABORT, 'audit verifications are append-only'); END",
+]
+VERIFICATION_POSTGRES_GUARDS = [
+    "CREATE OR REPLACE FUNCTION audit_verifications_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN RAISE EXCEPTION 'audit verifications are append-only'; END $$",
+    "CREATE TRIGGER audit_verifications_no_update BEFORE UPDATE OR DELETE ON audit_verifications "
+    "FOR EACH ROW EXECUTE FUNCTION audit_verifications_refuse()",
+    "CREATE TRIGGER audit_verifications_no_truncate BEFORE TRUNCATE ON audit_verifications "
+    "FOR EACH STATEMENT EXECUTE FUNCTION audit_verifications_refuse()",
+]
 HEAD_ROW = f"INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{GENESIS}')"
 
 for _sql in SQLITE_GUARDS:
     event.listen(AuditEvent.__table__, "after_create", DDL(_sql).execute_if(dialect="sqlite"))
 for _sql in POSTGRES_GUARDS:
     event.listen(AuditEvent.__table__, "after_create", DDL(_sql).execute_if(dialect="postgresql"))
+for _sql in VERIFICATION_SQLITE_GUARDS:
+    event.listen(AuditVerification.__table__, "after_create", DDL(_sql).execute_if(dialect="sqlite"))
+for _sql in VERIFICATION_POSTGRES_GUARDS:
+    event.listen(AuditVerification.__table__, "after_create", DDL(_sql).execute_if(dialect="postgresql"))
 event.listen(AuditHead.__table__, "after_create", DDL(HEAD_ROW))

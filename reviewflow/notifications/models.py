@@ -38,3 +38,5 @@ class OutboxEmail(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
+    #: Set when ``send-mail`` gave up on this mail (``last_error`` says why); admins see it listed.
+    set_aside_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

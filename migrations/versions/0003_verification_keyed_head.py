@@ -1,0 +1,68 @@
+"""verified credentials, a keyed chain head, append-only verification runs, mail set aside
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-06 23:55:00
+
+A reviewer profile version records how an admin verified it. The audit head carries an HMAC of
+its sequence number and hash under the audit key, so a shortened chain with a rewritten head is
+caught. The record of verification runs refuses UPDATE and DELETE like the events. An e-mail that
+``send-mail`` cannot send is set aside with its reason instead of stopping the rest.
+The SQL is written out here rather than imported, so this migration never changes with the models.
+"""
+import sqlalchemy as sa
+from alembic import op
+
+import reviewflow.extensions
+
+revision = '0003'
+down_revision = '0002'
+branch_labels = None
+depends_on = None
+
+SQLITE_GUARDS = [
+    "CREATE TRIGGER audit_verifications_no_update BEFORE UPDATE ON audit_verifications "
+    "BEGIN SELECT RAISE(ABORT, 'audit verifications are append-only'); END",
+    "CREATE TRIGGER audit_verifications_no_delete BEFORE DELETE ON audit_verifications "
+    "BEGIN SELECT RAISE(ABORT, 'audit verifications are append-only'); END",
+]
+POSTGRES_GUARDS = [
+    "CREATE OR REPLACE FUNCTION audit_verifications_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN RAISE EXCEPTION 'audit verifications are append-only'; END $$",
+    "CREATE TRIGGER audit_verifications_no_update BEFORE UPDATE OR DELETE ON audit_verifications "
+    "FOR EACH ROW EXECUTE FUNCTION audit_verifications_refuse()",
+    "CREATE TRIGGER audit_verifications_no_truncate BEFORE TRUNCATE ON audit_verifications "
+    "FOR EACH STATEMENT EXECUTE FUNCTION audit_verifications_refuse()",
+]
+SQLITE_DROP = ["DROP TRIGGER IF EXISTS audit_verifications_no_update",
+               "DROP TRIGGER IF EXISTS audit_verifications_no_delete"]
+POSTGRES_DROP = ["DROP TRIGGER IF EXISTS audit_verifications_no_update ON audit_verifications",
+                 "DROP TRIGGER IF EXISTS audit_verifications_no_truncate ON audit_verifications",
+                 "DROP FUNCTION IF EXISTS audit_verifications_refuse()"]
+
+
+def _postgres() -> bool:
+    return op.get_bind().dialect.name == "postgresql"
+
+
+def upgrade():
+    with op.batch_alter_table('reviewer_profiles', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('verification_method', sa.Text(), server_default='', nullable=False))
+    with op.batch_alter_table('audit_head', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('mac', sa.String(length=64), server_default='', nullable=False))
+    with op.batch_alter_table('outbox_emails', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('set_aside_at', reviewflow.extensions.UTCDateTime(timezone=True),
+                                      nullable=True))
+    for statement in POSTGRES_GUARDS if _postgres() else SQLITE_GUARDS:
+        op.execute(statement)
+
+
+def downgrade():
+    for statement in POSTGRES_DROP if _postgres() else SQLITE_DROP:
+        op.execute(statement)
+    with op.batch_alter_table('outbox_emails', schema=None) as batch_op:
+        batch_op.drop_column('set_aside_at')
+    with op.batch_alter_table('audit_head', schema=None) as batch_op:
+        batch_op.drop_column('mac')
+    with op.batch_alter_table('reviewer_profiles', schema=None) as batch_op:
+        batch_op.drop_column('verification_method')
