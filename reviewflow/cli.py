@@ -23,6 +23,7 @@ from reviewflow.publishing.services import queue_rereview_reminders, rereviews_d
 def register(app: Flask) -> None:
     app.cli.add_command(create_user)
     app.cli.add_command(create_token)
+    app.cli.add_command(verify_credentials)
     app.cli.add_command(seed_demo)
     app.cli.add_command(audit_group)
     app.cli.add_command(reviews_group)
@@ -74,6 +75,26 @@ def create_token(email, name):
     db.session.commit()
     click.echo(f"New API token for {user.email} (store it now; it is not shown again):")
     click.echo(plain)
+
+
+@click.command("verify-credentials")
+@click.option("--email", required=True, help="The reviewer whose current credentials were checked.")
+@click.option("--by", "by_email", required=True, help="The admin who checked them.")
+@click.option("--method", required=True, help="How, e.g. \"licence looked up in the board's public register\".")
+def verify_credentials(email, by_email, method):
+    """Record that an admin verified a reviewer's current credentials, and how."""
+    reviewer, admin = accounts.find_user(email), accounts.find_user(by_email)
+    for address, person in ((email, reviewer), (by_email, admin)):
+        if person is None:
+            click.echo(f"Error: no account for {address}.", err=True)
+            sys.exit(1)
+    try:
+        profile = accounts.verify_profile(admin, reviewer, method)
+        db.session.commit()
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"Verified {reviewer.email}'s credentials ({profile.credentials}, licence {profile.license_number}) "
+               f"as profile version {profile.version}, by {admin.email}.")
 
 
 @click.command("seed-demo")

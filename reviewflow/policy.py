@@ -212,6 +212,12 @@ def _admin(user, obj=None) -> bool:
     return _role(user, "admin")
 
 
+@rule("credentials.verify")
+def _verify_credentials(user, reviewer=None) -> bool:
+    """Only admins verify a reviewer's credentials, and nobody verifies their own."""
+    return _role(user, "admin") and getattr(reviewer, "id", None) != user.id
+
+
 @rule("review.queue")
 def _queue(user, obj=None) -> bool:
     """Only reviewers have a review queue."""

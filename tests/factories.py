@@ -26,7 +26,10 @@ _seq = itertools.count(1)
 
 
 def make_user(*roles: str, name: str | None = None, email: str | None = None, credentials: str = "M.D.",
-              specialty: str = "Dermatology", license_expires: str = "2099-12-31", **profile):
+              specialty: str = "Dermatology", license_expires: str = "2099-12-31", verified: bool = True,
+              **profile):
+    """A person with these roles; a reviewer gets a credential profile, verified by an admin unless
+    ``verified=False`` (only verified reviewers can be assigned or sign)."""
     n = next(_seq)
     name = name or f"Person {n}"
     email = email or f"person{n}@example.org"
@@ -38,7 +41,22 @@ def make_user(*roles: str, name: str | None = None, email: str | None = None, cr
                 "license_jurisdiction": "Georgia, USA", "bio": "A reviewer."}
     user = accounts.create_user(None, email, name, PASSWORD, list(roles), bio="A bio.", profile=data)
     db.session.commit()
+    if data is not None and verified:
+        verify(user)
     return user
+
+
+VERIFIER_EMAIL = "credentials-desk@example.org"
+METHOD = "Licence looked up in the issuing board's public register."
+
+
+def verify(reviewer, by=None, method: str = METHOD):
+    """Record that an admin (``by``, else the test credentials desk) verified the reviewer's current credentials."""
+    admin = by or accounts.find_user(VERIFIER_EMAIL) or make_user("admin", name="Credentials Desk",
+                                                                   email=VERIFIER_EMAIL)
+    profile = accounts.verify_profile(admin, reviewer, method)
+    db.session.commit()
+    return profile
 
 
 def token_for(user) -> str:

@@ -25,6 +25,7 @@ from reviewflow.audit import services as audit
 from reviewflow.auth.models import ApiToken, LoginThrottle, ReviewerProfile, Role, User, UserRole
 from reviewflow.errors import Conflict, InvalidInput, NotFound
 from reviewflow.extensions import db, utcnow
+from reviewflow.textrules import one_line
 
 _STRONG = PasswordHasher()  # Argon2id with the library's current parameters
 _FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # tests only (TestConfig)
@@ -192,23 +193,34 @@ def save_profile(actor, user: User, data: dict, role: str = "admin") -> Reviewer
     return profile
 
 
-def verify_profile(actor, user: User) -> ReviewerProfile:
-    """Record that an admin checked the current credentials (a new profile version, verified)."""
-    policy.require(actor, "admin.manage")
+VERIFICATION_METHOD_MAX = 500
+
+
+def verify_profile(actor, user: User, method) -> ReviewerProfile:
+    """Record that an admin checked the current credentials, and how (a new profile version, verified).
+
+    Only a verified current profile lets a reviewer be assigned or sign. Raises Forbidden for
+    anyone but an admin, Conflict when there is nothing (new) to verify, InvalidInput without a method.
+    """
+    policy.require(actor, "credentials.verify", user)
+    method = one_line(method, "method", VERIFICATION_METHOD_MAX)
     current = user.profile
     if current is None:
         raise Conflict(f"{user.name} has no credential profile to verify.")
     if current.verified_at is not None:
-        raise Conflict("These credentials are already verified.")
+        raise Conflict(f"{user.name}'s current credentials (version {current.version}) are already verified.")
     version = current.version + 1
     profile = ReviewerProfile(user_id=user.id, version=version, created_by_id=actor.id, verified_by_id=actor.id,
-                              verified_at=utcnow(), **{k: getattr(current, k) for k in PROFILE_FIELDS})
+                              verified_at=utcnow(), verification_method=method,
+                              **{k: getattr(current, k) for k in PROFILE_FIELDS})
     db.session.add(profile)
     user.profile_version = version
     db.session.flush()
     db.session.expire(user, ["profile"])
     audit.record("credentials.verified", actor=actor, role="admin", target=user, target_label=user.email,
-                 details={"version": version, "license_number": current.license_number})
+                 details={"version": version, "verified_version": current.version, "method": method,
+                          "credentials": current.credentials, "license_number": current.license_number,
+                          "license_expires": current.license_expires.isoformat()})
     return profile
 
 

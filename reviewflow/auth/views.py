@@ -195,7 +195,7 @@ def admin_user_edit(user_id: int):
 @login_required
 def admin_verify(user_id: int):
     user = accounts.get_user(user_id)
-    accounts.verify_profile(current_user, user)
+    accounts.verify_profile(current_user, user, request.form.get("method"))
     db.session.commit()
     flash(f"{user.name}'s credentials are marked verified by you.", "success")
     return redirect(url_for("auth.admin_user_edit", user_id=user.id))

@@ -1,0 +1,62 @@
+"""What text reviewflow accepts: the one place that knows which characters a field may hold.
+
+One-line fields (titles, names, credentials, notes, reasons, e-mail addresses) hold no control
+character at all: a CR or LF in a title would end up in a mail header, a tab in a CSV cell.
+Multi-line text (bodies, comments, bios) may hold tab, LF and CR, and no other control character.
+Every service validates through here, so the pages, the API and the command line agree.
+"""
+from __future__ import annotations
+
+import re
+
+from reviewflow.errors import InvalidInput
+
+#: C0 controls, DEL and C1 controls; also the Unicode line and paragraph separators, which some
+#: mail and CSV readers treat as line breaks.
+_ONE_LINE_BAD = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_MULTI_LINE_BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _label(field: str) -> str:
+    return field.replace("_", " ")
+
+
+def check_one_line(value: str, field: str) -> str:
+    """``value`` unchanged; InvalidInput (400) naming ``field`` when it holds a control character."""
+    if isinstance(value, str) and _ONE_LINE_BAD.search(value):
+        raise InvalidInput(f"The {_label(field)} must be one line of text without control characters "
+                           "(line breaks, tabs and the like).", field=field)
+    return value
+
+
+def check_multi_line(value: str, field: str) -> str:
+    """``value`` unchanged; InvalidInput (400) when it holds a control character other than tab, LF or CR."""
+    if isinstance(value, str) and _MULTI_LINE_BAD.search(value):
+        raise InvalidInput(f"The {_label(field)} holds a control character; only tabs and line breaks are "
+                           "allowed in text.", field=field)
+    return value
+
+
+def one_line(value, field: str, limit: int, required: bool = True) -> str:
+    """A stripped one-line text of at most ``limit`` characters (empty allowed unless ``required``)."""
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise InvalidInput(f"The {_label(field)} cannot be empty.", field=field)
+    check_one_line(value, field)
+    value = value.strip()
+    if len(value) > limit:
+        raise InvalidInput(f"The {_label(field)} is longer than {limit:,} characters.", field=field)
+    return value
+
+
+def multi_line(value, field: str, limit: int, required: bool = True) -> str:
+    """Multi-line text of at most ``limit`` characters, kept as written (empty allowed unless ``required``)."""
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise InvalidInput(f"The {_label(field)} cannot be empty.", field=field)
+    check_multi_line(value, field)
+    if len(value) > limit:
+        raise InvalidInput(f"The {_label(field)} is longer than {limit:,} characters.", field=field)
+    return value
