@@ -72,7 +72,9 @@ SERVICES = {
     "save_profile": (lambda c: None, lambda c, _: accounts.save_profile(
         c["admin"], c["rev"], {k: getattr(c["rev"].profile, k) for k in accounts.PROFILE_FIELDS}
         | {"specialty": "Allergy"}), "credentials.changed"),
-    "verify_profile": (lambda c: None, lambda c, _: accounts.verify_profile(c["admin"], c["rev"]),
+    "verify_profile": (lambda c: accounts.save_profile(
+        c["admin"], c["rev"], {k: getattr(c["rev"].profile, k) for k in accounts.PROFILE_FIELDS}
+        | {"specialty": "Allergy"}), lambda c, _: accounts.verify_profile(c["admin"], c["rev"], "Board register."),
                        "credentials.verified"),
     "change_password": (lambda c: None, lambda c, _: accounts.change_password(c["writer"], PASSWORD, NEW_PASSWORD),
                         "account.password_changed"),
