@@ -36,7 +36,8 @@ class Config:
     )
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
-    MAX_CONTENT_LENGTH = 1024 * 1024  # 1 MiB, PRODUCT.md
+    #: Request bodies over 1 MiB get 413 (PRODUCT.md); chunked ones too, counted by ``reviewflow.limits``.
+    MAX_CONTENT_LENGTH = 1024 * 1024
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False

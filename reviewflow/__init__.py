@@ -23,6 +23,7 @@ def create_app(config=None) -> Flask:
     app = Flask(__name__, template_folder=str(ROOT / "templates"), instance_path=str(ROOT / "instance"))
     app.config.from_object(cfg)
     Path(app.instance_path).mkdir(exist_ok=True)
+    register_body_limit(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -31,6 +32,13 @@ def create_app(config=None) -> Flask:
     register_cli(app)
     register_public_fastpath(app)
     return app
+
+
+def register_body_limit(app: Flask) -> None:
+    """Bodies over ``MAX_CONTENT_LENGTH``, chunked ones too, refused before any hook or view (``limits``)."""
+    from reviewflow import limits
+
+    limits.init_app(app)
 
 
 def register_extensions(app: Flask) -> None:
