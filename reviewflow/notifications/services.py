@@ -1,26 +1,49 @@
 """Telling people about work: an in-app notification plus an e-mail in the outbox.
 
 E-mails are sent by ``flask --app reviewflow send-mail`` over SMTP; without a mail
-server configured they are written to the log instead.
+server configured they are written to the log instead. A mail that cannot be sent is set
+aside (``OutboxEmail.set_aside_at``) with the reason, never retried on its own, and listed
+for admins at ``/admin/mail``.
 """
 from __future__ import annotations
 
+import re
 import smtplib
+import unicodedata
 from email.message import EmailMessage
 
 from flask import current_app
 from sqlalchemy import func, select, update
 
+from reviewflow import paging
 from reviewflow.auth.models import User, UserRole
 from reviewflow.extensions import db, utcnow
 from reviewflow.notifications.models import Notification, OutboxEmail
+
+SUBJECT_PREFIX = "[reviewflow] "
+#: The longest subject, in characters, prefix included (the column holds 300).
+SUBJECT_MAX = 150
+#: A mail whose SMTP server answers a temporary refusal (4xx) this many times is set aside.
+MAX_ATTEMPTS = 3
+#: Characters that end or break a header line: C0/C1 controls (CR, LF, tab, NUL…), DEL and
+#: the Unicode line and paragraph separators.
+_BREAKS = {"Cc", "Zl", "Zp"}
+_SPACES = re.compile(r"\s+")
+
+
+def one_line(text: str, limit: int = SUBJECT_MAX) -> str:
+    """``text`` as one header-safe line of at most ``limit`` characters: every control character,
+    line break and run of white space becomes one space, and a longer text is cut with "…"."""
+    flat = "".join(" " if unicodedata.category(ch) in _BREAKS else ch for ch in str(text))
+    flat = _SPACES.sub(" ", flat).strip()
+    return flat if len(flat) <= limit else flat[:limit - 1].rstrip() + "…"
 
 
 def notify(user, text: str, url: str = "") -> None:
     """Queue a notification and an e-mail for ``user`` in the caller's transaction."""
     db.session.add(Notification(user_id=user.id, text=text, url=url))
     body = f"{text}\n\nOpen it in reviewflow: {url}\n" if url else text + "\n"
-    db.session.add(OutboxEmail(to_address=user.email, subject=f"[reviewflow] {text[:120]}", body=body))
+    db.session.add(OutboxEmail(to_address=user.email, subject=one_line(SUBJECT_PREFIX + text), body=body))
 
 
 def notify_role(role: str, text: str, url: str = "", exclude=None) -> None:
@@ -52,30 +75,173 @@ def mark_all_read(user) -> None:
     )
 
 
-def send_outbox(limit: int = 100) -> tuple[int, int]:
-    """Send up to ``limit`` queued e-mails; returns (sent, failed). Commits after each one."""
-    server = current_app.config.get("MAIL_SERVER")
-    sent = failed = 0
-    rows = list(db.session.scalars(
-        select(OutboxEmail).where(OutboxEmail.sent_at.is_(None)).order_by(OutboxEmail.id).limit(limit)
-    ))
-    for mail in rows:
-        msg = EmailMessage()
+#: One plain address, as accounts store them: no display name, list, comment or white space.
+_ADDRESS = re.compile(r"[^@\s<>,;:\"()\[\]]+@[^@\s<>,;:\"()\[\]]+")
+
+
+class SetAside(Exception):
+    """This mail will not go out as it is: the reason is kept and the mail is set aside."""
+
+
+class Deferred(Exception):
+    """The mail server refused this mail for now (a 4xx reply): it may go out on a later run."""
+
+
+class ServerUnavailable(Exception):
+    """The mail server cannot be reached, or dropped the connection: no fault of any one mail."""
+
+
+def build_message(mail: OutboxEmail) -> EmailMessage:
+    """The e-mail for an outbox row, subject made one line (``one_line``) whatever is stored.
+
+    Raises SetAside when the row cannot make a valid message, such as an address that is not
+    exactly one e-mail address.
+    """
+    if not _ADDRESS.fullmatch(mail.to_address or ""):
+        raise SetAside(f"Cannot build the message: {mail.to_address!r} is not one e-mail address.")
+    msg = EmailMessage()
+    try:
         msg["From"] = current_app.config["MAIL_FROM"]
         msg["To"] = mail.to_address
-        msg["Subject"] = mail.subject
+        msg["Subject"] = one_line(mail.subject)
         msg.set_content(mail.body)
+    except (ValueError, TypeError, LookupError) as exc:
+        raise SetAside(f"Cannot build the message: {exc}") from None
+    return msg
+
+
+class _Transport:
+    """One SMTP connection for a run of ``send_outbox``, opened at the first message; or the log,
+    when no ``MAIL_SERVER`` is configured."""
+
+    def __init__(self) -> None:
+        self.server = current_app.config.get("MAIL_SERVER")
+        self.smtp: smtplib.SMTP | None = None
+
+    def send(self, msg: EmailMessage) -> None:
+        """Hand ``msg`` on. Raises SetAside when the server refuses this message for good (5xx),
+        Deferred when it refuses it for now (4xx) and ServerUnavailable for anything else."""
+        if not self.server:
+            current_app.logger.info("mail (not sent, no REVIEWFLOW_MAIL_SERVER):\n%s", msg)
+            return
         try:
-            if server:
-                with smtplib.SMTP(server, current_app.config["MAIL_PORT"], timeout=10) as smtp:
-                    smtp.send_message(msg)
+            if self.smtp is None:
+                self.smtp = smtplib.SMTP(self.server, current_app.config["MAIL_PORT"], timeout=10)
+            self.smtp.send_message(msg)
+        except smtplib.SMTPRecipientsRefused as exc:
+            replies = list(exc.recipients.values())
+            raise _refusal(min(code for code, _ in replies) if replies else 550,
+                           "; ".join(f"{code} {_text(text)}" for code, text in replies)) from None
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            raise _refusal(exc.smtp_code, f"{exc.smtp_code} {_text(exc.smtp_error)}") from None
+        except smtplib.SMTPNotSupportedError as exc:
+            raise SetAside(f"The mail server cannot take this message: {exc}") from None
+        except (OSError, smtplib.SMTPException) as exc:  # connect, greeting, lost connection
+            self.close()
+            raise ServerUnavailable(f"Mail server {self.server}:{current_app.config['MAIL_PORT']} "
+                                    f"unavailable: {exc}") from None
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self.smtp.close()
+            self.smtp = None
+
+
+def _text(reply) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def _refusal(code: int, reply: str) -> Exception:
+    """The exception for the server's refusal of one message: Deferred for 4xx, SetAside otherwise."""
+    if 400 <= code < 500:
+        return Deferred(f"The mail server refused it for now: {reply}")
+    return SetAside(f"The mail server refused it: {reply}")
+
+
+def send_outbox(limit: int = 100) -> tuple[int, int]:
+    """Send up to ``limit`` queued e-mails, oldest first; returns ``(sent, failed)``.
+
+    Each mail's outcome is committed on its own, and one mail's failure never stops the others:
+
+    - a mail that cannot be built (``build_message``) or that the server refuses for good (a 5xx
+      reply, or an extension it lacks) is set aside at once: ``set_aside_at``, ``attempts`` + 1
+      and ``last_error`` with the reason;
+    - a temporary refusal of the mail (a 4xx reply) counts an attempt and keeps it queued, unless
+      that makes ``MAX_ATTEMPTS`` (three) failed attempts: then it is set aside, so a mail the
+      server keeps deferring does not come back forever;
+    - a server that cannot be reached, or that drops the connection, is no fault of any mail: the
+      mail being sent counts an attempt and keeps the reason but is never set aside for it, and
+      the run stops there (the rest would fail the same way, each after a timeout), leaving the
+      others queued untouched for the next run.
+
+    Set-aside mails are not retried automatically; admins see them at ``/admin/mail``.
+    """
+    sent = failed = 0
+    rows = list(db.session.scalars(
+        select(OutboxEmail).where(OutboxEmail.sent_at.is_(None), OutboxEmail.set_aside_at.is_(None))
+        .order_by(OutboxEmail.id).limit(limit)
+    ))
+    transport = _Transport()
+    try:
+        for mail in rows:
+            try:
+                transport.send(build_message(mail))
+            except SetAside as exc:
+                failed += 1
+                _failed(mail, str(exc), set_aside=True)
+            except Deferred as exc:
+                failed += 1
+                _failed(mail, str(exc), set_aside=mail.attempts + 1 >= MAX_ATTEMPTS)
+            except ServerUnavailable as exc:
+                failed += 1
+                _failed(mail, str(exc), set_aside=False)
+                db.session.commit()
+                break
             else:
-                current_app.logger.info("mail (not sent, no REVIEWFLOW_MAIL_SERVER):\n%s", msg)
-            mail.sent_at = utcnow()
-            sent += 1
-        except (OSError, smtplib.SMTPException) as exc:
-            mail.attempts += 1
-            mail.last_error = str(exc)[:500]
-            failed += 1
-        db.session.commit()
+                mail.sent_at = utcnow()
+                sent += 1
+            db.session.commit()
+    finally:
+        transport.close()
     return sent, failed
+
+
+def _failed(mail: OutboxEmail, reason: str, set_aside: bool) -> None:
+    mail.attempts += 1
+    mail.last_error = reason[:500]
+    if set_aside:
+        mail.set_aside_at = utcnow()
+    current_app.logger.warning("mail %s to %s %s: %s", mail.id, mail.to_address,
+                               "set aside" if set_aside else "not sent", mail.last_error)
+
+
+# For admins -------------------------------------------------------------------------------------
+
+def _set_aside_key(mail: OutboxEmail) -> tuple[int]:
+    return (mail.id,)
+
+
+#: Cursors of the set-aside list: ``m<id>``.
+SET_ASIDE_KEYSET = paging.Keyset("m", (paging.MAX_ID,), _set_aside_key)
+
+
+def pending_count() -> int:
+    """How many mails wait for ``send-mail`` (neither sent nor set aside)."""
+    return db.session.scalar(select(func.count()).select_from(OutboxEmail).where(
+        OutboxEmail.sent_at.is_(None), OutboxEmail.set_aside_at.is_(None))) or 0
+
+
+def set_aside_page(cursor: paging.Cursor | None = None, per_page: int = 25) -> paging.KeysetPage:
+    """Mails ``send-mail`` set aside, newest first, keyset-paginated on id from ``cursor``."""
+    aside = OutboxEmail.set_aside_at.is_not(None)
+    total = db.session.scalar(select(func.count()).select_from(OutboxEmail).where(aside)) or 0
+
+    def run(at: paging.Cursor | None) -> list[OutboxEmail]:
+        stmt = paging.descending(select(OutboxEmail).where(aside), (OutboxEmail.id,), at,
+                                 at.key if at else None, per_page + 1)
+        return list(db.session.scalars(stmt))
+
+    return paging.KeysetPage(*paging.fetch(run, cursor, per_page), total, "mail")
