@@ -181,10 +181,13 @@ def _version_page(pa: publishing.PublicArticle, version, permanent: bool) -> Pag
                 IMMUTABLE_CACHE if permanent else LIVE_CACHE, version.etag, version.published_at)
 
 
-def _gone_page(article: Article) -> Page:
-    main = render_template("public/_gone.html", article=article)
-    return Page(410, f"{article.title}: no longer published", Markup(""),
-                _breadcrumb([("Articles", url_for("publishing.index")), (article.title, None)]), Markup(main))
+def _gone_page(pa: publishing.PublicArticle) -> Page:
+    """The 410 notice of an unpublished article, named by the title it last had on the public site:
+    ``article.title`` is the newest draft's, which no reader has seen and no reviewer may have read."""
+    title = pa.versions[-1].title
+    main = render_template("public/_gone.html", article=pa.article, title=title)
+    return Page(410, f"{title}: no longer published", Markup(""),
+                _breadcrumb([("Articles", url_for("publishing.index")), (title, None)]), Markup(main))
 
 
 def _breadcrumb(items) -> Markup:
@@ -193,13 +196,13 @@ def _breadcrumb(items) -> Markup:
 
 def _article_page(slug: str) -> Page:
     pa = publishing.public_article(slug)
-    return _gone_page(pa.article) if pa.gone else _version_page(pa, pa.version, permanent=False)
+    return _gone_page(pa) if pa.gone else _version_page(pa, pa.version, permanent=False)
 
 
 def _permanent_page(slug: str, n: int) -> Page:
     pa = publishing.public_article(slug)
     if pa.gone:
-        return _gone_page(pa.article)
+        return _gone_page(pa)
     version = next((v for v in pa.versions if v.version == n), None)
     if version is None:
         raise NotFound(f"“{pa.article.title}” has no published version {n}.")
