@@ -7,6 +7,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from reviewflow.auth.models import Role
+from reviewflow.auth.services import VERIFICATION_METHOD_MAX
 
 
 class LoginForm(FlaskForm):
@@ -56,3 +57,19 @@ class ProfileForm(FlaskForm):
     organization = StringField("Review organisation", validators=[Optional(), Length(max=200)],
                                description="Shown as \"Review provided by …\".")
     bio = TextAreaField("Reviewer bio", validators=[Optional(), Length(max=2000)])
+
+
+class VerifyForm(FlaskForm):
+    """How an admin checked a reviewer's current credentials: kept with the verification and shown with it.
+
+    Field name ``method``, unprefixed, as the verify URL and ``verify-credentials --method`` take it.
+    """
+
+    method = StringField(
+        "How did you check them?",
+        validators=[DataRequired(message="Say how you checked the credentials, for example “Licence looked up in "
+                                         "the issuing board’s public register”. Nothing was recorded."),
+                    Length(max=VERIFICATION_METHOD_MAX)],
+        description="For example “Licence looked up in the issuing board’s public register” or “Board "
+                    "certificate checked with the certifying board”. Shown with the verification to editors, "
+                    "on certificates and on the reviewer’s public page.")

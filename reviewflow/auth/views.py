@@ -9,10 +9,18 @@ from sqlalchemy import func, select
 
 from reviewflow import policy
 from reviewflow.auth import services as accounts
-from reviewflow.auth.forms import LoginForm, NewUserForm, PasswordChangeForm, ProfileForm, TokenForm, UserForm
+from reviewflow.auth.forms import (
+    LoginForm,
+    NewUserForm,
+    PasswordChangeForm,
+    ProfileForm,
+    TokenForm,
+    UserForm,
+    VerifyForm,
+)
 from reviewflow.auth.models import ApiToken, User
 from reviewflow.demo_content import PEOPLE
-from reviewflow.errors import DomainError
+from reviewflow.errors import DomainError, InvalidInput
 from reviewflow.extensions import db
 
 bp = Blueprint("auth", __name__)
@@ -97,12 +105,13 @@ def account():
     profiles = accounts.profile_history(user) if user.has_role("reviewer") else []
     return render_template("auth/account.html", form=form, token_form=token_form, new_token=new_token,
                            tokens=accounts.tokens_of(user), profiles=profiles,
-                           verifiers=_verifiers(profiles)), status
+                           verifiers=verifier_names(profiles)), status
 
 
-def _verifiers(profiles) -> dict[int, str]:
-    """Names of the admins who verified these profiles, in one query (for the history tables)."""
-    ids = {p.verified_by_id for p in profiles if p.verified_by_id}
+def verifier_names(profiles) -> dict[int, str]:
+    """Names of the admins who verified these profile versions, by user id, in one query whatever their
+    number (``None`` entries are skipped). Pages show the name, never the admin's e-mail."""
+    ids = {p.verified_by_id for p in profiles if p is not None and p.verified_by_id}
     return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all()) if ids else {}
 
 
@@ -156,6 +165,21 @@ def admin_user_new():
     return render_template("admin/user_new.html", form=form), 400 if request.method == "POST" else 200
 
 
+def _user_edit_page(user: User, form: UserForm | None = None, profile_form: ProfileForm | None = None,
+                    verify_form: VerifyForm | None = None, status: int = 200):
+    """One person's admin page; each form not passed in is drawn fresh from the stored values."""
+    if form is None:
+        form = UserForm(obj=user, prefix="u", formdata=None, data={"roles": user.roles})
+    if profile_form is None:
+        profile_form = ProfileForm(obj=user.profile, prefix="p", formdata=None)
+    if verify_form is None:
+        verify_form = VerifyForm(formdata=None)
+    profiles = accounts.profile_history(user)
+    return render_template("admin/user_edit.html", person=user, form=form, profile_form=profile_form,
+                           verify_form=verify_form, profiles=profiles, verifiers=verifier_names(profiles),
+                           tokens=accounts.tokens_of(user)), status
+
+
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
 @login_required
 def admin_user_edit(user_id: int):
@@ -183,19 +207,35 @@ def admin_user_edit(user_id: int):
                               {k: getattr(profile_form, k).data for k in accounts.PROFILE_FIELDS})
         db.session.commit()
         flash("Credentials saved as a new profile version; earlier sign-offs keep the version they were signed "
-              "under.", "success")
+              "under. The new version needs verifying before they can be assigned or sign.", "success")
         return redirect(url_for("auth.admin_user_edit", user_id=user.id))
-    profiles = accounts.profile_history(user)
-    return render_template("admin/user_edit.html", person=user, form=form, profile_form=profile_form,
-                           profiles=profiles, verifiers=_verifiers(profiles),
-                           tokens=accounts.tokens_of(user)), 400 if request.method == "POST" else 200
+    return _user_edit_page(user, form, profile_form, status=400 if request.method == "POST" else 200)
 
 
 @bp.post("/admin/users/<int:user_id>/verify")
 @login_required
 def admin_verify(user_id: int):
+    """Record that the signed-in admin checked the reviewer's current credentials, and how.
+
+    Anyone but an admin gets 403 whoever the person is; an admin verifying their own credentials
+    gets 403; a missing or invalid method re-renders the page with the error on the form (400);
+    nothing to verify (no profile, already verified) is a 409 from the service.
+    """
+    policy.require(current_user, "admin.manage")
     user = accounts.get_user(user_id)
-    accounts.verify_profile(current_user, user, request.form.get("method"))
-    db.session.commit()
-    flash(f"{user.name}'s credentials are marked verified by you.", "success")
-    return redirect(url_for("auth.admin_user_edit", user_id=user.id))
+    actor = current_user._get_current_object()
+    policy.require(actor, "credentials.verify", user)
+    form = VerifyForm()
+    if form.validate_on_submit():
+        try:
+            profile = accounts.verify_profile(actor, user, form.method.data)
+        except InvalidInput as exc:  # e.g. a line break in the method: shown on the form, not as a page
+            db.session.rollback()
+            form.method.errors = [*form.method.errors, exc.message]
+        else:
+            message = (f"{user.name}'s credentials are verified (profile version {profile.version}), recorded with "
+                       "your name, the time and how you checked them.")  # before the commit expires them
+            db.session.commit()
+            flash(message, "success")
+            return redirect(url_for("auth.admin_user_edit", user_id=user.id))
+    return _user_edit_page(user, verify_form=form, status=400)

@@ -79,6 +79,7 @@ def test_people_list_searches_and_pages(app, cast, login, client):
 def test_admin_creates_an_account(cast, login, client, db):
     admin = cast["admin"]
     login(admin)
+    created_before = len(events(db, "account.created"))
     assert client.get("/admin/users/new").status_code == 200
     response = client.post("/admin/users/new", data={
         "email": "Nia.Obi@example.org", "name": "Nia Obi", "password": "A-long-enough-password",
@@ -95,7 +96,7 @@ def test_admin_creates_an_account(cast, login, client, db):
     again = client.post("/admin/users/new", data={"email": "nia.obi@example.org", "name": "Nia Two",
                                                    "password": "A-long-enough-password", "roles": ["writer"]})
     assert again.status_code == 400 and "already exists" in again.get_data(as_text=True)
-    assert len(events(db, "account.created")) == len(cast) + 1
+    assert len(events(db, "account.created")) == created_before + 1
     short = client.post("/admin/users/new", data={"email": "z@example.org", "name": "Z", "password": "short",
                                                    "roles": ["writer"]})
     assert short.status_code == 400 and accounts.find_user("z@example.org") is None
@@ -142,7 +143,8 @@ def test_deactivated_people_cannot_log_in(app, cast, login, client, db):
 def test_credentials_saved_twice_keep_both_versions(cast, login, client, db):
     rev = cast["rev"]
     login(cast["admin"])
-    original = {f: getattr(profiles_of(db, rev)[0], f) for f in PROFILE_FIELDS}
+    before = profiles_of(db, rev)  # version 1, and version 2 that verified it
+    original = {f: getattr(before[-1], f) for f in PROFILE_FIELDS}
     first = client.post(f"/admin/users/{rev.id}", data=profile_form(credentials="M.D., Ph.D.", license_number="GA-2"))
     assert first.status_code == 302
     v2 = {f: getattr(profiles_of(db, rev)[-1], f) for f in PROFILE_FIELDS}
@@ -151,11 +153,12 @@ def test_credentials_saved_twice_keep_both_versions(cast, login, client, db):
     assert second.status_code == 302
     db.session.expire_all()
     versions = profiles_of(db, rev)
-    assert [p.version for p in versions] == [1, 2, 3]
-    assert {f: getattr(versions[0], f) for f in PROFILE_FIELDS} == original
-    assert {f: getattr(versions[1], f) for f in PROFILE_FIELDS} == v2
-    assert versions[1].credentials == "M.D., Ph.D." and versions[1].license_number == "GA-2"
-    assert rev.profile.version == 3 and rev.profile.credentials == "M.D., Ph.D., FAAD"
+    assert [p.version for p in versions] == [1, 2, 3, 4]
+    assert {f: getattr(versions[1], f) for f in PROFILE_FIELDS} == original
+    assert {f: getattr(versions[2], f) for f in PROFILE_FIELDS} == v2
+    assert versions[2].credentials == "M.D., Ph.D." and versions[2].license_number == "GA-2"
+    assert rev.profile.version == 4 and rev.profile.credentials == "M.D., Ph.D., FAAD"
+    assert versions[1].verified_at is not None and rev.profile.verified_at is None  # changed: verify again
     assert len(events(db, "credentials.changed")) == 3 + 2  # three reviewers in the cast, then two saves
     page = client.get(f"/admin/users/{rev.id}").get_data(as_text=True)
     assert "GA-2" in page and "GA-3" in page and "Profile history" in page
@@ -164,31 +167,35 @@ def test_credentials_saved_twice_keep_both_versions(cast, login, client, db):
 def test_invalid_profile_keeps_the_account_form_intact(cast, login, client, db):
     rev = cast["rev"]
     login(cast["admin"])
+    before = len(profiles_of(db, rev))
     response = client.post(f"/admin/users/{rev.id}", data=profile_form(credentials="", license_expires="soon"))
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert 'checked id="u-active" name="u-active"' in html  # not cleared by the other form's post
     assert 'checked id="u-roles-1" name="u-roles"' in html
-    assert len(profiles_of(db, rev)) == 1
+    assert len(profiles_of(db, rev)) == before
 
 
 def test_admin_verifies_credentials(cast, login, client, db):
-    rev, admin = cast["rev"], cast["admin"]
+    admin = cast["admin"]
+    rev = make_user("reviewer", name="Noor Haddad", verified=False)
     login(admin)
     page = client.get(f"/admin/users/{rev.id}").get_data(as_text=True)
-    assert "Mark credentials verified" in page
-    response = client.post(f"/admin/users/{rev.id}/verify")
+    assert "Mark credentials verified" in page and "How did you check them?" in page
+    response = client.post(f"/admin/users/{rev.id}/verify", data={"method": "Licence looked up in the register."})
     assert response.status_code == 302
     db.session.expire_all()
     current = rev.profile
     assert current.version == 2 and current.verified_by_id == admin.id and current.verified_at is not None
+    assert current.verification_method == "Licence looked up in the register."
     assert profiles_of(db, rev)[0].verified_at is None  # the earlier version is unchanged
-    verified = events(db, "credentials.verified")
+    verified = [e for e in events(db, "credentials.verified") if e.target_id == rev.id]
     assert len(verified) == 1 and verified[0].actor_id == admin.id
     page = client.get(f"/admin/users/{rev.id}").get_data(as_text=True)
     assert "Mark credentials verified" not in page and "by Ada Admin" in page
-    assert client.post(f"/admin/users/{rev.id}/verify").status_code == 409
-    assert client.post(f"/admin/users/{cast['writer'].id}/verify").status_code == 409  # no profile
+    assert client.post(f"/admin/users/{rev.id}/verify", data={"method": "Again."}).status_code == 409
+    assert client.post(f"/admin/users/{cast['writer'].id}/verify",
+                       data={"method": "Looked up."}).status_code == 409  # no profile
 
 
 def test_admin_sees_and_revokes_a_persons_tokens(cast, login, client, db):
