@@ -37,6 +37,7 @@ from reviewflow.articles import workflow
 from reviewflow.articles.models import Article
 from reviewflow.articles.rendering import render_markdown
 from reviewflow.auth import services as accounts
+from reviewflow.auth.views import verifier_names
 from reviewflow.errors import Conflict, NotFound
 from reviewflow.extensions import db, utcnow
 from reviewflow.publishing import fastpath
@@ -399,13 +400,15 @@ def confirm(article_id: int):
               "success")
         return redirect(url_for("publishing.article", slug=article.slug))
     rev = article.revision
+    approvals = reviews.approvals_behind(article, rev.number)
     if not form.is_submitted():
         form.revision.data = str(rev.number)
         if live is not None:
             form.change_note.data = _suggested_note(rev.note)
     return render_template(
         "publishing/confirm.html", article=article, rev=rev, live=live, form=form, **_staff_context(article),
-        approvals=reviews.approvals_behind(article, rev.number), body_html=Markup(render_markdown(rev.body)),
+        approvals=approvals, verifiers=verifier_names([d.profile for d in approvals]),
+        body_html=Markup(render_markdown(rev.body)),
     ), 400 if form.errors else 200
 
 
@@ -457,4 +460,5 @@ def certificate(article_id: int, n: int):
     policy.require(current_user, "article.view", article)
     cert = publishing.certificate(article, n)
     return render_template("publishing/certificate.html", cert=cert, article=article, **_staff_context(article),
+                           verifiers=verifier_names([line.decision.profile for line in cert.lines]),
                            checklist=current_app.config.get("REVIEW_CHECKLIST", []), now=utcnow())

@@ -14,7 +14,7 @@ from reviewflow.articles import workflow
 from reviewflow.articles.models import ArticleState
 from reviewflow.articles.rendering import render_markdown
 from reviewflow.articles.services import get_article
-from reviewflow.auth.views import safe_next
+from reviewflow.auth.views import safe_next, verifier_names
 from reviewflow.errors import BadPassword, Conflict, InvalidInput, StaleRevision
 from reviewflow.extensions import db, utcnow
 from reviewflow.publishing import services as publishing
@@ -208,7 +208,7 @@ def sign(id: int):
     blocking = workflow.open_blocking(article) if decision == "approve" else []
     return render_template("reviews/sign.html", article=article, revision=article.revision, form=form,
                            decision=decision, meaning=MEANINGS[decision], profile=user.profile, problem=problem,
-                           stale=stale, blocking=blocking), status
+                           stale=stale, blocking=blocking, verifiers=verifier_names([user.profile])), status
 
 
 def _describe(form: SignForm, decision: str) -> None:
@@ -238,10 +238,11 @@ def _signed_message(article, number: int, decision: str, version) -> str:
 
 # Assignment --------------------------------------------------------------------------------------
 
-def _assign_form(article) -> AssignForm:
+def _assign_form(candidates: list[dict]) -> AssignForm:
+    """The form, its choices from ``suggested_reviewers`` rows: those who cannot serve disabled, with why."""
     form = AssignForm()
     available, unavailable = [], []
-    for row in reviews.suggested_reviewers(article):
+    for row in candidates:
         person = row["user"]
         bits = [person.display_name, row["specialty"] or "no specialty"]
         if row["reason"]:
@@ -257,9 +258,11 @@ def _assign_form(article) -> AssignForm:
     return form
 
 
-def _assign_page(article, form: AssignForm, status: int = 200, problem: str | None = None):
+def _assign_page(article, form: AssignForm, candidates: list[dict], status: int = 200, problem: str | None = None):
+    """The page, with every reviewer's credentials and their verification (verifiers' names in one query)."""
     return render_template("reviews/assign.html", article=article, form=form, problem=problem,
-                           assignments=queries.assignments_of(article)), status
+                           assignments=queries.assignments_of(article), candidates=candidates,
+                           verifiers=verifier_names([row["user"].profile for row in candidates])), status
 
 
 @bp.route("/work/articles/<int:id>/assign", methods=["GET", "POST"])
@@ -268,16 +271,18 @@ def assign(id: int):
     """Assign a reviewer (editors); one who cannot serve is explained next to the form (409)."""
     article = get_article(id)
     policy.require(_actor(), "review.assign", article)
-    form = _assign_form(article)
+    candidates = reviews.suggested_reviewers(article)
+    form = _assign_form(candidates)
     if request.method == "GET":
-        return _assign_page(article, form)
+        return _assign_page(article, form, candidates)
     if not form.validate_on_submit():
-        return _assign_page(article, form, 400)
+        return _assign_page(article, form, candidates, 400)
     try:
         assignment = reviews.assign_reviewer(_actor(), article, form.reviewer.data, form.due_date.data)
     except (Conflict, InvalidInput) as exc:
-        db.session.rollback()
-        return _assign_page(article, form, exc.status, exc.message)
+        db.session.rollback()  # expires the people loaded above: load them again, in the same two queries
+        candidates = reviews.suggested_reviewers(article)
+        return _assign_page(article, _assign_form(candidates), candidates, exc.status, exc.message)
     due = f", due {assignment.due_date:%d %b %Y}" if assignment.due_date else ""
     message = (f"{assignment.reviewer.display_name} is assigned to review “{article.title}”{due}. "
                "They have been notified.")  # written before the commit expires what was loaded
