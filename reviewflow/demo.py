@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import select
 
 from reviewflow.articles import services as articles
@@ -36,7 +35,21 @@ def seed_people() -> int:
                              profile=profile)
         created += 1
     db.session.commit()
+    _verify_reviewers()
     return created
+
+
+VERIFICATION = "Licence looked up in the issuing board's public register; board certification confirmed by phone."
+
+
+def _verify_reviewers() -> None:
+    """The demo admin verifies every demo reviewer's credentials, as a publisher's credentials desk would."""
+    admin = _person(next(p["email"] for p in PEOPLE if "admin" in p["roles"]))
+    for p in PEOPLE:
+        reviewer = _person(p["email"]) if "reviewer" in p["roles"] else None
+        if reviewer is not None and reviewer.profile is not None and not reviewer.profile.is_verified:
+            accounts.verify_profile(admin, reviewer, p.get("verification", VERIFICATION))
+    db.session.commit()
 
 
 def _person(email: str | None) -> User | None:
@@ -48,10 +61,9 @@ def _password(user: User) -> str:
 
 
 def _sign(reviewer: User, article: Article, decision: str, comment: str = "") -> None:
-    checklist = list(current_app.config["REVIEW_CHECKLIST"]) if decision == "approve" else []
+    checklist = reviews.review_checklist() if decision == "approve" else []
     reviews.sign_decision(reviewer, article, article.current_revision, decision, _password(reviewer),
                           comment=comment, checklist=checklist)
-    publishing.republish_if_rereview(reviewer, article)
 
 
 def seed_article(spec: dict, editor: User) -> None:
@@ -87,8 +99,8 @@ def seed_article(spec: dict, editor: User) -> None:
     for rev in revisions[1:live_at]:
         articles.save_revision(writer, article, spec["title"], rev["body"], article.current_revision, rev["note"])
     for ann, a in notes:
-        if a["resolved"]:
-            reviews.set_annotation_status(writer, ann, "resolved")
+        if a["resolved"]:  # a blocking annotation is resolved by its reviewer, a suggestion by the writer
+            reviews.set_annotation_status(reviewer if a["blocking"] else writer, ann, "resolved")
     if article.state in ("draft", "changes_requested"):
         articles.submit_article(writer, article)
     if target == "in_review":

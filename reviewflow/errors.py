@@ -17,11 +17,16 @@ class DomainError(Exception):
 
     status = 400
     code = "invalid_input"
+    #: True when what the service recorded before refusing must be kept (a failed signing attempt is
+    #: itself an audit event): the handlers commit instead of rolling back.
+    keep_changes = False
 
-    def __init__(self, message: str, code: str | None = None, field: str | None = None) -> None:
+    def __init__(self, message: str, code: str | None = None, field: str | None = None,
+                 retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.retry_after = retry_after
         if code:
             self.code = code
 
@@ -35,7 +40,16 @@ class Unauthorized(DomainError):
 
 
 class BadPassword(DomainError):
+    """A wrong signing password: refused, and the failed attempt stays on record."""
+
     status, code = 401, "bad_password"
+    keep_changes = True
+
+
+class TooManyAttempts(DomainError):
+    """Too many wrong signing passwords lately: signing is refused for a while (429, with Retry-After)."""
+
+    status, code = 429, "too_many_attempts"
 
 
 class Forbidden(DomainError):
@@ -68,7 +82,7 @@ class ReviewerUnavailable(Conflict):
 
 HTTP_CODES = {400: "invalid_input", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 409: "invalid_state", 410: "gone", 413: "payload_too_large",
-              415: "invalid_input", 429: "too_many_requests", 500: "internal_error"}
+              415: "invalid_input", 429: "too_many_attempts", 500: "internal_error"}
 FRIENDLY = {
     400: "The request could not be understood.",
     404: "There is nothing at this address.",
@@ -93,15 +107,28 @@ def _page(status: int, message: str):
     return render_template(template, message=message, status=status), status
 
 
+def settle_after_refusal(exc: DomainError) -> None:
+    """End the transaction of a refused action: keep what the refusal itself recorded, drop the rest."""
+    if exc.keep_changes:
+        db.session.commit()
+    else:
+        db.session.rollback()
+
+
 def register_error_handlers(app: Flask) -> None:
     """Domain errors and HTTP errors: JSON under /api, friendly pages elsewhere."""
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
-        db.session.rollback()
+        settle_after_refusal(exc)
         if wants_json():
-            return json_error(exc.status, exc.code, exc.message)
-        return _page(exc.status, exc.message)
+            response = json_error(exc.status, exc.code, exc.message)
+        else:
+            body, status = _page(exc.status, exc.message)
+            response = app.make_response((body, status))
+        if exc.retry_after:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -15,7 +15,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from reviewflow.articles.models import Article
-from reviewflow.errors import Forbidden
+from reviewflow.errors import Forbidden, NotFound
 from reviewflow.extensions import db
 from reviewflow.reviews.models import ReviewAssignment
 
@@ -161,19 +161,24 @@ def _reply(user, article) -> bool:
 
 @rule("annotation.resolve")
 def _resolve(user, annotation) -> bool:
-    """Only the article's writer or the reviewer who made the annotation can resolve or reopen it."""
-    if not _active(user):
+    """A blocking annotation is resolved or reopened only by a reviewer assigned to the article: its author, or
+    another assigned reviewer once the author is withdrawn; the writer may resolve suggestions."""
+    if not _active(user) or annotation is None:
         return False
-    if annotation.author_id == user.id:
-        return True
     article = db.session.get(Article, annotation.article_id)
-    return _writes(user, article)
+    assigned = _reviews(user, article) and not _writes(user, article)
+    author_assigned = annotation.author_id == user.id or active_assignment(annotation.author, article) is not None
+    if annotation.blocking:
+        return assigned and (annotation.author_id == user.id or not author_assigned)
+    return (_writes(user, article) and user.has_role("writer")) or (assigned and (
+        annotation.author_id == user.id or not author_assigned))
 
 
 @rule("article.publish")
 def _publish(user, article) -> bool:
-    """Only an editor who did not write the article can publish it."""
-    return _role(user, "editor") and not _writes(user, article)
+    """Only an editor who neither wrote the article nor reviews it can publish it (four eyes: the publisher is
+    never one of its signers)."""
+    return _role(user, "editor") and not _writes(user, article) and active_assignment(user, article) is None
 
 
 @rule("article.unpublish")
@@ -233,6 +238,14 @@ def can(user, action: str, obj=None) -> bool:
 def explain(action: str) -> str:
     fn = RULES.get(action)
     return (fn.__doc__ or "You are not allowed to do this.").strip() if fn else "You are not allowed to do this."
+
+
+def authorize(user, action: str, article, obj=None) -> None:
+    """Refuse in the order of PRODUCT.md: NotFound (404) when ``user`` cannot see ``article``, then
+    Forbidden (403) unless the rule ``action`` allows them ``obj`` (default: the article)."""
+    if not can(user, "article.view", article):
+        raise NotFound("There is no article with that id.")
+    require(user, action, article if obj is None else obj)
 
 
 def require(user, action: str, obj=None) -> None:

@@ -5,6 +5,7 @@ import itertools
 
 from sqlalchemy import func, select
 
+import config
 from reviewflow.articles import services as articles
 from reviewflow.articles.models import Article
 from reviewflow.audit.models import AuditEvent
@@ -14,6 +15,8 @@ from reviewflow.publishing import services as publishing
 from reviewflow.reviews import services as reviews
 
 PASSWORD = "Corr3ct-Horse-Battery"
+#: Every item of the review checklist: what an approval attests.
+CHECKLIST = list(config.Config.REVIEW_CHECKLIST)
 BODY = """# Living with eczema in winter
 
 Cold air and low humidity dry the skin barrier. Moisturize within three minutes of bathing.
@@ -82,7 +85,8 @@ def make_article(writer, state: str = "draft", reviewer=None, editor=None, title
     if state == "in_review":
         return article
     decision = "request_changes" if state == "changes_requested" else "approve"
-    reviews.sign_decision(reviewer, article, article.current_revision, decision, PASSWORD, comment="Needs a source.")
+    reviews.sign_decision(reviewer, article, article.current_revision, decision, PASSWORD, comment="Needs a source.",
+                          checklist=CHECKLIST if decision == "approve" else None)
     db.session.commit()
     if state in ("changes_requested", "approved"):
         return article

@@ -45,7 +45,7 @@ from reviewflow.publishing import services as publishing
 from reviewflow.reviews import queries as review_queries
 from reviewflow.reviews import services as reviews
 from reviewflow.reviews.models import ReviewAssignment
-from tests.factories import BODY, PASSWORD, make_article, make_user, token_for
+from tests.factories import BODY, CHECKLIST, PASSWORD, make_article, make_user, token_for
 
 ROOT = Path(__file__).resolve().parent.parent
 OWN_CODE = (str(ROOT / "reviewflow"), str(ROOT / "templates"))
@@ -112,7 +112,7 @@ def start(w: World) -> None:
         _commit(reviews.assign_reviewer(editor, p, person.id))
     _commit(articles.submit_article(writer2, p))
     for person in (rev, rev2):
-        _commit(reviews.sign_decision(person, p, p.current_revision, "approve", PASSWORD))
+        _commit(reviews.sign_decision(person, p, p.current_revision, "approve", PASSWORD, checklist=CHECKLIST))
     w.review_id, w.live_id = x.id, p.id
 
 
@@ -151,7 +151,8 @@ def grow_live(w: World, n: int, newcomer: User) -> None:
     _commit(articles.submit_article(writer2, p))
     for assignment in review_queries.assignments_of(p):
         if assignment.active:
-            _commit(reviews.sign_decision(actor(assignment.reviewer_id), p, p.current_revision, "approve", PASSWORD))
+            _commit(reviews.sign_decision(actor(assignment.reviewer_id), p, p.current_revision, "approve", PASSWORD,
+                                            checklist=CHECKLIST))
 
 
 def grow_background(w: World, n: int) -> User:

@@ -30,6 +30,13 @@ def me(user, _):
     return {"id": user.id, "email": user.email, "name": user.name, "roles": user.roles}
 
 
+@operation("GET", "/review-checklist", "What an approval attests, item by item", public=True,
+           response={"type": "object", "required": ["items"],
+                     "properties": {"items": {"type": "array", "items": {"type": "string"}}}})
+def review_checklist(user, _):
+    return {"items": reviews.review_checklist()}
+
+
 @operation("POST", "/articles", "Start an article (writers)", body=s.ArticleCreate, status=201, errors=(403,))
 def create_article(user, body):
     article = articles.create_article(user, body.title, body.body, body.topic or "")
@@ -39,7 +46,7 @@ def create_article(user, body):
 
 def _visible(user, article_id):
     article = articles.get_article(article_id)
-    policy.require(user, "article.view", article)
+    policy.authorize(user, "article.view", article)
     return article
 
 
@@ -111,12 +118,11 @@ def reopen(user, _, id):
 
 
 @operation("POST", "/articles/{id}/decisions", "Sign a decision (assigned reviewers)", body=s.DecisionCreate,
-           status=201, errors=(403, 404, 409))
+           status=201, errors=(403, 404, 409, 429))
 def decide(user, body, id):
     article = articles.get_article(id)
     signed = reviews.sign_decision(user, article, body.revision, body.decision, body.password, body.comment,
                                    body.checklist)
-    publishing.republish_if_rereview(user, article)
     return out.decision_json(signed)
 
 
@@ -141,7 +147,7 @@ def unpublish(user, body, id):
            errors=(403, 404))
 def article_audit(user, _, id):
     article = articles.get_article(id)
-    policy.require(user, "audit.view_article", article)
+    policy.authorize(user, "audit.view_article", article)
     events = db.session.scalars(select(AuditEvent).where(AuditEvent.article_id == article.id)
                                 .order_by(AuditEvent.seq))
     return [out.event_json(e) for e in events]

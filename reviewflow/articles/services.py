@@ -7,17 +7,18 @@ audit event land together or not at all.
 from __future__ import annotations
 
 from slugify import slugify
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from reviewflow import policy
 from reviewflow.articles import workflow
 from reviewflow.articles.anchoring import context_of, locate
 from reviewflow.articles.models import Article, ArticleState, Revision, content_hash
 from reviewflow.audit import services as audit
-from reviewflow.errors import InvalidInput, NotFound, StaleRevision
+from reviewflow.errors import InvalidInput, NotFound
 from reviewflow.extensions import db
 from reviewflow.notifications.services import notify, notify_role
-from reviewflow.reviews.models import Annotation, AssignmentStatus, ReviewAssignment
+from reviewflow.reviews.models import Annotation
+from reviewflow.textrules import multi_line, one_line
 
 TITLE_MAX = 200
 BODY_MAX = 200_000
@@ -26,20 +27,17 @@ TOPIC_MAX = 120
 
 
 def clean_text(title, body, note="", topic=None) -> tuple[str, str, str]:
-    """Validate a title, body and note; raises InvalidInput with the field that is wrong."""
-    if not isinstance(title, str) or not title.strip():
-        raise InvalidInput("The title cannot be empty.", field="title")
-    if len(title) > TITLE_MAX:
-        raise InvalidInput(f"The title is longer than {TITLE_MAX} characters.", field="title")
-    if not isinstance(body, str) or not body.strip():
-        raise InvalidInput("The body cannot be empty.", field="body")
-    if len(body) > BODY_MAX:
-        raise InvalidInput(f"The body is longer than {BODY_MAX:,} characters.", field="body")
-    if note is not None and (not isinstance(note, str) or len(note) > NOTE_MAX):
-        raise InvalidInput(f"The change note must be text of at most {NOTE_MAX} characters.", field="note")
-    if topic is not None and (not isinstance(topic, str) or len(topic) > TOPIC_MAX):
-        raise InvalidInput(f"The topic must be text of at most {TOPIC_MAX} characters.", field="topic")
-    return title.strip(), body, (note or "").strip()
+    """Validate a title, body and note; raises InvalidInput with the field that is wrong.
+
+    Titles, notes and topics are one line (no control characters: a title ends up in mail
+    subjects and CSV cells); the body may hold tabs and line breaks but no other control character.
+    """
+    title = one_line(title, "title", TITLE_MAX)
+    body = multi_line(body, "body", BODY_MAX)
+    note = one_line(note, "change_note", NOTE_MAX, required=False)
+    if topic is not None:
+        one_line(topic, "topic", TOPIC_MAX, required=False)
+    return title, body, note
 
 
 def get_article(article_id) -> Article:
@@ -100,48 +98,29 @@ def create_article(actor, title, body, topic: str = "", note: str = "") -> Artic
 def save_revision(actor, article: Article, title, body, base_revision, note: str = "") -> Revision:
     """Save a new immutable revision on top of ``base_revision``.
 
-    Refuses a stale base (StaleRevision, 409) instead of overwriting. Approvals given
-    are void; open annotations are re-anchored to the new text or marked orphaned.
+    Refuses a stale base (StaleRevision, 409) instead of overwriting. Content under review
+    loses its approvals (the workflow's effect); open annotations are re-anchored to the new
+    text or marked orphaned.
     """
-    policy.require(actor, "article.edit", article)
-    title, body, note = clean_text(title, body, note)
+    if isinstance(base_revision, bool):
+        base_revision = None
     try:
         base = int(base_revision)
     except (TypeError, ValueError):
         raise InvalidInput("base_revision must be the number of the revision you edited.",
                            field="base_revision") from None
-    if base != article.current_revision:
-        raise StaleRevision(
-            f"Revision {article.current_revision} was saved after the revision {base} you edited. "
-            "Nothing was saved: open the latest revision and apply your changes there."
-        )
+    workflow.check(article, "revise", actor, base_revision=base)
+    title, body, note = clean_text(title, body, note)
     number = article.current_revision + 1
     rev = Revision(article_id=article.id, number=number, title=title, body=body,
                    content_hash=content_hash(title, body), note=note, author_id=actor.id)
     db.session.add(rev)
     article.current_revision = number
     article.title = title
-    voided = _void_approvals(article)
     anchoring = _reanchor(article, rev)
-    workflow.apply(article, "revise", actor=actor, role="writer", revision=rev,
-                   details={"note": note, "approvals_voided": voided, **anchoring})
+    workflow.apply(article, "revise", actor=actor, role="writer", revision=rev, details={"note": note, **anchoring})
     db.session.expire(article, ["revision"])  # later steps in this transaction see the new current revision
     return rev
-
-
-def _void_approvals(article: Article) -> list[str]:
-    """Any change to content under review voids its approvals: the assignments go back to pending.
-    (Elsewhere, submitting resets them.) Returns the names of reviewers whose approval was voided."""
-    if article.state not in (ArticleState.IN_REVIEW, ArticleState.APPROVED):
-        return []
-    rows = list(db.session.scalars(select(ReviewAssignment).where(
-        ReviewAssignment.article_id == article.id, ReviewAssignment.status == AssignmentStatus.APPROVED)))
-    names = [a.reviewer.name for a in rows]
-    db.session.execute(update(ReviewAssignment).where(
-        ReviewAssignment.article_id == article.id,
-        ReviewAssignment.status.in_([AssignmentStatus.APPROVED, AssignmentStatus.CHANGES_REQUESTED]),
-    ).values(status=AssignmentStatus.PENDING.value, status_revision=None))
-    return names
 
 
 def _reanchor(article: Article, rev: Revision) -> dict:
@@ -163,12 +142,8 @@ def _reanchor(article: Article, rev: Revision) -> dict:
 
 def submit_article(actor, article: Article) -> Article:
     """Submit for review: ``submitted``, or straight to ``in_review`` when reviewers are assigned
-    (their assignments go back to pending)."""
-    if workflow.allowed_now(article, "submit"):
-        policy.require(actor, "article.submit", article)
-        db.session.execute(update(ReviewAssignment).where(
-            ReviewAssignment.article_id == article.id, ReviewAssignment.status != AssignmentStatus.WITHDRAWN,
-        ).values(status=AssignmentStatus.PENDING.value, status_revision=None))
+    (the workflow puts their assignments back to pending). After a request for changes, only a
+    new revision can be submitted (409)."""
     workflow.apply(article, "submit", actor=actor, role="writer", revision=article.revision)
     if article.state == ArticleState.SUBMITTED:
         notify_role("editor", f"“{article.title}” was submitted and needs a reviewer.",
@@ -177,4 +152,3 @@ def submit_article(actor, article: Article) -> Article:
         notify(a.reviewer, f"“{article.title}” (revision {article.current_revision}) is ready for your review.",
                f"/work/articles/{article.id}/review")
     return article
-

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from flask_login import current_user, login_required
 
 from reviewflow import policy
-from reviewflow.articles import queries
+from reviewflow.articles import queries, workflow
 from reviewflow.articles import services as articles
 from reviewflow.articles.diffing import inline_diff, side_by_side, stats
 from reviewflow.articles.forms import ArticleForm, RevisionForm
@@ -143,7 +143,7 @@ def edit(id: int):
     """Save a new revision (the article's writer). A stale base is shown inline with the text kept."""
     user = _me()
     article = articles.get_article(id)
-    policy.require(user, "article.edit", article)
+    workflow.check(article, "revise", user, lock_row=False, base_revision=article.current_revision)
     current = article.revision
     form = RevisionForm(data=None if request.method == "POST" else
                         {"title": current.title, "body": current.body, "base_revision": current.number})
@@ -200,7 +200,7 @@ def detail(id: int):
     """The article as staff see it: current revision, reviewers, live version, actions, signed decisions."""
     user = _me()
     article = articles.get_article(id)
-    policy.require(user, "article.view", article)
+    policy.authorize(user, "article.view", article)
     transitions = available_transitions(article, user)
     return render_template(
         "articles/detail.html", article=article, revision=article.revision,
@@ -218,7 +218,7 @@ def submit(id: int):
     """Submit for review (the writer). A second submit is a 409 with the reason."""
     user = _me()
     article = articles.get_article(id)
-    policy.require(user, "article.view", article)
+    policy.authorize(user, "article.view", article)
     articles.submit_article(user, article)
     db.session.commit()
     if article.state == ArticleState.IN_REVIEW:
@@ -235,7 +235,7 @@ def submit(id: int):
 def history(id: int):
     """Every revision of the article, newest first, with a form to compare any two."""
     article = articles.get_article(id)
-    policy.require(_me(), "article.view", article)
+    policy.authorize(_me(), "article.view", article)
     return render_template("articles/history.html", article=article, revisions=articles.revisions_of(article))
 
 
@@ -265,7 +265,7 @@ def diff(id: int):
     A revision that does not exist is a 404; an unknown ``view`` a 400.
     """
     article = articles.get_article(id)
-    policy.require(_me(), "article.view", article)
+    policy.authorize(_me(), "article.view", article)
     view = request.args.get("view", "inline")
     if view not in DIFF_VIEWS:
         raise InvalidInput('The view must be "inline" or "side".', field="view")

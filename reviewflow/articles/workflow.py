@@ -3,44 +3,97 @@
     draft -> submitted -> in_review <-> changes_requested
                           in_review -> approved -> published -> (revise) draft …
 
-``TRANSITIONS`` is the table: name, from-states, to-state (a state, or a function of
-the article for the few computed ones), the policy rule it needs, its button label.
-``apply`` is the only code that assigns ``Article.state`` (a test checks it): it checks
-the state (409), asks the policy (403), runs the transition's guard, sets the state,
-records one audit event and flushes. It never commits.
+``TRANSITIONS`` is the table: name, from-states, to-state (a state, or a function of the
+article for the computed ones), the policy rule it needs, its button label, its guard and
+its effect. ``check`` takes the article's row lock and then refuses in the order of
+PRODUCT.md: 404 for someone who cannot see the article, 403 for someone with no part in
+the action whatever the state, 409 for a state that does not allow it, then the
+transition's own guard. ``apply`` (which checks first, unless this unit of work already
+did) runs the transition's effect, sets the state and stamps, records one audit event and
+flushes; it never commits, and it is the only code that assigns ``Article.state`` (a test
+reads the code to prove it).
+
+The state of an article under review is a function of its assignments and annotations
+(``review_outcome``): every transition that can change them settles the state through it,
+and a re-review that approves the live, unchanged text writes a new published version
+through the hook that publishing registers (``on_rereviewed``), so no caller has to
+remember to.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import event, inspect, select, text, update
+from sqlalchemy.orm import Session
 
 from reviewflow import policy
 from reviewflow.articles.models import Article, ArticleState
 from reviewflow.audit import services as audit
-from reviewflow.errors import Conflict
+from reviewflow.errors import Conflict, NotFound, StaleRevision
 from reviewflow.extensions import db, utcnow
 from reviewflow.reviews.models import Annotation, AssignmentStatus, ReviewAssignment
 
 S = ArticleState
 ALL = frozenset(S)
 LIVE_STATES = frozenset({S.PUBLISHED, S.UNPUBLISHED})
+REVIEW_STATES = frozenset({S.IN_REVIEW, S.CHANGES_REQUESTED, S.APPROVED})
+A = AssignmentStatus
 
+# Locks -------------------------------------------------------------------------------------------
+
+#: Where ``lock`` and ``check`` remember what this unit of work already did (forgotten at its end).
+LOCKED_KEY, CHECKED_KEY = "reviewflow.workflow.locked", "reviewflow.workflow.checked"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_locks(session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(LOCKED_KEY, None)
+        session.info.pop(CHECKED_KEY, None)
+
+
+def lock(article: Article) -> Article:
+    """Take the article's row lock for the rest of the transaction and reload it.
+
+    PostgreSQL: ``SELECT … FOR UPDATE``; a concurrent transition on the same article waits
+    here and then reads what the other committed. SQLite: a no-op UPDATE takes the database's
+    write lock, which serialises writers the same way. Everything a transition decides from
+    is read after this, so two approvals at once cannot both miss each other.
+    """
+    locked = db.session.info.setdefault(LOCKED_KEY, set())
+    if article.id in locked:
+        return article
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(text("UPDATE articles SET id = id WHERE id = :id"), {"id": article.id})
+    db.session.flush()
+    # What was read before the lock may be stale: expired objects are refreshed when next read.
+    db.session.expire(article)
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, ReviewAssignment | Annotation) and inspect(obj).dict.get("article_id") == article.id:
+            db.session.expire(obj)
+    db.session.execute(select(Article.id).where(Article.id == article.id).with_for_update())
+    db.session.info.pop(policy.MEMO_KEY, None)
+    locked.add(article.id)
+    return article
+
+
+# What the state is made of -----------------------------------------------------------------------
 
 def active_assignments(article: Article) -> list[ReviewAssignment]:
+    """The article's assignments that are not withdrawn, fresh from the database."""
     return list(db.session.scalars(
-        select(ReviewAssignment).where(
-            ReviewAssignment.article_id == article.id, ReviewAssignment.status != AssignmentStatus.WITHDRAWN
-        ).order_by(ReviewAssignment.id)
+        select(ReviewAssignment)
+        .where(ReviewAssignment.article_id == article.id, ReviewAssignment.status != A.WITHDRAWN)
+        .order_by(ReviewAssignment.id)
     ))
 
 
 def open_blocking(article: Article) -> list[Annotation]:
+    """Open blocking annotations of the article, orphaned ones included: each blocks approval."""
     return list(db.session.scalars(
-        select(Annotation).where(
-            Annotation.article_id == article.id, Annotation.status == "open", Annotation.blocking.is_(True)
-        )
+        select(Annotation).where(Annotation.article_id == article.id, Annotation.status == "open",
+                                 Annotation.blocking.is_(True)).order_by(Annotation.id)
     ))
 
 
@@ -51,12 +104,50 @@ def review_outcome(article: Article) -> S:
     assignments = active_assignments(article)
     if not assignments:
         return S.SUBMITTED
-    if any(a.status == AssignmentStatus.CHANGES_REQUESTED for a in assignments):
+    if any(a.status == A.CHANGES_REQUESTED for a in assignments):
         return S.CHANGES_REQUESTED
-    if all(a.status == AssignmentStatus.APPROVED and a.status_revision == article.current_revision
-           for a in assignments) and not open_blocking(article):
+    if all(a.status == A.APPROVED and a.status_revision == article.current_revision for a in assignments) \
+            and not open_blocking(article):
         return S.APPROVED
     return S.IN_REVIEW
+
+
+#: Set by publishing: ``live_revision(article) -> int | None`` (the revision readers see) and
+#: ``republish(actor, article, role) -> version`` (writes the version of a completed re-review).
+REREVIEW_HOOKS: dict[str, Callable] = {}
+
+
+def on_rereviewed(live_revision: Callable, republish: Callable) -> None:
+    """Publishing registers how to read the live revision and write a re-reviewed version."""
+    REREVIEW_HOOKS.update(live_revision=live_revision, republish=republish)
+
+
+def _rereview_complete(article: Article, outcome: S) -> bool:
+    """A re-review of the live text ends approved: the article goes back to published, as a new version."""
+    if outcome != S.APPROVED or article.live_version is None:
+        return False
+    return REREVIEW_HOOKS["live_revision"](article) == article.current_revision
+
+
+def _settle(article: Article) -> S:
+    """The state an article under review is in, given its assignments and annotations now."""
+    state = S(article.state)
+    if state not in REVIEW_STATES:
+        return state
+    outcome = review_outcome(article)
+    return S.PUBLISHED if _rereview_complete(article, outcome) else outcome
+
+
+# Targets and effects -----------------------------------------------------------------------------
+
+def _reset_assignments(article: Article, statuses=(A.APPROVED, A.CHANGES_REQUESTED, A.PENDING)) -> list[str]:
+    """Put the active assignments back to pending: the approvals given no longer count.
+    Returns the names of the reviewers whose approval was voided."""
+    voided = [a.reviewer.name for a in active_assignments(article) if a.status == A.APPROVED]
+    db.session.execute(update(ReviewAssignment).where(
+        ReviewAssignment.article_id == article.id, ReviewAssignment.status.in_([s.value for s in statuses]),
+    ).values(status=A.PENDING.value, status_revision=None).execution_options(synchronize_session="fetch"))
+    return voided
 
 
 def _after_revise(article: Article) -> S:
@@ -68,33 +159,66 @@ def _after_revise(article: Article) -> S:
     return state
 
 
+def _revise_effect(article: Article, details: dict) -> None:
+    """Any change to content under review voids its approvals."""
+    if S(article.state) in (S.IN_REVIEW, S.APPROVED):
+        details["approvals_voided"] = _reset_assignments(article)
+
+
+def _submit_effect(article: Article, details: dict) -> None:
+    """Submitting asks every active reviewer afresh."""
+    _reset_assignments(article)
+
+
 def _after_submit(article: Article) -> S:
     return S.IN_REVIEW if active_assignments(article) else S.SUBMITTED
+
+
+def _assign_effect(article: Article, details: dict) -> None:
+    """Assigning to a published article starts a re-review: earlier approvals do not count for it."""
+    if S(article.state) == S.PUBLISHED:
+        details["rereview"] = True
+        details["approvals_voided"] = _reset_assignments(article)
 
 
 def _after_assign(article: Article) -> S:
     return S.IN_REVIEW if S(article.state) in (S.SUBMITTED, S.APPROVED, S.PUBLISHED) else S(article.state)
 
 
-def _after_withdraw(article: Article) -> S:
-    state = S(article.state)
-    if state in (S.IN_REVIEW, S.CHANGES_REQUESTED, S.APPROVED):
-        return review_outcome(article)
-    return state
-
-
 def _after_unpublish(article: Article) -> S:
     return S.UNPUBLISHED if S(article.state) == S.PUBLISHED else S(article.state)
 
+
+# Guards ------------------------------------------------------------------------------------------
 
 def _must_be_live(article: Article, **_) -> None:
     if article.live_version is None:
         raise Conflict("This article is not published, so there is nothing to unpublish.")
 
 
-def _must_pin_approved(article: Article, revision=None, **_) -> None:
+def _must_be_current(article: Article, revision=None, **_) -> None:
+    """Decisions and publishing pin the exact revision: the current one."""
     if revision is None or revision.number != article.current_revision:
-        raise Conflict("Only the current, approved revision can be published.", code="stale_revision")
+        number = getattr(revision, "number", "?")
+        raise StaleRevision(f"Revision {number} is not the current revision ({article.current_revision}). "
+                            "Nothing was done: reload and act on the current revision.")
+
+
+def _must_have_new_revision(article: Article, **_) -> None:
+    """After a request for changes, only a new revision can be submitted again."""
+    if S(article.state) != S.CHANGES_REQUESTED:
+        return
+    if any(a.status == A.CHANGES_REQUESTED and (a.status_revision or 0) >= article.current_revision
+           for a in active_assignments(article)):
+        raise Conflict("Changes were requested on this revision. Save a new revision that addresses them "
+                       "before submitting again.")
+
+
+def _must_be_base(article: Article, base_revision=None, **_) -> None:
+    """A revision is saved on top of the current one, never over a newer one."""
+    if base_revision != article.current_revision:
+        raise StaleRevision(f"Revision {article.current_revision} was saved after the revision {base_revision} you "
+                            "edited. Nothing was saved: open the latest revision and apply your changes there.")
 
 
 @dataclass(frozen=True)
@@ -108,31 +232,36 @@ class Transition:
     confirm: str | None = None
     danger: bool = False
     guard: Callable | None = None
+    #: Changes the transition makes besides the state, owned here so no caller forgets them.
+    effect: Callable[[Article, dict], None] | None = None
+    #: The keyword of ``check`` whose object the policy rule is asked about (default: the article).
+    subject: str | None = None
     #: Drawn as a plain button on the article page (others have their own forms).
     button: bool = False
 
 
 TRANSITIONS: dict[str, Transition] = {t.name: t for t in [
-    Transition("revise", ALL, _after_revise, "article.edit", "Save revision", "revision.saved"),
+    Transition("revise", ALL, _after_revise, "article.edit", "Save revision", "revision.saved",
+               guard=_must_be_base, effect=_revise_effect),
     Transition("submit", frozenset({S.DRAFT, S.CHANGES_REQUESTED}), _after_submit, "article.submit",
-               "Submit for review", "article.submitted", button=True,
-               confirm="Submit this revision for medical review?"),
+               "Submit for review", "article.submitted", button=True, guard=_must_have_new_revision,
+               effect=_submit_effect, confirm="Submit this revision for medical review?"),
     Transition("assign", ALL - {S.UNPUBLISHED}, _after_assign, "review.assign", "Assign reviewer",
-               "reviewer.assigned"),
-    Transition("withdraw", ALL, _after_withdraw, "review.assign", "Withdraw", "reviewer.withdrawn",
+               "reviewer.assigned", effect=_assign_effect),
+    Transition("withdraw", ALL, _settle, "review.assign", "Withdraw", "reviewer.withdrawn",
                confirm="Withdraw this reviewer? Their pending review ends.", danger=True),
-    Transition("decide", frozenset({S.IN_REVIEW, S.CHANGES_REQUESTED}), review_outcome, "article.decide",
-               "Sign decision", "decision.signed"),
+    Transition("decide", frozenset({S.IN_REVIEW, S.CHANGES_REQUESTED}), _settle, "article.decide",
+               "Sign decision", "decision.signed", guard=_must_be_current),
     Transition("publish", frozenset({S.APPROVED}), S.PUBLISHED, "article.publish", "Publish…",
-               "article.published", danger=True, guard=_must_pin_approved),
-    Transition("republish", frozenset({S.APPROVED}), S.PUBLISHED, "article.decide", "Re-review published",
-               "article.rereviewed", guard=_must_pin_approved),
+               "article.published", danger=True, guard=_must_be_current),
     Transition("unpublish", ALL, _after_unpublish, "article.unpublish", "Unpublish…", "article.unpublished",
                danger=True, guard=_must_be_live),
-    # A blocking annotation added to (or reopened on) an approved article sends it back to review:
-    # "approved" means no blocking annotation is open.
-    Transition("block", frozenset({S.APPROVED}), review_outcome, "annotation.reply", "Block approval",
-               "annotation.added"),
+    # Annotations change the state only through what "approved" means: no blocking annotation open.
+    Transition("annotate", ALL, _settle, "annotation.create", "Annotate", "annotation.added"),
+    Transition("resolve", ALL, _settle, "annotation.resolve", "Resolve", "annotation.resolved",
+               subject="annotation"),
+    Transition("reopen", ALL, _settle, "annotation.resolve", "Reopen", "annotation.reopened",
+               subject="annotation"),
 ]}
 
 
@@ -140,47 +269,76 @@ def target_of(article: Article, transition: Transition) -> S:
     return transition.target(article) if callable(transition.target) else transition.target
 
 
-def allowed_now(article: Article, name: str) -> bool:
-    return S(article.state) in TRANSITIONS[name].sources
-
-
 def available_transitions(article: Article, user) -> list[Transition]:
-    """The transitions this user may take on this article in its current state."""
+    """The transitions this user may take on this article in its current state (for drawing buttons)."""
     return [t for t in TRANSITIONS.values()
-            if S(article.state) in t.sources and policy.can(user, t.rule, article)]
+            if t.subject is None and S(article.state) in t.sources and policy.can(user, t.rule, article)]
+
+
+def allowed_now(article: Article, name: str) -> bool:
+    """Whether the article's state allows the transition (for pages that explain what comes next)."""
+    return S(article.state) in TRANSITIONS[name].sources
 
 
 STATE_MESSAGES = {
     "submit": "Only a draft or an article with changes requested can be submitted; this one is {state}.",
     "decide": "Decisions are taken while the article is in review; this one is {state}.",
-    "publish": "Only an approved revision can be published; this article is {state}.",
-    "republish": "Only an approved revision can be published; this article is {state}.",
+    "publish": "Only an approved revision can be published; this article is {state}. Publishing needs every "
+               "assigned reviewer's signed approval of the current revision.",
     "assign": "Reviewers cannot be assigned to an article that is {state}.",
 }
 
 
-def apply(article: Article, name: str, *, actor, role: str, revision=None, target=None,
-          details: dict | None = None, action: str | None = None, check_policy: bool = True):
-    """Take transition ``name`` on ``article`` for ``actor``; returns the audit event.
+def check(article: Article, name: str, actor, *, lock_row: bool = True, **context) -> Transition:
+    """May ``actor`` take transition ``name`` on ``article`` now? Raises if not; returns the transition.
 
-    Raises Conflict (409) when the state does not allow it, Forbidden (403) when the
-    policy refuses, and whatever the transition's guard raises. Flushes, never commits.
+    In this order: NotFound (404) when the actor cannot see the article; Forbidden (403) when
+    the policy gives them no part in the action, whatever the state; Conflict (409) when the
+    state does not allow it; then whatever the transition's guard raises (``context`` is passed
+    to it). Takes the row lock first (``lock_row=False`` only for pages that just display).
     """
     transition = TRANSITIONS[name]
-    before = S(article.state)
-    if before not in transition.sources:
+    if lock_row:
+        lock(article)
+    if not policy.can(actor, "article.view", article):
+        raise NotFound("There is no article with that id.")
+    policy.require(actor, transition.rule, context.get(transition.subject) if transition.subject else article)
+    state = S(article.state)
+    if state not in transition.sources:
         message = STATE_MESSAGES.get(name, "This cannot be done while the article is {state}.")
-        raise Conflict(message.format(state=before.label.lower()))
-    if check_policy:
-        policy.require(actor, transition.rule, article)
+        raise Conflict(message.format(state=state.label.lower()))
     if transition.guard:
-        transition.guard(article, revision=revision)
+        transition.guard(article, **context)
+    if lock_row:
+        db.session.info.setdefault(CHECKED_KEY, set()).add((article.id, name, getattr(actor, "id", None)))
+    return transition
+
+
+def apply(article: Article, name: str, *, actor, role: str, revision=None, target=None,
+          details: dict | None = None, action: str | None = None, **context):
+    """Take transition ``name`` on ``article`` for ``actor``; returns the audit event.
+
+    Checks first unless ``check`` already passed for it in this unit of work, runs the
+    transition's effect, sets the state and stamps, records one audit event and flushes.
+    When the state it reaches completes a re-review of the live text, the re-reviewed
+    version is written too (its own event). Never commits.
+    """
+    transition = TRANSITIONS[name]
+    if (article.id, name, getattr(actor, "id", None)) not in db.session.info.get(CHECKED_KEY, set()):
+        check(article, name, actor, revision=revision, **context)
+    details = dict(details or {})
+    before = S(article.state)
+    if transition.effect:
+        transition.effect(article, details)
     db.session.flush()
     after = target_of(article, transition)
     article.state = after.value
     article.updated_at = utcnow()
     db.session.flush()
-    return audit.record(
+    recorded = audit.record(
         action or transition.action, actor=actor, role=role, target=target or article, article=article,
         revision=revision or article.revision, before=before.value, after=after.value, details=details,
     )
+    if after == S.PUBLISHED and name != "publish":
+        REREVIEW_HOOKS["republish"](actor, article, role)
+    return recorded

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, defer, joinedload, raiseload, selectinload
 
 from reviewflow import policy
 from reviewflow.articles import workflow
-from reviewflow.articles.models import Article, ArticleState, Revision, content_hash
+from reviewflow.articles.models import Article, Revision, content_hash
 from reviewflow.articles.rendering import render_markdown
 from reviewflow.articles.services import get_revision
 from reviewflow.audit import services as audit
@@ -33,6 +33,7 @@ from reviewflow.notifications.services import notify
 from reviewflow.publishing.models import PublishedReview, PublishedVersion
 from reviewflow.reviews.models import Decision
 from reviewflow.reviews.services import approvals_behind
+from reviewflow.textrules import one_line
 
 NOTE_MAX = 500
 
@@ -49,16 +50,16 @@ def _add_months(day: date, months: int) -> date:
 
 
 def _write_version(actor, article: Article, rev: Revision, decisions: list[Decision], kind: str,
-                   change_note: str, number: int) -> PublishedVersion:
-    now = utcnow()
+                   change_note: str, number: int, now, event_seq: int) -> PublishedVersion:
     body_html = render_markdown(rev.body)
     version = PublishedVersion(
         article_id=article.id, version=number, revision_number=rev.number, content_hash=rev.content_hash,
         slug=article.slug, title=rev.title, topic=article.topic, body_html=body_html,
         summary=summary_of(body_html), kind=kind, published_at=now,
         last_reviewed_at=max(d.signed_at for d in decisions),
-        publisher_id=getattr(actor, "id", None), publisher_name=getattr(actor, "name", ""),
-        writer_id=article.writer_id, writer_name=article.writer.name, change_note=change_note,
+        publisher_id=getattr(actor, "id", None) if kind == "publish" else None,
+        publisher_name=getattr(actor, "name", "") if kind == "publish" else "",
+        writer_id=article.writer_id, writer_name=article.writer.name, change_note=change_note, audit_seq=event_seq,
     )
     db.session.add(version)
     db.session.flush()
@@ -78,6 +79,18 @@ def _write_version(actor, article: Article, rev: Revision, decisions: list[Decis
     return version
 
 
+def byline_details(actor, kind: str, number: int, rev: Revision, decisions: list[Decision], now) -> dict:
+    """What the ``article.published`` / ``article.rereviewed`` event carries: everything the version's
+    byline shows, so ``audit verify`` can prove the published tables from the chain."""
+    return {"version": number, "revision": rev.number, "content_hash": rev.content_hash,
+            "published_at": now.isoformat(),
+            "publisher_id": getattr(actor, "id", None) if kind == "publish" else None,
+            "publisher": getattr(actor, "name", "") if kind == "publish" else "",
+            "reviewed_by": [{"decision_id": d.id, "reviewer_id": d.reviewer_id, "name": d.printed_name,
+                             "credentials": d.credentials, "specialty": d.specialty,
+                             "reviewed_at": d.signed_at.isoformat()} for d in decisions]}
+
+
 def summary_of(body_html: str, limit: int = 300) -> str:
     """The opening text of an article for lists and feeds: headings left out, cut at a word near ``limit``."""
     text = re.sub(r"\s+", " ", nh3.clean(re.sub(r"<h([1-6])>.*?</h\1>", " ", body_html, flags=re.S), tags=set()))
@@ -89,33 +102,30 @@ def summary_of(body_html: str, limit: int = 300) -> str:
 
 
 def _clean_note(note) -> str:
-    if note is None:
-        return ""
-    if not isinstance(note, str) or len(note) > NOTE_MAX:
-        raise InvalidInput(f"The change note must be text of at most {NOTE_MAX} characters.", field="change_note")
-    return note.strip()
+    return one_line(note, "change_note", NOTE_MAX, required=False)
 
 
 def publish_revision(actor, article: Article, revision_number, change_note: str | None = None) -> PublishedVersion:
-    """Publish exactly this revision (editors who did not write it).
+    """Publish exactly this revision (editors who neither wrote nor reviewed it: four eyes).
 
-    Refused (409) unless the article is approved and this is its current, approved
-    revision. An update without a change note gets a plain one.
+    Refusals: 404/403 from the policy; 409 unless the article is approved and this is its
+    current revision, and unless signed approvals stand behind it. An update without a change
+    note gets a plain one.
     """
     if isinstance(revision_number, bool) or not isinstance(revision_number, int | str):
         raise InvalidInput("revision must be a revision number.", field="revision")
     rev = get_revision(article, revision_number)
+    workflow.check(article, "publish", actor, revision=rev)
     note = _clean_note(change_note) or ("First published." if article.live_version is None and not
                                         versions_of(article.id) else f"Updated to revision {rev.number}.")
     decisions = approvals_behind(article, rev.number)
-    number = _next_version(article)
-    event = workflow.apply(article, "publish", actor=actor, role="editor", revision=rev,
-                           details={"version": number, "change_note": note,
-                                    "reviewed_by": [f"{d.printed_name}, {d.credentials}" for d in decisions]})
     if not decisions:
         raise Conflict("No signed approval stands behind this revision, so it cannot be published.")
-    version = _write_version(actor, article, rev, decisions, "publish", note, number)
-    version.audit_seq = event.seq
+    number, now = _next_version(article), utcnow()
+    event = workflow.apply(article, "publish", actor=actor, role="editor", revision=rev,
+                           details={**byline_details(actor, "publish", number, rev, decisions, now),
+                                    "change_note": note})
+    version = _write_version(actor, article, rev, decisions, "publish", note, number, now, event.seq)
     notify(article.writer, f"“{article.title}” is published (version {number}).", f"/articles/{article.slug}")
     return version
 
@@ -125,37 +135,41 @@ def _next_version(article: Article) -> int:
                               .where(PublishedVersion.article_id == article.id)) or 0) + 1
 
 
-def republish_if_rereview(actor, article: Article) -> PublishedVersion | None:
-    """After an approval: when a re-review of the live, unchanged text is complete, write a new
-    published version with the same text and a new "last reviewed" date. Otherwise nothing."""
-    if article.state != ArticleState.APPROVED or article.live_version is None:
+def _live_revision(article: Article) -> int | None:
+    """The revision number readers see now, or None when the article is not live."""
+    if article.live_version is None:
         return None
-    live = live_version_of(article)
-    if live is None or live.revision_number != article.current_revision:
-        return None
+    return db.session.scalar(select(PublishedVersion.revision_number).where(
+        PublishedVersion.article_id == article.id, PublishedVersion.version == article.live_version))
+
+
+def _republish(actor, article: Article, role: str) -> PublishedVersion:
+    """A re-review of the live, unchanged text is complete: write a new published version with the same
+    text, a new "last reviewed" date and exactly the approvals signed for this re-review. Called by
+    the workflow when a transition completes a re-review; nobody else calls it."""
     rev = get_revision(article, article.current_revision)
     decisions = approvals_behind(article, rev.number)
-    number = _next_version(article)
-    event = workflow.apply(article, "republish", actor=actor, role="reviewer", revision=rev,
-                           details={"version": number, "kind": "rereview",
-                                    "reviewed_by": [f"{d.printed_name}, {d.credentials}" for d in decisions]})
-    version = _write_version(None, article, rev, decisions, "rereview",
-                             "Medically re-reviewed; no changes to the text.", number)
-    version.audit_seq = event.seq
-    return version
+    number, now = _next_version(article), utcnow()
+    event = audit.record("article.rereviewed", actor=actor, role=role, target=article, article=article, revision=rev,
+                         before=article.state, after=article.state,
+                         details={**byline_details(actor, "rereview", number, rev, decisions, now), "kind": "rereview"})
+    return _write_version(actor, article, rev, decisions, "rereview", "Medically re-reviewed; no changes to the text.",
+                          number, now, event.seq)
+
+
+workflow.on_rereviewed(_live_revision, _republish)
 
 
 def unpublish_article(actor, article: Article, reason) -> Article:
     """Take the article off the public site (editors); its URL then answers 410 with the reason."""
-    if not isinstance(reason, str) or not reason.strip():
+    workflow.check(article, "unpublish", actor)
+    reason = one_line(reason, "reason", NOTE_MAX) if isinstance(reason, str) and reason.strip() else None
+    if reason is None:
         raise InvalidInput("Give the reason for unpublishing; readers see a short notice.", field="reason")
-    if len(reason) > NOTE_MAX:
-        raise InvalidInput(f"The reason is longer than {NOTE_MAX} characters.", field="reason")
     live = article.live_version
-    workflow.apply(article, "unpublish", actor=actor, role="editor", details={"reason": reason.strip(),
-                                                                              "version": live})
+    workflow.apply(article, "unpublish", actor=actor, role="editor", details={"reason": reason, "version": live})
     article.live_version = None
-    article.unpublished_at, article.unpublish_reason = utcnow(), reason.strip()
+    article.unpublished_at, article.unpublish_reason = utcnow(), reason
     article.rereview_due = None
     db.session.flush()
     public_changed()
@@ -164,7 +178,7 @@ def unpublish_article(actor, article: Article, reason) -> Article:
 
 def set_rereview_interval(actor, article: Article, months) -> Article:
     """Set how often a published article is re-reviewed (editors); the due date follows."""
-    policy.require(actor, "article.schedule_rereview", article)
+    policy.authorize(actor, "article.schedule_rereview", article)
     try:
         months = int(months)
     except (TypeError, ValueError):

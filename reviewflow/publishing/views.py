@@ -38,7 +38,7 @@ from reviewflow.articles.models import Article
 from reviewflow.articles.rendering import render_markdown
 from reviewflow.auth import services as accounts
 from reviewflow.auth.views import verifier_names
-from reviewflow.errors import Conflict, NotFound
+from reviewflow.errors import NotFound
 from reviewflow.extensions import db, utcnow
 from reviewflow.publishing import fastpath
 from reviewflow.publishing import services as publishing
@@ -387,10 +387,7 @@ def confirm(article_id: int):
     """Confirm and publish exactly the current, approved revision (editors who did not write it)."""
     user = current_user._get_current_object()
     article = articles.get_article(article_id)
-    policy.require(user, "article.publish", article)
-    if not workflow.allowed_now(article, "publish"):
-        raise Conflict(workflow.STATE_MESSAGES["publish"].format(state=article.state_enum.label.lower())
-                       + " Publishing needs every assigned reviewer's signed approval of the current revision.")
+    workflow.check(article, "publish", user, lock_row=False, revision=article.revision)
     live = publishing.live_version_of(article)
     form = PublishForm(note_required=live is not None)
     if form.validate_on_submit():
@@ -418,10 +415,8 @@ def unpublish(article_id: int):
     """Confirm and take an article off the public site with a reason readers see (editors)."""
     user = current_user._get_current_object()
     article = articles.get_article(article_id)
-    policy.require(user, "article.unpublish", article)
+    workflow.check(article, "unpublish", user, lock_row=False)
     live = publishing.live_version_of(article)
-    if live is None:
-        raise Conflict(f"“{article.title}” is not on the public site, so there is nothing to unpublish.")
     form = UnpublishForm()
     if form.validate_on_submit():
         publishing.unpublish_article(user, article, form.reason.data)
@@ -438,7 +433,7 @@ def rereview_interval(article_id: int):
     """Set how many months pass between medical re-reviews of a published article (editors)."""
     user = current_user._get_current_object()
     article = articles.get_article(article_id)
-    policy.require(user, "article.schedule_rereview", article)
+    policy.authorize(user, "article.schedule_rereview", article)
     form = RereviewForm()
     if not form.validate_on_submit():
         errors = [e for field_errors in form.errors.values() for e in field_errors]
@@ -457,7 +452,7 @@ def rereview_interval(article_id: int):
 def certificate(article_id: int, n: int):
     """The printable review certificate of one published version (staff of the article)."""
     article = articles.get_article(article_id)
-    policy.require(current_user, "article.view", article)
+    policy.authorize(current_user, "article.view", article)
     cert = publishing.certificate(article, n)
     return render_template("publishing/certificate.html", cert=cert, article=article, **_staff_context(article),
                            verifiers=verifier_names([line.decision.profile for line in cert.lines]),

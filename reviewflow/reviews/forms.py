@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional, Regexp, StopValidation, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, Regexp, StopValidation
 
 from reviewflow.auth.forms import MultiCheckboxField
 from reviewflow.extensions import utcnow
@@ -44,8 +44,8 @@ class ReplyForm(FlaskForm):
 class SignForm(FlaskForm):
     """The signing dialog. Set ``decision`` and ``checklist.choices`` before validating.
 
-    For approval every checklist item must be ticked; a request for changes needs a comment;
-    both need the password (checked by the service, not here).
+    What a signature needs (every checklist item for an approval, a comment for a request for
+    changes, the right password) is the service's rule; the view shows its refusals beside the fields.
     """
 
     revision = HiddenField(validators=REVISION)
@@ -58,16 +58,6 @@ class SignForm(FlaskForm):
     @property
     def verb(self) -> str:
         return "Approval" if self.decision == "approve" else "A request for changes"
-
-    def validate_checklist(self, field) -> None:
-        if self.decision == "approve" and set(field.data or []) != {value for value, _ in field.choices}:
-            raise ValidationError("Approval needs every item of the checklist ticked. If one does not hold, "
-                                  "request changes instead. Nothing was signed.")
-
-    def validate_comment(self, field) -> None:
-        if self.decision == "request_changes" and not (field.data or "").strip():
-            raise StopValidation("Describe the changes you request: the writer sees this with your signature. "
-                                 "Nothing was signed.")
 
     def validate_password(self, field) -> None:
         if not field.data:

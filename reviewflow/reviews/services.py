@@ -5,8 +5,10 @@ Every function takes the actor, asks the policy, flushes and never commits.
 from __future__ import annotations
 
 import json
-from datetime import date
+import math
+from datetime import date, datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import selectinload
 
@@ -16,9 +18,10 @@ from reviewflow.articles.anchoring import context_of, locate
 from reviewflow.articles.models import Article, ArticleState, Revision
 from reviewflow.articles.services import get_revision
 from reviewflow.audit import services as audit
+from reviewflow.audit.models import AuditEvent
 from reviewflow.auth.models import ReviewerProfile, User, UserRole
 from reviewflow.auth.services import check_password
-from reviewflow.errors import BadPassword, Conflict, InvalidInput, NotFound, ReviewerUnavailable, StaleRevision
+from reviewflow.errors import BadPassword, Conflict, InvalidInput, NotFound, ReviewerUnavailable, TooManyAttempts
 from reviewflow.extensions import db, utcnow
 from reviewflow.notifications.services import notify, notify_role
 from reviewflow.reviews.models import (
@@ -29,23 +32,25 @@ from reviewflow.reviews.models import (
     Decision,
     ReviewAssignment,
 )
+from reviewflow.textrules import multi_line
 
 COMMENT_MAX = 5000
 QUOTE_MAX = 1000
+#: Wrong signing passwords tolerated within ``SIGNING_WINDOW`` before signing is refused for that long.
+SIGNING_FAILURES = 5
+SIGNING_WINDOW = timedelta(minutes=15)
 
 
-def _text(value, field: str, required: bool = True, limit: int = COMMENT_MAX) -> str:
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise InvalidInput(f"The {field} cannot be empty.", field=field)
-    if len(value) > limit:
-        raise InvalidInput(f"The {field} is longer than {limit:,} characters.", field=field)
-    return value.strip()
+def _comment(value, field: str = "comment", required: bool = True) -> str:
+    return multi_line(value, field, COMMENT_MAX, required=required).strip()
 
 
 def reviewer_unavailable_reason(reviewer: User | None, article: Article, today: date | None = None) -> str | None:
-    """Why this person cannot review this article, or None when they can."""
+    """Why this person cannot review this article, or None when they can.
+
+    Only an active reviewer who did not write the article, whose current credentials an admin
+    verified and whose licence is valid today, can be assigned or sign.
+    """
     today = today or utcnow().date()
     if reviewer is None or not reviewer.has_role("reviewer"):
         return "This person is not a medical reviewer."
@@ -53,38 +58,51 @@ def reviewer_unavailable_reason(reviewer: User | None, article: Article, today: 
         return f"{reviewer.name}'s account is inactive."
     if reviewer.id == article.writer_id:
         return f"{reviewer.name} wrote this article, and nobody reviews their own article."
-    if reviewer.profile is None:
+    profile = reviewer.profile
+    if profile is None:
         return f"{reviewer.name} has no credential profile yet."
-    if reviewer.profile.license_expires < today:
-        return f"{reviewer.name}'s licence expired on {reviewer.profile.license_expires.isoformat()}."
+    if not profile.is_verified:
+        return (f"{reviewer.name}'s current credentials (version {profile.version}) are not verified yet; "
+                "an admin must verify them first.")
+    if not profile.license_valid_on(today):
+        return f"{reviewer.name}'s licence expired on {profile.license_expires.isoformat()}."
     return None
 
 
-def assign_reviewer(actor, article: Article, reviewer_id, due_date: date | None = None) -> ReviewAssignment:
-    """Assign a reviewer (editors). A submitted article goes in_review; a published one starts a re-review.
-
-    Raises ReviewerUnavailable (409) for the writer, inactive accounts and expired licences.
-    """
-    if not workflow.allowed_now(article, "assign"):
-        workflow.apply(article, "assign", actor=actor, role="editor")  # raises the 409
-    policy.require(actor, "review.assign", article)
+def _reviewer(reviewer_id) -> User:
     try:
-        reviewer = (db.session.get(User, int(reviewer_id), options=(selectinload(User.role_rows),
-                                                                    selectinload(User.profile)))
-                    if 0 < int(reviewer_id) < 2**31 else None)
+        key = int(reviewer_id)
     except (TypeError, ValueError):
         raise InvalidInput("reviewer_id must be a person's id.", field="reviewer_id") from None
+    reviewer = db.session.get(User, key, options=(selectinload(User.role_rows), selectinload(User.profile))) \
+        if 0 < key < 2**31 else None
     if reviewer is None:
         raise InvalidInput("There is no person with that reviewer_id.", field="reviewer_id")
+    return reviewer
+
+
+def _reviewer_available(article: Article, reviewer: User | None = None, **_) -> None:
     reason = reviewer_unavailable_reason(reviewer, article)
     if reason:
         raise ReviewerUnavailable(reason + " Choose another reviewer.")
-    if due_date is not None and due_date < utcnow().date():
+
+
+def assign_reviewer(actor, article: Article, reviewer_id, due_date: date | None = None) -> ReviewAssignment:
+    """Assign a reviewer (editors). A submitted article goes in_review; a published one starts a
+    re-review, for which every active reviewer signs afresh.
+
+    Refusals: 404/403/409 from the workflow; ReviewerUnavailable (409) for the writer, inactive
+    accounts, unverified credentials and expired licences; InvalidInput for a past due date.
+    """
+    workflow.check(article, "assign", actor)
+    reviewer = _reviewer(reviewer_id)
+    _reviewer_available(article, reviewer)
+    if due_date is not None and (not isinstance(due_date, date) or due_date < utcnow().date()):
         raise InvalidInput("The due date is in the past.", field="due_date")
     assignment = db.session.scalar(select(ReviewAssignment).where(
         ReviewAssignment.article_id == article.id, ReviewAssignment.reviewer_id == reviewer.id))
-    if (assignment is not None and assignment.status != AssignmentStatus.WITHDRAWN
-            and article.state != ArticleState.PUBLISHED):
+    rereview = article.state == ArticleState.PUBLISHED
+    if assignment is not None and assignment.status != AssignmentStatus.WITHDRAWN and not rereview:
         raise Conflict(f"{reviewer.name} is already assigned to this article.")
     if assignment is None:
         assignment = ReviewAssignment(article_id=article.id, reviewer_id=reviewer.id, assigned_by_id=actor.id)
@@ -92,7 +110,6 @@ def assign_reviewer(actor, article: Article, reviewer_id, due_date: date | None 
     assignment.status, assignment.status_revision, assignment.withdrawn_at = AssignmentStatus.PENDING.value, None, None
     assignment.due_date, assignment.assigned_at, assignment.assigned_by_id = due_date, utcnow(), actor.id
     db.session.flush()
-    rereview = article.state == ArticleState.PUBLISHED
     workflow.apply(article, "assign", actor=actor, role="editor", target=assignment, revision=article.revision,
                    details={"reviewer": reviewer.display_name, "reviewer_id": reviewer.id,
                             "due_date": due_date.isoformat() if due_date else None, "rereview": rereview})
@@ -113,8 +130,10 @@ def get_assignment(article: Article, assignment_id) -> ReviewAssignment:
 
 
 def withdraw_assignment(actor, article: Article, assignment: ReviewAssignment) -> ReviewAssignment:
-    """Withdraw a reviewer (editors); the article's state is reconciled with the remaining reviewers."""
-    policy.require(actor, "review.assign", article)
+    """Withdraw a reviewer (editors); the article's state is settled with the remaining reviewers
+    (which may complete a re-review)."""
+    workflow.check(article, "withdraw", actor)
+    db.session.refresh(assignment)
     if assignment.status == AssignmentStatus.WITHDRAWN:
         raise Conflict(f"{assignment.reviewer.name} was already withdrawn from this article.")
     assignment.status, assignment.withdrawn_at = AssignmentStatus.WITHDRAWN.value, utcnow()
@@ -129,12 +148,13 @@ def add_annotation(actor, article: Article, revision_number, quote, comment, blo
     """Anchor a comment to quoted text of a revision (assigned reviewers).
 
     The quote must occur in the revision's text (InvalidInput otherwise); prefix and
-    suffix pick among several occurrences and are then stored as found.
+    suffix pick among several occurrences and are then stored as found. A blocking
+    annotation on an approved article sends it back to review.
     """
-    policy.require(actor, "annotation.create", article)
+    workflow.check(article, "annotate", actor)
     rev = get_revision(article, revision_number)
-    quote = _text(quote, "quote", limit=QUOTE_MAX)
-    comment = _text(comment, "comment")
+    quote = multi_line(quote, "quote", QUOTE_MAX)
+    comment = _comment(comment)
     if not isinstance(blocking, bool):
         raise InvalidInput("blocking must be true or false.", field="blocking")
     prefix, suffix = (prefix if isinstance(prefix, str) else ""), (suffix if isinstance(suffix, str) else "")
@@ -151,13 +171,8 @@ def add_annotation(actor, article: Article, revision_number, quote, comment, blo
                      prefix=pre, suffix=suf, position=start, comment=comment, blocking=blocking, author_id=actor.id)
     db.session.add(ann)
     db.session.flush()
-    details = {"blocking": blocking, "comment": comment[:500]}
-    if blocking and article.state == ArticleState.APPROVED:  # approval no longer holds: back to review
-        workflow.apply(article, "block", actor=actor, role="reviewer", target=ann, revision=rev, details=details,
-                       action="annotation.added")
-    else:
-        audit.record("annotation.added", actor=actor, role="reviewer", target=ann, article=article, revision=rev,
-                     details=details)
+    workflow.apply(article, "annotate", actor=actor, role="reviewer", target=ann, revision=rev,
+                   details={"blocking": blocking, "comment": comment[:500]})
     notify(article.writer, f"{actor.name} annotated “{article.title}”"
                            + (" (blocking)." if blocking else "."), f"/work/articles/{article.id}/review")
     return ann
@@ -177,8 +192,8 @@ def get_annotation(annotation_id) -> Annotation:
 def reply_to_annotation(actor, ann: Annotation, comment) -> AnnotationReply:
     """Add a reply to an annotation's thread (the article's staff)."""
     article = db.session.get(Article, ann.article_id)
-    policy.require(actor, "annotation.reply", article)
-    reply = AnnotationReply(annotation_id=ann.id, author_id=actor.id, comment=_text(comment, "comment"))
+    policy.authorize(actor, "annotation.reply", article)
+    reply = AnnotationReply(annotation_id=ann.id, author_id=actor.id, comment=_comment(comment))
     db.session.add(reply)
     db.session.flush()
     audit.record("annotation.replied", actor=actor, role=_role_on(actor, article), target=ann, article=article,
@@ -190,22 +205,21 @@ def reply_to_annotation(actor, ann: Annotation, comment) -> AnnotationReply:
 
 
 def set_annotation_status(actor, ann: Annotation, status: str) -> Annotation:
-    """Resolve or reopen an annotation (its reviewer or the article's writer)."""
+    """Resolve or reopen an annotation. A blocking one: only a reviewer assigned to the article (its
+    author, or another once the author is withdrawn); a suggestion: also the writer. The article's
+    state follows (resolving the last blocking annotation of fully approved content approves it)."""
     article = db.session.get(Article, ann.article_id)
-    policy.require(actor, "annotation.resolve", ann)
+    name = "resolve" if status == "resolved" else "reopen"
+    workflow.check(article, name, actor, annotation=ann)
+    db.session.refresh(ann)
     if ann.status == status:
         raise Conflict(f"This annotation is already {status}.")
     before = ann.status
     ann.status = status
     ann.resolved_at, ann.resolved_by_id = (utcnow(), actor.id) if status == "resolved" else (None, None)
     db.session.flush()
-    action = f"annotation.{'resolved' if status == 'resolved' else 'reopened'}"
-    if status == "open" and ann.blocking and article.state == ArticleState.APPROVED:  # back to review
-        workflow.apply(article, "block", actor=actor, role=_role_on(actor, article), target=ann,
-                       details={"annotation": [before, status]}, action=action)
-    else:
-        audit.record(action, actor=actor, role=_role_on(actor, article), target=ann, article=article,
-                     before=before, after=status)
+    workflow.apply(article, name, actor=actor, role=_role_on(actor, article), target=ann,
+                   details={"annotation": [before, status], "blocking": ann.blocking})
     return ann
 
 
@@ -222,37 +236,86 @@ def _role_on(actor, article: Article) -> str:
     return "editor" if actor.has_role("editor") else ("admin" if actor.has_role("admin") else "")
 
 
+def review_checklist() -> list[str]:
+    """What an approval attests, item by item (``REVIEW_CHECKLIST``; ``GET /api/v1/review-checklist``)."""
+    return list(current_app.config["REVIEW_CHECKLIST"])
+
+
+def _attested(decision: str, checklist) -> list[str]:
+    """The checklist items a decision attests: an approval attests every item, in the checklist's order."""
+    items = review_checklist()
+    if checklist is None:
+        checklist = []
+    if not isinstance(checklist, list | tuple) or not all(isinstance(c, str) for c in checklist):
+        raise InvalidInput("checklist must be a list of the review checklist's items.", field="checklist")
+    unknown = [c for c in checklist if c not in items]
+    if unknown:
+        raise InvalidInput(f"“{unknown[0][:80]}” is not an item of the review checklist "
+                           "(GET /api/v1/review-checklist lists them).", field="checklist")
+    missing = [c for c in items if c not in checklist]
+    if decision == "approve" and missing:
+        raise InvalidInput(f"An approval attests every item of the review checklist; missing: “{missing[0]}”"
+                           + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
+                           + ". If one does not hold, request changes instead. Nothing was signed.",
+                           field="checklist")
+    return [c for c in items if c in checklist]
+
+
+def signing_locked_for(actor, now: datetime | None = None) -> int:
+    """Seconds until ``actor`` may sign again after too many wrong signing passwords (0: may sign now).
+
+    Five wrong passwords within fifteen minutes refuse signing for fifteen minutes from the fifth,
+    even with the right password. The failures are read from the audit trail, where each is recorded.
+    """
+    now = now or utcnow()
+    times = list(db.session.scalars(
+        select(AuditEvent.occurred_at).where(AuditEvent.action == "signature.failed", AuditEvent.actor_id == actor.id,
+                                             AuditEvent.occurred_at > now - 2 * SIGNING_WINDOW)
+        .order_by(AuditEvent.occurred_at)))
+    until = None
+    for i in range(SIGNING_FAILURES - 1, len(times)):
+        if times[i] - times[i - SIGNING_FAILURES + 1] <= SIGNING_WINDOW:
+            until = times[i] + SIGNING_WINDOW
+    return max(0, math.ceil((until - now).total_seconds())) if until else 0
+
+
+def _check_signing_password(actor, article: Article, rev: Revision, decision: str, password) -> None:
+    wait = signing_locked_for(actor)
+    if wait:
+        raise TooManyAttempts(f"Too many wrong signing passwords: signing is paused for {math.ceil(wait / 60)} "
+                              "more minute(s). Nothing was signed.", retry_after=wait)
+    if not isinstance(password, str) or not check_password(actor, password):
+        audit.record("signature.failed", actor=actor, role="reviewer", target=article, article=article, revision=rev,
+                     details={"decision": decision})
+        raise BadPassword("Signing needs your password, and the one entered is not right. Nothing was signed.")
+
+
 def sign_decision(actor, article: Article, revision_number, decision, password, comment=None,
                   checklist: list[str] | None = None) -> Decision:
-    """Sign a decision on the current revision: an electronic signature.
+    """Sign a decision on the current revision: an electronic signature (21 CFR Part 11).
 
-    Order of refusals: not in review (409), not assigned (403), not the current revision
-    (409 stale_revision), wrong password (401 bad_password), expired licence (409),
-    approval with a blocking annotation open (409), request for changes without a comment (400).
+    Refusals, in order: 404 (cannot see the article), 403 (not an assigned reviewer), 409 (not in
+    review; not the current revision: stale_revision), 400 (decision, checklist or comment wrong),
+    409 reviewer_unavailable (credentials not verified, licence expired), 409 (approval while a
+    blocking annotation is open), 429 too_many_attempts (five wrong passwords in fifteen minutes),
+    401 bad_password (recorded as a ``signature.failed`` event, which stays).
     """
-    if decision not in MEANINGS:
-        raise InvalidInput("decision must be \"approve\" or \"request_changes\".", field="decision")
-    if not workflow.allowed_now(article, "decide"):
-        workflow.apply(article, "decide", actor=actor, role="reviewer")  # raises the 409
-    policy.require(actor, "article.decide", article)
     if isinstance(revision_number, bool) or not isinstance(revision_number, int | str):
         raise InvalidInput("revision must be a revision number.", field="revision")
     rev = get_revision(article, revision_number)
-    if rev.number != article.current_revision:
-        raise StaleRevision(f"Revision {rev.number} is not the current revision ({article.current_revision}); "
-                            "decisions are taken on the current revision. Nothing was signed.")
-    if not isinstance(password, str) or not check_password(actor, password):
-        raise BadPassword("Signing needs your password, and the one entered is not right. Nothing was signed.")
-    profile: ReviewerProfile | None = actor.profile
-    if profile is None:
-        raise ReviewerUnavailable("You have no credential profile, so you cannot sign. Ask an admin to add it.")
-    if profile.license_expires < utcnow().date():
-        raise ReviewerUnavailable(f"Your licence expired on {profile.license_expires.isoformat()}, so you cannot "
-                                  "sign. Ask an admin to record your renewed licence. Nothing was signed.")
-    comment = _text(comment, "comment", required=decision == "request_changes")
+    workflow.check(article, "decide", actor, revision=rev)
+    if decision not in MEANINGS:
+        raise InvalidInput("decision must be \"approve\" or \"request_changes\".", field="decision")
+    items = _attested(decision, checklist)
+    comment = _comment(comment, required=decision == "request_changes",
+                       field="comment" if decision == "approve" else "comment (what must change)")
+    reason = reviewer_unavailable_reason(actor, article)
+    if reason:
+        raise ReviewerUnavailable(f"You cannot sign: {reason} Nothing was signed.")
     if decision == "approve" and workflow.open_blocking(article):
         raise Conflict("A blocking annotation is still open. It must be resolved before approval. Nothing was signed.")
-    items = [c for c in (checklist or []) if isinstance(c, str)]
+    _check_signing_password(actor, article, rev, decision, password)
+    profile: ReviewerProfile = actor.profile
     assignment = policy.active_assignment(actor, article)
     signed = Decision(
         article_id=article.id, assignment_id=assignment.id, reviewer_id=actor.id, profile_id=profile.id,
@@ -267,12 +330,7 @@ def sign_decision(actor, article: Article, revision_number, decision, password, 
     assignment.status = (AssignmentStatus.APPROVED if approved else AssignmentStatus.CHANGES_REQUESTED).value
     assignment.status_revision, assignment.decision_id = rev.number, signed.id
     event = workflow.apply(article, "decide", actor=actor, role="reviewer", revision=rev, target=signed,
-                           details={"decision": decision, "signer": actor.name, "credentials": profile.credentials,
-                                    "specialty": profile.specialty, "license_number": profile.license_number,
-                                    "license_expires": profile.license_expires.isoformat(),
-                                    "profile_version": profile.version, "meaning": signed.meaning,
-                                    "comment": comment[:500], "checklist": items},
-                           action="decision.signed")
+                           details=signature_details(signed, profile), action="decision.signed")
     signed.audit_seq = event.seq
     if decision == "request_changes":
         notify(article.writer, f"{actor.display_name} requested changes to “{article.title}”.",
@@ -282,6 +340,18 @@ def sign_decision(actor, article: Article, revision_number, decision, password, 
         notify_role("editor", f"“{article.title}” revision {rev.number} is approved and ready to publish.",
                     f"/work/articles/{article.id}/publish", exclude=article.writer)
     return signed
+
+
+def signature_details(signed: Decision, profile: ReviewerProfile) -> dict:
+    """What the ``decision.signed`` event carries: everything the decision row and a byline show,
+    so ``audit verify`` can prove the row from the chain."""
+    return {"decision_id": signed.id, "decision": signed.decision, "reviewer_id": signed.reviewer_id,
+            "signer": signed.printed_name, "credentials": signed.credentials, "specialty": signed.specialty,
+            "license_number": signed.license_number, "license_expires": signed.license_expires.isoformat(),
+            "profile_version": profile.version, "verified_at": profile.verified_at.isoformat(),
+            "meaning": signed.meaning, "signed_at": signed.signed_at.isoformat(),
+            "content_hash": signed.content_hash, "revision": signed.revision_number,
+            "checklist": json.loads(signed.checklist), "comment": signed.comment[:500]}
 
 
 def approvals_behind(article: Article, revision_number: int) -> list[Decision]:

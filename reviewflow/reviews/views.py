@@ -15,9 +15,8 @@ from reviewflow.articles.models import ArticleState
 from reviewflow.articles.rendering import render_markdown
 from reviewflow.articles.services import get_article
 from reviewflow.auth.views import safe_next, verifier_names
-from reviewflow.errors import BadPassword, Conflict, InvalidInput, StaleRevision
-from reviewflow.extensions import db, utcnow
-from reviewflow.publishing import services as publishing
+from reviewflow.errors import BadPassword, Conflict, DomainError, InvalidInput, StaleRevision, settle_after_refusal
+from reviewflow.extensions import db
 from reviewflow.reviews import queries
 from reviewflow.reviews import services as reviews
 from reviewflow.reviews.forms import AnnotationForm, AssignForm, ReplyForm, SignForm
@@ -52,7 +51,7 @@ def queue():
 def _workspace(article, form: AnnotationForm | None = None, status: int = 200, reply_error: dict | None = None):
     """Render the workspace of the current revision, with a form (fresh, or as typed with its errors)."""
     user = _actor()
-    policy.require(user, "article.view", article)
+    policy.authorize(user, "article.view", article)
     rev = article.revision
     annotations = queries.workspace_annotations(article)
     located = [a for a in annotations if a.is_open and not a.orphaned and a.anchored_revision == rev.number]
@@ -83,7 +82,7 @@ def workspace(id: int):
 def annotate(id: int):
     """Add an annotation; a quote that is not in the revision re-renders the form with the error (400)."""
     article = get_article(id)
-    policy.require(_actor(), "annotation.create", article)
+    workflow.check(article, "annotate", _actor(), lock_row=False)
     form = AnnotationForm()
     if not form.validate_on_submit():
         return _workspace(article, form, 400)
@@ -113,7 +112,7 @@ def reply(id: int):
     """Reply in an annotation's thread (the article's staff)."""
     ann = reviews.get_annotation(id)
     article = get_article(ann.article_id)
-    policy.require(_actor(), "annotation.reply", article)
+    policy.authorize(_actor(), "annotation.reply", article)
     form = ReplyForm()
     if not form.validate_on_submit():
         return _workspace(article, status=400, reply_error={"id": ann.id, "text": form.comment.data or "",
@@ -135,52 +134,40 @@ def _set_status(id: int, status: str, message: str):
 @bp.post("/work/annotations/<int:id>/resolve")
 @login_required
 def resolve(id: int):
-    """Resolve an annotation (its reviewer or the article's writer)."""
+    """Resolve an annotation (see the rule "annotation.resolve": blocking ones only by an assigned reviewer)."""
     return _set_status(id, "resolved", "Annotation resolved.")
 
 
 @bp.post("/work/annotations/<int:id>/reopen")
 @login_required
 def reopen(id: int):
-    """Reopen a resolved annotation (its reviewer or the article's writer)."""
+    """Reopen a resolved annotation (the same people who may resolve it)."""
     return _set_status(id, "open", "Annotation reopened.")
 
 
 # Signing -----------------------------------------------------------------------------------------
-
-def _cannot_sign(profile) -> str | None:
-    """Why the signer's credentials cannot carry a signature today, or None."""
-    if profile is None:
-        return "You have no credential profile, so you cannot sign. Ask an admin to add your credentials."
-    if not profile.license_valid_on(utcnow().date()):
-        return (f"Your licence {profile.license_number} expired on {profile.license_expires.isoformat()}, so you "
-                "cannot sign a decision. Ask an admin to record your renewed licence; your annotations and "
-                "comments are still welcome meanwhile.")
-    return None
-
 
 @bp.route("/work/articles/<int:id>/sign", methods=["GET", "POST"])
 @login_required
 def sign(id: int):
     """The signing dialog: approve or request changes on the current revision with one's password.
 
-    A wrong password (401), a newer revision (409), an open blocking annotation (409) or an
-    expired licence (409) re-render the dialog with the reason; nothing is signed then.
+    Every rule is the service's: its refusals (a wrong password 401, too many 429, a newer revision
+    or an open blocking annotation 409, a missing checklist item or comment 400) re-render the
+    dialog with the reason beside the field; nothing is signed then.
     """
     article = get_article(id)
     user = _actor()
-    policy.require(user, "article.decide", article)
     decision = request.args.get("decision", "")
     if decision not in MEANINGS:
         raise InvalidInput("Choose to approve or to request changes from the review page.", field="decision")
-    if not workflow.allowed_now(article, "decide"):
-        raise Conflict(workflow.STATE_MESSAGES["decide"].format(state=article.state_enum.label.lower()))
+    workflow.check(article, "decide", user, lock_row=False, revision=article.revision)
     form = SignForm()
     form.decision = decision
     _describe(form, decision)
     if request.method == "GET":
         form.revision.data = str(article.current_revision)
-    status, problem, stale = 200, _cannot_sign(user.profile), False
+    status, problem, stale = 200, reviews.reviewer_unavailable_reason(user, article), False
     if request.method == "POST" and problem:
         status = 409
     elif request.method == "POST" and not form.validate_on_submit():
@@ -189,21 +176,21 @@ def sign(id: int):
         try:
             signed = reviews.sign_decision(user, article, form.revision.data, decision, form.password.data,
                                            form.comment.data, form.checklist.data)
-            version = publishing.republish_if_rereview(user, article)
-        except BadPassword:
-            db.session.rollback()
-            form.password.errors = [f"That password is not right. {form.verb} needs your password. "
-                                    "Nothing was signed."]
-            status = 401
-        except StaleRevision as exc:
-            db.session.rollback()
-            problem, stale, status = exc.message, True, exc.status
-        except (Conflict, InvalidInput) as exc:
-            db.session.rollback()
-            problem, status = exc.message, exc.status
+        except DomainError as exc:
+            settle_after_refusal(exc)
+            status, stale = exc.status, isinstance(exc, StaleRevision)
+            field = {"password": form.password, "checklist": form.checklist}.get(exc.field or "") \
+                or (form.comment if (exc.field or "").startswith("comment") else None)
+            if isinstance(exc, BadPassword):
+                form.password.errors = [f"That password is not right. {form.verb} needs your password. "
+                                        "Nothing was signed."]
+            elif field is not None:
+                field.errors = [exc.message]
+            else:
+                problem = exc.message
         else:
             db.session.commit()
-            flash(_signed_message(article, signed.revision_number, decision, version), "success")
+            flash(_signed_message(article, signed.revision_number, decision), "success")
             return redirect(url_for("reviews.workspace", id=article.id))
     blocking = workflow.open_blocking(article) if decision == "approve" else []
     return render_template("reviews/sign.html", article=article, revision=article.revision, form=form,
@@ -226,11 +213,12 @@ def _describe(form: SignForm, decision: str) -> None:
     form.password.description = "Your sign-in password. It confirms that you, and nobody else, sign."
 
 
-def _signed_message(article, number: int, decision: str, version) -> str:
+def _signed_message(article, number: int, decision: str) -> str:
     if decision == "request_changes":
         return f"You requested changes on revision {number}. The writer has been told, and your signature is recorded."
-    if version is not None:
-        return f"Re-review complete: version {version.version} is live with today's review date and the same text."
+    if article.state == ArticleState.PUBLISHED:
+        return (f"Re-review complete: version {article.live_version} is live with today's review date and the "
+                "same text.")
     if article.state == ArticleState.APPROVED:
         return f"You approved revision {number}. Every reviewer has approved it; an editor can publish it now."
     return f"You approved revision {number}. It awaits the other reviewers before it is approved."
@@ -270,7 +258,7 @@ def _assign_page(article, form: AssignForm, candidates: list[dict], status: int 
 def assign(id: int):
     """Assign a reviewer (editors); one who cannot serve is explained next to the form (409)."""
     article = get_article(id)
-    policy.require(_actor(), "review.assign", article)
+    workflow.check(article, "assign", _actor(), lock_row=False)
     candidates = reviews.suggested_reviewers(article)
     form = _assign_form(candidates)
     if request.method == "GET":
@@ -296,7 +284,6 @@ def assign(id: int):
 def withdraw(id: int, aid: int):
     """Withdraw a reviewer from the article (editors)."""
     article = get_article(id)
-    policy.require(_actor(), "review.assign", article)
     assignment = reviews.get_assignment(article, aid)
     reviews.withdraw_assignment(_actor(), article, assignment)
     db.session.commit()

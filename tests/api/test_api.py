@@ -11,7 +11,7 @@ import pytest
 
 from reviewflow.articles import services as articles
 from reviewflow.reviews import services as reviews
-from tests.factories import BODY, PASSWORD, event_count, make_article, make_user
+from tests.factories import BODY, CHECKLIST, PASSWORD, event_count, events_after, make_article, make_user, verify
 
 QUOTE = "Cold air and low humidity dry the skin barrier."
 
@@ -33,6 +33,7 @@ OPERATIONS = [
     ("POST", "/articles/{id}/unpublish", True, False),
     ("GET", "/articles/{id}/audit", False, False),
     ("GET", "/published/{slug}", False, True),
+    ("GET", "/review-checklist", False, True),
 ]
 PRIVATE = [(m, p) for m, p, _, public in OPERATIONS if not public]
 WITH_BODY = [(m, p) for m, p, body, _ in OPERATIONS if body]
@@ -153,7 +154,8 @@ def test_unknown_or_impossible_ids_are_404(api, cast, db, method, path, bad_id):
              "/articles/{id}/assignments": {"reviewer_id": cast["rev"].id},
              "/articles/{id}/annotations": {"revision": 1, "quote": "x", "comment": "c"},
              "/annotations/{id}/replies": {"comment": "c"},
-             "/articles/{id}/decisions": {"revision": 1, "decision": "approve", "password": PASSWORD},
+             "/articles/{id}/decisions": {"revision": 1, "decision": "approve", "password": PASSWORD,
+                                          "checklist": CHECKLIST},
              "/articles/{id}/publish": {"revision": 1},
              "/articles/{id}/unpublish": {"reason": "r"}}
     body = valid.get(path, {}) if method != "GET" else None
@@ -234,8 +236,9 @@ def test_create_article_bad_input_is_400(api, cast, payload):
 
 
 @pytest.mark.parametrize("who, status", [("writer", 200), ("editor", 200), ("admin", 200), ("rev", 200),
-                                         ("writer2", 403), ("rev2", 403), ("expired", 403)])
+                                         ("writer2", 404), ("rev2", 404), ("expired", 404)])
 def test_get_article_by_role(api, cast, in_review, who, status):
+    """Someone who cannot see the article learns nothing of it, not even that it exists (404)."""
     response = api(cast[who], "GET", f"/articles/{in_review.id}")
     if status == 200:
         assert response.status_code == 200
@@ -244,7 +247,7 @@ def test_get_article_by_role(api, cast, in_review, who, status):
         assert data["state"] == "in_review"
         assert [(a["reviewer"]["id"], a["status"]) for a in data["assignments"]] == [(cast["rev"].id, "pending")]
     else:
-        assert_error(response, 403, "forbidden")
+        assert_error(response, 404, "not_found")
 
 
 def test_save_revision(api, cast, in_review):
@@ -270,11 +273,11 @@ def test_save_revision_on_a_stale_base_is_409(api, cast, in_review):
     assert api(cast["writer"], "GET", f"/articles/{in_review.id}").get_json()["revision"]["title"] == "A"
 
 
-@pytest.mark.parametrize("who", ["writer2", "editor", "rev", "admin"])
-def test_save_revision_only_by_its_writer(api, cast, in_review, who):
+@pytest.mark.parametrize("who, status", [("writer2", 404), ("editor", 403), ("rev", 403), ("admin", 403)])
+def test_save_revision_only_by_its_writer(api, cast, in_review, who, status):
     response = api(cast[who], "POST", f"/articles/{in_review.id}/revisions",
                    json={"title": "T", "body": "B", "base_revision": 1})
-    assert_error(response, 403, "forbidden")
+    assert_error(response, status, "not_found" if status == 404 else "forbidden")
 
 
 @pytest.mark.parametrize("payload", [{"title": "T", "body": "B", "base_revision": "1"},
@@ -304,10 +307,11 @@ def test_submit_with_an_active_reviewer_goes_in_review(api, cast, db):
     assert response.status_code == 200 and response.get_json()["state"] == "in_review"
 
 
-@pytest.mark.parametrize("who", ["writer2", "editor", "rev"])
-def test_submit_only_by_its_writer(api, cast, db, who):
+@pytest.mark.parametrize("who, status", [("writer2", 404), ("editor", 403), ("rev", 404)])
+def test_submit_only_by_its_writer(api, cast, db, who, status):
     article = make_article(cast["writer"], "draft")
-    assert_error(api(cast[who], "POST", f"/articles/{article.id}/submit"), 403, "forbidden")
+    assert_error(api(cast[who], "POST", f"/articles/{article.id}/submit"), status,
+                 "not_found" if status == 404 else "forbidden")
 
 
 # Assignments ----------------------------------------------------------------------------------
@@ -324,11 +328,11 @@ def test_assign_reviewer(api, cast, db):
     assert api(cast["editor"], "GET", f"/articles/{article.id}").get_json()["state"] == "in_review"
 
 
-@pytest.mark.parametrize("who", ["writer", "rev", "admin", "writer2"])
-def test_assign_only_by_editors(api, cast, db, who):
+@pytest.mark.parametrize("who, status", [("writer", 403), ("rev", 404), ("admin", 403), ("writer2", 404)])
+def test_assign_only_by_editors(api, cast, db, who, status):
     article = make_article(cast["writer"], "submitted")
     response = api(cast[who], "POST", f"/articles/{article.id}/assignments", json={"reviewer_id": cast["rev"].id})
-    assert_error(response, 403, "forbidden")
+    assert_error(response, status, "not_found" if status == 404 else "forbidden")
 
 
 @pytest.mark.parametrize("who", ["expired", "writer"])
@@ -383,7 +387,7 @@ def test_withdraw_assignment(api, cast, in_review):
     assert_error(api(cast["editor"], "DELETE", url), 409, "invalid_state")
     article = api(cast["editor"], "GET", f"/articles/{in_review.id}").get_json()
     assert article["state"] == "submitted" and article["assignments"] == []
-    assert_error(api(cast["rev"], "GET", f"/articles/{in_review.id}"), 403, "forbidden")
+    assert_error(api(cast["rev"], "GET", f"/articles/{in_review.id}"), 404, "not_found")
 
 
 # Annotations --------------------------------------------------------------------------------------
@@ -405,18 +409,20 @@ def test_annotate_list_reply_resolve(api, cast, in_review):
     assert reply.status_code == 201
     assert reply.get_json()["comment"] == "Added AAD link." and {"id"} <= set(reply.get_json())
 
-    resolved = api(cast["writer"], "POST", f"/annotations/{ann['id']}/resolve")
+    assert_error(api(cast["writer"], "POST", f"/annotations/{ann['id']}/resolve"), 403, "forbidden")  # blocking
+    resolved = api(cast["rev"], "POST", f"/annotations/{ann['id']}/resolve")
     assert resolved.status_code == 200
     assert resolved.get_json()["id"] == ann["id"] and resolved.get_json()["status"] == "resolved"
     assert_error(api(cast["rev"], "POST", f"/annotations/{ann['id']}/resolve"), 409, "invalid_state")
 
 
-@pytest.mark.parametrize("who", ["writer", "writer2", "editor", "rev2", "admin"])
-def test_annotate_only_by_assigned_reviewers(api, cast, in_review, who):
+@pytest.mark.parametrize("who, status", [("writer", 403), ("writer2", 404), ("editor", 403), ("rev2", 404),
+                                         ("admin", 403)])
+def test_annotate_only_by_assigned_reviewers(api, cast, in_review, who, status):
     before = event_count()
     response = api(cast[who], "POST", f"/articles/{in_review.id}/annotations",
                    json={"revision": 1, "quote": QUOTE, "comment": "x"})
-    assert_error(response, 403, "forbidden")
+    assert_error(response, status, "not_found" if status == 404 else "forbidden")
     assert event_count() == before
 
 
@@ -439,23 +445,57 @@ def test_annotations_list_and_reply_are_for_staff(api, cast, in_review, who):
     from reviewflow.extensions import db
 
     db.session.commit()
-    assert_error(api(cast[who], "GET", f"/articles/{in_review.id}/annotations"), 403, "forbidden")
-    assert_error(api(cast[who], "POST", f"/annotations/{ann.id}/replies", json={"comment": "hi"}), 403, "forbidden")
+    assert_error(api(cast[who], "GET", f"/articles/{in_review.id}/annotations"), 404, "not_found")
+    assert_error(api(cast[who], "POST", f"/annotations/{ann.id}/replies", json={"comment": "hi"}), 404, "not_found")
 
 
-@pytest.mark.parametrize("who, status", [("writer", 200), ("rev", 200), ("rev2", 403), ("editor", 403),
-                                         ("writer2", 403)])
-def test_resolve_by_writer_or_annotator_only(api, cast, in_review, who, status):
+@pytest.mark.parametrize("who, status", [("writer", 200), ("rev", 200), ("rev2", 200), ("editor", 403),
+                                         ("writer2", 404)])
+def test_resolve_a_suggestion(api, cast, in_review, who, status):
+    """A suggestion: the writer or its author; another assigned reviewer too once the author is withdrawn."""
     from reviewflow.extensions import db
 
     reviews.assign_reviewer(cast["editor"], in_review, cast["rev2"].id)
     ann = reviews.add_annotation(cast["rev"], in_review, 1, QUOTE, "Source?")
     db.session.commit()
+    if who == "rev2":
+        assert_error(api(cast[who], "POST", f"/annotations/{ann.id}/resolve"), 403, "forbidden")
+        reviews.withdraw_assignment(cast["editor"], in_review, reviews.policy.active_assignment(cast["rev"], in_review))
+        db.session.commit()
     response = api(cast[who], "POST", f"/annotations/{ann.id}/resolve")
     if status == 200:
         assert response.status_code == 200 and response.get_json()["status"] == "resolved"
     else:
-        assert_error(response, 403, "forbidden")
+        assert_error(response, status, "not_found" if status == 404 else "forbidden")
+
+
+@pytest.mark.parametrize("who, status", [("rev", 200), ("writer", 403), ("rev2", 403), ("editor", 403),
+                                         ("writer2", 404)])
+def test_resolve_a_blocking_annotation_only_by_its_reviewer(api, cast, in_review, who, status):
+    """A blocking annotation: only a reviewer assigned to the article, its author while assigned."""
+    from reviewflow.extensions import db
+
+    reviews.assign_reviewer(cast["editor"], in_review, cast["rev2"].id)
+    ann = reviews.add_annotation(cast["rev"], in_review, 1, QUOTE, "Source?", blocking=True)
+    db.session.commit()
+    response = api(cast[who], "POST", f"/annotations/{ann.id}/resolve")
+    if status == 200:
+        assert response.status_code == 200 and response.get_json()["status"] == "resolved"
+    else:
+        assert_error(response, status, "not_found" if status == 404 else "forbidden")
+        assert db.session.get(type(ann), ann.id).status == "open"
+
+
+def test_blocking_annotation_of_a_withdrawn_reviewer(api, cast, in_review, db):
+    """Once its author is withdrawn, another assigned reviewer resolves it; the withdrawn author cannot."""
+    reviews.assign_reviewer(cast["editor"], in_review, cast["rev2"].id)
+    ann = reviews.add_annotation(cast["rev"], in_review, 1, QUOTE, "Source?", blocking=True)
+    reviews.withdraw_assignment(cast["editor"], in_review, reviews.policy.active_assignment(cast["rev"], in_review))
+    db.session.commit()
+    assert_error(api(cast["rev"], "POST", f"/annotations/{ann.id}/resolve"), 404, "not_found")
+    assert_error(api(cast["writer"], "POST", f"/annotations/{ann.id}/resolve"), 403, "forbidden")
+    response = api(cast["rev2"], "POST", f"/annotations/{ann.id}/resolve")
+    assert response.status_code == 200 and response.get_json()["status"] == "resolved"
 
 
 def test_reply_bad_input(api, cast, in_review):
@@ -472,7 +512,8 @@ def test_reply_bad_input(api, cast, in_review):
 
 def test_approve_signature_shape(api, cast, in_review):
     response = api(cast["rev"], "POST", f"/articles/{in_review.id}/decisions",
-                   json={"revision": 1, "decision": "approve", "password": PASSWORD, "comment": "Accurate."})
+                   json={"revision": 1, "decision": "approve", "password": PASSWORD, "comment": "Accurate.",
+                         "checklist": CHECKLIST})
     assert response.status_code == 201
     data = response.get_json()
     assert {"decision", "revision", "content_hash", "signed_at", "meaning", "signer"} <= set(data)
@@ -487,7 +528,7 @@ def test_approve_signature_shape(api, cast, in_review):
 
 
 def test_double_approval_is_refused(api, cast, in_review):
-    body = {"revision": 1, "decision": "approve", "password": PASSWORD}
+    body = {"revision": 1, "decision": "approve", "password": PASSWORD, "checklist": CHECKLIST}
     assert api(cast["rev"], "POST", f"/articles/{in_review.id}/decisions", json=body).status_code == 201
     before = event_count()
     assert_error(api(cast["rev"], "POST", f"/articles/{in_review.id}/decisions", json=body), 409, "invalid_state")
@@ -497,9 +538,10 @@ def test_double_approval_is_refused(api, cast, in_review):
 def test_wrong_password_is_401_bad_password(api, cast, in_review):
     before = event_count()
     response = api(cast["rev"], "POST", f"/articles/{in_review.id}/decisions",
-                   json={"revision": 1, "decision": "approve", "password": "not-my-password"})
+                   json={"revision": 1, "decision": "approve", "password": "not-my-password", "checklist": CHECKLIST})
     assert_error(response, 401, "bad_password")
-    assert event_count() == before
+    assert event_count() == before + 1  # the failed attempt is on record, and nothing else
+    assert events_after(before)[0].action == "signature.failed"
     assert api(cast["rev"], "GET", f"/articles/{in_review.id}").get_json()["state"] == "in_review"
 
 
@@ -509,7 +551,7 @@ def test_decision_on_a_stale_revision_is_409(api, cast, in_review):
 
     db.session.commit()
     response = api(cast["rev"], "POST", f"/articles/{in_review.id}/decisions",
-                   json={"revision": 1, "decision": "approve", "password": PASSWORD})
+                   json={"revision": 1, "decision": "approve", "password": PASSWORD, "checklist": CHECKLIST})
     assert_error(response, 409, "stale_revision")
 
 
@@ -517,7 +559,7 @@ def test_approval_with_a_blocking_annotation_open_is_409(api, cast, in_review):
     api(cast["rev"], "POST", f"/articles/{in_review.id}/annotations",
         json={"revision": 1, "quote": QUOTE, "comment": "Source?", "blocking": True})
     response = api(cast["rev"], "POST", f"/articles/{in_review.id}/decisions",
-                   json={"revision": 1, "decision": "approve", "password": PASSWORD})
+                   json={"revision": 1, "decision": "approve", "password": PASSWORD, "checklist": CHECKLIST})
     assert_error(response, 409, "invalid_state")
 
 
@@ -536,30 +578,38 @@ def test_expired_licence_cannot_sign(api, cast, db, in_review):
     profile = {k: getattr(cast["rev"].profile, k) for k in accounts.PROFILE_FIELDS}
     accounts.save_profile(cast["admin"], cast["rev"], {**profile, "license_expires": "2021-01-01"})
     db.session.commit()
+    verify(cast["rev"])
     response = api(cast["rev"], "POST", f"/articles/{in_review.id}/decisions",
-                   json={"revision": 1, "decision": "approve", "password": PASSWORD})
-    assert_error(response, 409, "reviewer_unavailable")
+                   json={"revision": 1, "decision": "approve", "password": PASSWORD, "checklist": CHECKLIST})
+    assert "expired" in assert_error(response, 409, "reviewer_unavailable")["message"]
 
 
-@pytest.mark.parametrize("who", ["writer", "rev2", "editor", "admin"])
-def test_decisions_only_by_assigned_reviewers(api, cast, in_review, who):
+@pytest.mark.parametrize("who, status", [("writer", 403), ("rev2", 404), ("editor", 403), ("admin", 403)])
+def test_decisions_only_by_assigned_reviewers(api, cast, in_review, who, status):
     response = api(cast[who], "POST", f"/articles/{in_review.id}/decisions",
-                   json={"revision": 1, "decision": "approve", "password": PASSWORD})
-    assert_error(response, 403, "forbidden")
+                   json={"revision": 1, "decision": "approve", "password": PASSWORD, "checklist": CHECKLIST})
+    assert_error(response, status, "not_found" if status == 404 else "forbidden")
 
 
 @pytest.mark.parametrize("payload", [{"revision": 1, "decision": "maybe", "password": PASSWORD},
                                      {"revision": 1, "decision": "approve"},
-                                     {"revision": "1", "decision": "approve", "password": PASSWORD},
+                                     {"revision": "1", "decision": "approve", "password": PASSWORD,
+                                      "checklist": CHECKLIST},
                                      {"revision": 1, "decision": "approve", "password": 12345678}])
 def test_decision_bad_input_is_400(api, cast, in_review, payload):
     assert_error(api(cast["rev"], "POST", f"/articles/{in_review.id}/decisions", json=payload), 400, "invalid_input")
 
 
 def test_decision_on_a_draft_is_409(api, cast, db):
+    """An assigned reviewer has a part in deciding, so a draft refuses with 409; an unassigned one cannot see it."""
     article = make_article(cast["writer"], "draft")
+    assert_error(api(cast["rev"], "POST", f"/articles/{article.id}/decisions",
+                     json={"revision": 1, "decision": "approve", "password": PASSWORD, "checklist": CHECKLIST}),
+                 404, "not_found")
+    reviews.assign_reviewer(cast["editor"], article, cast["rev"].id)
+    db.session.commit()
     response = api(cast["rev"], "POST", f"/articles/{article.id}/decisions",
-                   json={"revision": 1, "decision": "approve", "password": PASSWORD})
+                   json={"revision": 1, "decision": "approve", "password": PASSWORD, "checklist": CHECKLIST})
     assert_error(response, 409, "invalid_state")
 
 
@@ -668,13 +718,13 @@ def test_article_audit_oldest_first(api, cast, db):
 
 
 @pytest.mark.parametrize("who, status", [("writer", 200), ("rev", 200), ("editor", 200), ("admin", 200),
-                                         ("writer2", 403), ("rev2", 403)])
+                                         ("writer2", 404), ("rev2", 404)])
 def test_article_audit_for_staff_only(api, cast, in_review, who, status):
     response = api(cast[who], "GET", f"/articles/{in_review.id}/audit")
     if status == 200:
         assert response.status_code == 200
     else:
-        assert_error(response, 403, "forbidden")
+        assert_error(response, 404, "not_found")
 
 
 def test_refused_requests_change_nothing(api, cast, in_review):

@@ -17,7 +17,7 @@ from reviewflow.audit.models import AuditEvent
 from reviewflow.errors import Conflict, InvalidInput
 from reviewflow.reviews import services as reviews
 from reviewflow.reviews.models import Annotation
-from tests.factories import BODY, PASSWORD, make_article
+from tests.factories import BODY, CHECKLIST, PASSWORD, make_article
 
 QUOTE = "Moisturize within three minutes of bathing."
 
@@ -85,13 +85,13 @@ def test_edited_quote_is_orphaned_and_still_blocks_approval(db, cast, reviewed):
     assert _last_revision_event(db, article)["annotations_orphaned"] == [ann.id]
 
     with pytest.raises(Conflict, match="blocking"):
-        reviews.sign_decision(cast["rev"], article, 2, "approve", PASSWORD)
+        reviews.sign_decision(cast["rev"], article, 2, "approve", PASSWORD, checklist=CHECKLIST)
     db.session.rollback()
     assert article.state == "in_review"
 
     reviews.set_annotation_status(cast["writer"], ann, "resolved")
     db.session.commit()
-    reviews.sign_decision(cast["rev"], article, 2, "approve", PASSWORD)
+    reviews.sign_decision(cast["rev"], article, 2, "approve", PASSWORD, checklist=CHECKLIST)
     db.session.commit()
     assert article.state == "approved"
 

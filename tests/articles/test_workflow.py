@@ -37,7 +37,7 @@ from reviewflow.publishing import services as publishing
 from reviewflow.publishing.models import PublishedVersion
 from reviewflow.reviews import services as reviews
 from reviewflow.reviews.models import Annotation, Decision, ReviewAssignment
-from tests.factories import BODY, PASSWORD, event_count, events_after, last_seq, make_article, make_user
+from tests.factories import BODY, CHECKLIST, PASSWORD, event_count, events_after, last_seq, make_article, make_user
 
 S = ArticleState
 STATES = [s.value for s in S]
@@ -80,7 +80,7 @@ def build(cast, state: str, for_move: str) -> Article:
         # A re-review of the live text: published, a second reviewer assigned, who approves.
         article = make_article(w, "published", reviewer=rev, editor=ed)
         reviews.assign_reviewer(ed, article, cast["rev2"].id)
-        reviews.sign_decision(cast["rev2"], article, article.current_revision, "approve", PASSWORD)
+        reviews.sign_decision(cast["rev2"], article, article.current_revision, "approve", PASSWORD, checklist=CHECKLIST)
         assert article.state == "approved" and article.live_version == 1
     else:
         article = make_article(w, state, reviewer=rev, editor=ed)
@@ -178,7 +178,7 @@ def test_blocking_annotation_on_an_approved_article_sends_it_back_to_review(db, 
         publishing.publish_revision(cast["editor"], article, 1)
     db.session.rollback()
     reviews.set_annotation_status(cast["writer"], ann, "resolved")
-    reviews.sign_decision(cast["rev"], article, 1, "approve", PASSWORD)
+    reviews.sign_decision(cast["rev"], article, 1, "approve", PASSWORD, checklist=CHECKLIST)
     db.session.commit()
     assert article.state == "approved"
 
@@ -287,7 +287,7 @@ def _statuses(article) -> list[tuple[int, str, int | None]]:
 def test_save_in_review_voids_given_approvals(db, cast):
     article = make_article(cast["writer"], "in_review", reviewer=cast["rev"], editor=cast["editor"])
     reviews.assign_reviewer(cast["editor"], article, cast["rev2"].id)
-    reviews.sign_decision(cast["rev"], article, 1, "approve", PASSWORD)
+    reviews.sign_decision(cast["rev"], article, 1, "approve", PASSWORD, checklist=CHECKLIST)
     db.session.commit()
     assert article.state == "in_review"
     assert _statuses(article) == [(cast["rev"].id, "approved", 1), (cast["rev2"].id, "pending", None)]
@@ -312,7 +312,7 @@ def test_save_when_approved_goes_back_to_review(db, cast):
     with pytest.raises(Conflict):
         publishing.publish_revision(cast["editor"], article, 2)
     db.session.rollback()
-    reviews.sign_decision(cast["rev"], article, 2, "approve", PASSWORD)
+    reviews.sign_decision(cast["rev"], article, 2, "approve", PASSWORD, checklist=CHECKLIST)
     db.session.commit()
     assert article.state == "approved"
 
@@ -373,7 +373,7 @@ def test_double_approval_is_refused(db, cast):
     article = make_article(cast["writer"], "approved", reviewer=cast["rev"], editor=cast["editor"])
     seq = last_seq()
     with pytest.raises(Conflict):
-        reviews.sign_decision(cast["rev"], article, 1, "approve", PASSWORD)
+        reviews.sign_decision(cast["rev"], article, 1, "approve", PASSWORD, checklist=CHECKLIST)
     db.session.rollback()
     assert last_seq() == seq
     assert db.session.scalar(select(func.count()).select_from(Decision)) == 1
@@ -435,7 +435,7 @@ def test_expired_reviewer_cannot_sign(db, cast):
     accounts.save_profile(cast["admin"], cast["rev"], {**profile, "license_expires": "2020-01-01"})
     db.session.commit()
     with pytest.raises(ReviewerUnavailable):
-        reviews.sign_decision(cast["rev"], article, 1, "approve", PASSWORD)
+        reviews.sign_decision(cast["rev"], article, 1, "approve", PASSWORD, checklist=CHECKLIST)
     db.session.rollback()
     assert article.state == "in_review"
 

@@ -16,7 +16,7 @@ from reviewflow.articles.models import Article
 from reviewflow.auth import services as accounts
 from reviewflow.publishing import services as publishing
 from reviewflow.reviews import services as reviews
-from tests.factories import BODY, PASSWORD, make_article, make_user
+from tests.factories import BODY, CHECKLIST, PASSWORD, make_article, make_user
 from tests.publishing.test_services import HOSTILE, unsafe_parts
 
 LD = re.compile(r'<script type="application/ld\+json">(.*?)</script>', re.S)
@@ -39,7 +39,7 @@ def _update_to_v2(db, cast, article, extra: str = "\nHumidifiers at night also h
     articles.save_revision(cast["writer"], article, "Eczema in winter", BODY + extra, article.current_revision,
                            "Add humidifiers")
     articles.submit_article(cast["writer"], article)
-    reviews.sign_decision(cast["rev"], article, article.current_revision, "approve", PASSWORD)
+    reviews.sign_decision(cast["rev"], article, article.current_revision, "approve", PASSWORD, checklist=CHECKLIST)
     publishing.publish_revision(cast["editor"], article, article.current_revision, "Updated to add humidifiers.")
     db.session.commit()
 
@@ -112,7 +112,7 @@ def test_a_newer_draft_never_reaches_the_public_page(client, cast, db, published
     html = client.get(f"/articles/{article.slug}").get_data(as_text=True)
     assert "SECRET DRAFT" not in html and "(draft)" not in html
     articles.submit_article(cast["writer"], article)
-    reviews.sign_decision(cast["rev"], article, 2, "approve", PASSWORD)
+    reviews.sign_decision(cast["rev"], article, 2, "approve", PASSWORD, checklist=CHECKLIST)
     db.session.commit()
     html = client.get(f"/articles/{article.slug}").get_data(as_text=True)
     assert "SECRET DRAFT" not in html  # approved but not published

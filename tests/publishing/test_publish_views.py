@@ -12,7 +12,7 @@ from reviewflow.audit.models import AuditEvent, AuditVerification
 from reviewflow.extensions import db as _db
 from reviewflow.publishing import services as publishing
 from reviewflow.reviews import services as reviews
-from tests.factories import BODY, PASSWORD, make_article, make_user
+from tests.factories import BODY, CHECKLIST, PASSWORD, make_article, make_user
 
 
 def text_of(html: str) -> str:
@@ -31,7 +31,7 @@ def approved(db, cast):
 def _approve_update(db, cast, article, extra="\nHumidifiers help.\n", note="Add humidifiers"):
     articles.save_revision(cast["writer"], article, "Eczema in winter", BODY + extra, article.current_revision, note)
     articles.submit_article(cast["writer"], article)
-    reviews.sign_decision(cast["rev"], article, article.current_revision, "approve", PASSWORD)
+    reviews.sign_decision(cast["rev"], article, article.current_revision, "approve", PASSWORD, checklist=CHECKLIST)
     db.session.commit()
 
 

@@ -15,7 +15,7 @@ from reviewflow.errors import Conflict, Forbidden, InvalidInput, NotFound
 from reviewflow.publishing import services as publishing
 from reviewflow.publishing.models import PublishedReview, PublishedVersion
 from reviewflow.reviews import services as reviews
-from tests.factories import BODY, PASSWORD, make_article
+from tests.factories import BODY, CHECKLIST, PASSWORD, make_article
 
 HOSTILE = """# Hostile
 
@@ -112,7 +112,7 @@ def test_only_the_current_revision_can_be_published(db, cast):
     db.session.commit()
     articles.save_revision(cast["writer"], article, "Eczema in winter", BODY + "\nMore.\n", 1, "more")
     articles.submit_article(cast["writer"], article)
-    reviews.sign_decision(cast["rev"], article, 2, "approve", PASSWORD)
+    reviews.sign_decision(cast["rev"], article, 2, "approve", PASSWORD, checklist=CHECKLIST)
     db.session.commit()
     with pytest.raises(Conflict) as refused:
         publishing.publish_revision(cast["editor"], article, 1)  # the older, already published revision
@@ -166,7 +166,7 @@ def test_version_history_and_draft_isolation(db, cast):
     pa = publishing.public_article(article.slug)
     assert article.state == "draft" and pa.version.version == 1 and "Humidifiers" not in pa.version.body_html
     articles.submit_article(cast["writer"], article)
-    reviews.sign_decision(cast["rev"], article, 2, "approve", PASSWORD)
+    reviews.sign_decision(cast["rev"], article, 2, "approve", PASSWORD, checklist=CHECKLIST)
     db.session.commit()
     assert "Humidifiers" not in publishing.public_article(article.slug).version.body_html  # approved, not published
     publishing.publish_revision(cast["editor"], article, 2, "Updated to add humidifiers.")
@@ -186,7 +186,7 @@ def test_rereview_without_text_change_makes_a_new_version(db, cast):
     db.session.commit()
     assert article.state == "in_review" and publishing.public_article(article.slug).version.version == 1
     assert publishing.republish_if_rereview(cast["rev"], article) is None  # not approved yet
-    reviews.sign_decision(cast["rev"], article, article.current_revision, "approve", PASSWORD)
+    reviews.sign_decision(cast["rev"], article, article.current_revision, "approve", PASSWORD, checklist=CHECKLIST)
     second = publishing.republish_if_rereview(cast["rev"], article)
     db.session.commit()
     assert second is not None and (second.version, second.kind) == (2, "rereview")
