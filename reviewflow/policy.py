@@ -161,8 +161,7 @@ def _reply(user, article) -> bool:
 
 @rule("annotation.resolve")
 def _resolve(user, annotation) -> bool:
-    """A blocking annotation is resolved or reopened only by a reviewer assigned to the article: its author, or
-    another assigned reviewer once the author is withdrawn; the writer may resolve suggestions."""
+    """Only an assigned reviewer resolves a blocking annotation (its author, or another once the author is withdrawn); the writer may also resolve suggestions."""  # noqa: E501
     if not _active(user) or annotation is None:
         return False
     article = db.session.get(Article, annotation.article_id)
@@ -176,8 +175,7 @@ def _resolve(user, annotation) -> bool:
 
 @rule("article.publish")
 def _publish(user, article) -> bool:
-    """Only an editor who neither wrote the article nor reviews it can publish it (four eyes: the publisher is
-    never one of its signers)."""
+    """Only an editor who neither wrote nor reviews the article can publish it (four eyes: never one of its signers)."""
     return _role(user, "editor") and not _writes(user, article) and active_assignment(user, article) is None
 
 

@@ -45,7 +45,7 @@ from reviewflow.publishing import services as publishing
 from reviewflow.reviews import queries as review_queries
 from reviewflow.reviews import services as reviews
 from reviewflow.reviews.models import ReviewAssignment
-from tests.factories import BODY, CHECKLIST, PASSWORD, make_article, make_user, token_for
+from tests.factories import BODY, CHECKLIST, PASSWORD, make_article, make_user, token_for, verify
 
 ROOT = Path(__file__).resolve().parent.parent
 OWN_CODE = (str(ROOT / "reviewflow"), str(ROOT / "templates"))
@@ -174,6 +174,7 @@ def grow_background(w: World, n: int) -> User:
                                        "license_expires": "2099-12-31", "affiliation": f"Clinic {n}",
                                        "organization": "Northwind Review Network", "bio": f"Bio {n}."})
     _commit()
+    verify(rev, by=admin)
     return make_user("reviewer", name=f"Newcomer {n}", specialty="Dermatology")
 
 

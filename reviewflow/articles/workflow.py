@@ -339,6 +339,9 @@ def apply(article: Article, name: str, *, actor, role: str, revision=None, targe
         action or transition.action, actor=actor, role=role, target=target or article, article=article,
         revision=revision or article.revision, before=before.value, after=after.value, details=details,
     )
-    if after == S.PUBLISHED and name != "publish":
+    if hasattr(target, "audit_seq"):  # a signed decision points at the event that proves it
+        target.audit_seq = recorded.seq
+        db.session.flush()
+    if after == S.PUBLISHED and before in REVIEW_STATES and name != "publish":
         REREVIEW_HOOKS["republish"](actor, article, role)
     return recorded

@@ -329,9 +329,8 @@ def sign_decision(actor, article: Article, revision_number, decision, password, 
     approved = decision == "approve"
     assignment.status = (AssignmentStatus.APPROVED if approved else AssignmentStatus.CHANGES_REQUESTED).value
     assignment.status_revision, assignment.decision_id = rev.number, signed.id
-    event = workflow.apply(article, "decide", actor=actor, role="reviewer", revision=rev, target=signed,
-                           details=signature_details(signed, profile), action="decision.signed")
-    signed.audit_seq = event.seq
+    workflow.apply(article, "decide", actor=actor, role="reviewer", revision=rev, target=signed,
+                   details=signature_details(signed, profile), action="decision.signed")
     if decision == "request_changes":
         notify(article.writer, f"{actor.display_name} requested changes to “{article.title}”.",
                f"/work/articles/{article.id}")

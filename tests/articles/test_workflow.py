@@ -31,13 +31,31 @@ from reviewflow.audit import services as audit
 from reviewflow.audit.models import AuditEvent
 from reviewflow.auth.models import User
 from reviewflow.auth.services import with_roles
-from reviewflow.errors import Conflict, DomainError, Forbidden, ReviewerUnavailable
+from reviewflow.errors import (
+    BadPassword,
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    ReviewerUnavailable,
+    settle_after_refusal,
+)
 from reviewflow.extensions import db
 from reviewflow.publishing import services as publishing
 from reviewflow.publishing.models import PublishedVersion
 from reviewflow.reviews import services as reviews
 from reviewflow.reviews.models import Annotation, Decision, ReviewAssignment
-from tests.factories import BODY, CHECKLIST, PASSWORD, event_count, events_after, last_seq, make_article, make_user
+from tests.factories import (
+    BODY,
+    CHECKLIST,
+    PASSWORD,
+    event_count,
+    events_after,
+    last_seq,
+    make_article,
+    make_user,
+    verify,
+)
 
 S = ArticleState
 STATES = [s.value for s in S]
@@ -56,18 +74,16 @@ EXPECTED: dict[str, dict[str, str]] = {
     "approve": {"in_review": "approved", "changes_requested": "approved"},
     "request_changes": {"in_review": "changes_requested", "changes_requested": "changes_requested"},
     "publish": {"approved": "published"},
-    "republish": {"approved": "published"},
     "unpublish": {"published": "unpublished"},
-    "block": {"approved": "in_review"},
 }
 #: Which row of workflow.TRANSITIONS each of the above exercises, and the audit action it logs.
 TABLE_ROW = {"revise": "revise", "submit": "submit", "assign": "assign", "withdraw": "withdraw",
-             "approve": "decide", "request_changes": "decide", "publish": "publish", "republish": "republish",
-             "unpublish": "unpublish", "block": "block"}
+             "approve": "decide", "request_changes": "decide", "publish": "publish", "unpublish": "unpublish"}
+#: Rows whose state follows from annotations (tests below): they refuse no state.
+ANNOTATION_ROWS = {"annotate", "resolve", "reopen"}
 ACTION = {"revise": "revision.saved", "submit": "article.submitted", "assign": "reviewer.assigned",
           "withdraw": "reviewer.withdrawn", "approve": "decision.signed", "request_changes": "decision.signed",
-          "publish": "article.published", "republish": "article.rereviewed", "unpublish": "article.unpublished",
-          "block": "annotation.added"}
+          "publish": "article.published", "unpublish": "article.unpublished"}
 
 
 def build(cast, state: str, for_move: str) -> Article:
@@ -76,15 +92,11 @@ def build(cast, state: str, for_move: str) -> Article:
     if state == "unpublished":
         article = make_article(w, "published", reviewer=rev, editor=ed)
         publishing.unpublish_article(ed, article, "Guidance changed.")
-    elif state == "approved" and for_move == "republish":
-        # A re-review of the live text: published, a second reviewer assigned, who approves.
-        article = make_article(w, "published", reviewer=rev, editor=ed)
-        reviews.assign_reviewer(ed, article, cast["rev2"].id)
-        reviews.sign_decision(cast["rev2"], article, article.current_revision, "approve", PASSWORD, checklist=CHECKLIST)
-        assert article.state == "approved" and article.live_version == 1
     else:
         article = make_article(w, state, reviewer=rev, editor=ed)
-    if for_move == "withdraw" and state == "draft":
+    if state == "changes_requested" and for_move == "submit":  # only a new revision can be resubmitted
+        articles.save_revision(w, article, article.title, BODY + "\nAddressed.\n", article.current_revision, "Fix")
+    if for_move in ("withdraw", "approve", "request_changes") and state == "draft":
         reviews.assign_reviewer(ed, article, rev.id)  # a draft keeps its state when a reviewer is assigned
     db.session.commit()
     return article
@@ -107,19 +119,12 @@ def move(cast, article: Article, name: str) -> None:
         else:  # a submitted article has no active reviewer by construction: take the edge directly
             workflow.apply(article, "withdraw", actor=ed, role="editor")
     elif name in ("approve", "request_changes"):
-        reviews.sign_decision(rev, article, current, name, PASSWORD, comment="Please cite the guideline.")
+        reviews.sign_decision(rev, article, current, name, PASSWORD, comment="Please cite the guideline.",
+                              checklist=CHECKLIST if name == "approve" else None)
     elif name == "publish":
         publishing.publish_revision(ed, article, current)
-    elif name == "republish":
-        if publishing.republish_if_rereview(cast["rev2"], article) is None:
-            workflow.apply(article, "republish", actor=cast["rev2"], role="reviewer", revision=article.revision)
     elif name == "unpublish":
         publishing.unpublish_article(ed, article, "Outdated.")
-    elif name == "block":
-        if article.state == "approved":
-            reviews.add_annotation(rev, article, current, "Cold air", "This is wrong.", blocking=True)
-        else:  # elsewhere a blocking annotation changes no state: the edge itself must refuse
-            workflow.apply(article, "block", actor=rev, role="reviewer")
     else:  # pragma: no cover
         raise AssertionError(name)
 
@@ -130,7 +135,8 @@ def _counts() -> dict:
 
 
 def test_expected_table_covers_every_transition():
-    assert set(TABLE_ROW.values()) == set(workflow.TRANSITIONS)
+    assert set(TABLE_ROW.values()) | ANNOTATION_ROWS == set(workflow.TRANSITIONS)
+    assert all(workflow.TRANSITIONS[n].sources == workflow.ALL for n in ANNOTATION_ROWS)
     for name, row in EXPECTED.items():
         sources = {s.value for s in workflow.TRANSITIONS[TABLE_ROW[name]].sources}
         assert set(row) <= sources, f"{name}: legal per PRODUCT.md but not per the table: {set(row) - sources}"
@@ -146,7 +152,14 @@ def test_transition_table(db, cast, state, name):
     assert article.state == state
     before, seq = _counts(), last_seq()
     target = EXPECTED[name].get(state)
-    if target is None:
+    if state == "submitted" and name in ("approve", "request_changes"):
+        # A submitted article has no reviewer by definition (assigning one makes it in_review), so no
+        # reviewer can even see it: the refusal is 404, before any question of state.
+        with pytest.raises(NotFound):
+            move(cast, article, name)
+        db.session.rollback()
+        assert _counts() == before
+    elif target is None:
         with pytest.raises(Conflict) as refused:
             move(cast, article, name)
         assert refused.value.status == 409 and refused.value.code == "invalid_state"
@@ -177,13 +190,17 @@ def test_blocking_annotation_on_an_approved_article_sends_it_back_to_review(db, 
     with pytest.raises(Conflict):
         publishing.publish_revision(cast["editor"], article, 1)
     db.session.rollback()
-    reviews.set_annotation_status(cast["writer"], ann, "resolved")
-    reviews.sign_decision(cast["rev"], article, 1, "approve", PASSWORD, checklist=CHECKLIST)
+    with pytest.raises(Forbidden):  # a blocking annotation is the reviewer's to resolve, not the writer's
+        reviews.set_annotation_status(cast["writer"], ann, "resolved")
+    db.session.rollback()
+    seq = last_seq()
+    reviews.set_annotation_status(cast["rev"], ann, "resolved")  # the approval given still stands
     db.session.commit()
     assert article.state == "approved"
+    assert [(e.action, e.after_state) for e in events_after(seq)] == [("annotation.resolved", "approved")]
 
     seq = last_seq()
-    reviews.set_annotation_status(cast["writer"], ann, "open")  # reopening it blocks again
+    reviews.set_annotation_status(cast["rev"], ann, "open")  # reopening it blocks again
     db.session.commit()
     assert article.state == "in_review"
     assert [(e.action, e.after_state) for e in events_after(seq)] == [("annotation.reopened", "in_review")]
@@ -434,7 +451,8 @@ def test_expired_reviewer_cannot_sign(db, cast):
     profile = {k: getattr(cast["rev"].profile, k) for k in accounts.PROFILE_FIELDS}
     accounts.save_profile(cast["admin"], cast["rev"], {**profile, "license_expires": "2020-01-01"})
     db.session.commit()
-    with pytest.raises(ReviewerUnavailable):
+    verify(cast["rev"])
+    with pytest.raises(ReviewerUnavailable, match="expired"):
         reviews.sign_decision(cast["rev"], article, 1, "approve", PASSWORD, checklist=CHECKLIST)
     db.session.rollback()
     assert article.state == "in_review"
@@ -529,11 +547,12 @@ class WorkflowMachine(RuleBasedStateMachine):
         try:
             action()
             db.session.commit()
-        except DomainError:
-            db.session.rollback()
+        except DomainError as exc:
+            settle_after_refusal(exc)
             db.session.expire_all()
             self.refusals += 1
-            assert event_count() == events, "a refused action left an audit event"
+            kept = ["signature.failed"] if isinstance(exc, BadPassword) else []
+            assert [e.action for e in events_after(events)] == kept, "a refused action left only its own record"
             assert self.article.state == state, "a refused action changed the state"
 
     # rules: each loads the article once and hands the action to ``attempt``
@@ -587,8 +606,7 @@ class WorkflowMachine(RuleBasedStateMachine):
         def sign():
             person = self.person(actor)
             reviews.sign_decision(person, a, number, decision, PASSWORD if right_password else "Wrong-password-1",
-                                  comment="Please add a source.")
-            publishing.republish_if_rereview(person, a)  # as the API and the page do after signing
+                                  comment="Please add a source.", checklist=CHECKLIST)
 
         self.attempt(sign, a)
 

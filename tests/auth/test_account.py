@@ -37,7 +37,7 @@ def test_reviewer_sees_credential_history_newest_first(cast, login, client, db):
     rev, admin = cast["rev"], cast["admin"]
     accounts.save_profile(admin, rev, {"credentials": "M.D., Ph.D., FAAD", "specialty": "Dermatology",
                                        "license_number": "GA-77812", "license_expires": "2031-03-31"})
-    accounts.verify_profile(admin, rev)
+    accounts.verify_profile(admin, rev, "Licence looked up in the board's public register.")
     db.session.commit()
     login(rev)
     html = client.get("/account").get_data(as_text=True)
