@@ -62,19 +62,20 @@ def lock(article: Article) -> Article:
     is read after this, so two approvals at once cannot both miss each other.
     """
     locked = db.session.info.setdefault(LOCKED_KEY, set())
-    if article.id in locked:
+    article_id = article.id  # read before expiring: reading it after would reload the row before the lock
+    if article_id in locked:
         return article
     if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(text("UPDATE articles SET id = id WHERE id = :id"), {"id": article.id})
+        db.session.execute(text("UPDATE articles SET id = id WHERE id = :id"), {"id": article_id})
     db.session.flush()
+    db.session.execute(select(Article.id).where(Article.id == article_id).with_for_update())
     # What was read before the lock may be stale: expired objects are refreshed when next read.
     db.session.expire(article)
     for obj in list(db.session.identity_map.values()):
-        if isinstance(obj, ReviewAssignment | Annotation) and inspect(obj).dict.get("article_id") == article.id:
+        if isinstance(obj, ReviewAssignment | Annotation) and inspect(obj).dict.get("article_id") == article_id:
             db.session.expire(obj)
-    db.session.execute(select(Article.id).where(Article.id == article.id).with_for_update())
     db.session.info.pop(policy.MEMO_KEY, None)
-    locked.add(article.id)
+    locked.add(article_id)
     return article
 
 

@@ -25,7 +25,7 @@ from reviewflow.audit import services as audit
 from reviewflow.auth.models import ApiToken, LoginThrottle, ReviewerProfile, Role, User, UserRole
 from reviewflow.errors import Conflict, InvalidInput, NotFound
 from reviewflow.extensions import db, utcnow
-from reviewflow.textrules import one_line
+from reviewflow.textrules import multi_line, one_line
 
 _STRONG = PasswordHasher()  # Argon2id with the library's current parameters
 _FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # tests only (TestConfig)
@@ -64,8 +64,12 @@ def validate_password(password) -> str:
     return password
 
 
+NAME_MAX, BIO_MAX = 120, 5000
+
+
 def normalize_email(email) -> str:
-    if not isinstance(email, str) or "@" not in email or len(email) > 254 or email.strip() != email.strip(" "):
+    if not isinstance(email, str) or "@" not in email or len(email) > 254 or email.strip() != email.strip(" ") \
+            or any(ord(c) < 32 or ord(c) == 127 for c in email):
         raise InvalidInput("Enter a valid email address.", field="email")
     return email.strip().lower()
 
@@ -99,8 +103,8 @@ def create_user(actor, email, name, password, roles, bio: str = "", profile: dic
     if actor is not None:
         policy.require(actor, "admin.manage")
     email = normalize_email(email)
-    if not isinstance(name, str) or not name.strip() or len(name) > 120:
-        raise InvalidInput("Enter a name of at most 120 characters.", field="name")
+    name = one_line(name, "name", NAME_MAX)
+    bio = multi_line(bio or "", "bio", BIO_MAX, required=False)
     validate_password(password)
     roles = _clean_roles(roles)
     if find_user(email):
@@ -121,9 +125,8 @@ def update_user(actor, user: User, name=None, email=None, bio=None, roles=None, 
     policy.require(actor, "admin.manage")
     changes: dict = {}
     if name is not None and name.strip() != user.name:
-        if not name.strip() or len(name) > 120:
-            raise InvalidInput("Enter a name of at most 120 characters.", field="name")
-        changes["name"] = [user.name, name.strip()]
+        name = one_line(name, "name", NAME_MAX)
+        changes["name"] = [user.name, name]
         user.name = name.strip()
     if email is not None and normalize_email(email) != user.email:
         email = normalize_email(email)
@@ -132,6 +135,7 @@ def update_user(actor, user: User, name=None, email=None, bio=None, roles=None, 
         changes["email"] = [user.email, email]
         user.email = email
     if bio is not None and bio != user.bio:
+        multi_line(bio, "bio", BIO_MAX, required=False)
         changes["bio"] = "changed"
         user.bio = bio
     if roles is not None:
@@ -164,6 +168,10 @@ def save_profile(actor, user: User, data: dict, role: str = "admin") -> Reviewer
     if actor is not None:
         policy.require(actor, "admin.manage")
     values = {k: (data.get(k) or "") for k in PROFILE_FIELDS}
+    for field in PROFILE_FIELDS:
+        if isinstance(values[field], str):
+            (multi_line if field == "bio" else one_line)(values[field], field, BIO_MAX if field == "bio" else 200,
+                                                         required=False)
     for required in ("credentials", "specialty", "license_number"):
         if not isinstance(values[required], str) or not values[required].strip():
             raise InvalidInput(f"The {required.replace('_', ' ')} is required for a reviewer.", field=required)
