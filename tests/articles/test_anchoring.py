@@ -14,7 +14,7 @@ from sqlalchemy import select
 from reviewflow.articles import services as articles
 from reviewflow.articles.anchoring import context_of, locate
 from reviewflow.audit.models import AuditEvent
-from reviewflow.errors import Conflict, InvalidInput
+from reviewflow.errors import Conflict, Forbidden, InvalidInput
 from reviewflow.reviews import services as reviews
 from reviewflow.reviews.models import Annotation
 from tests.factories import BODY, CHECKLIST, PASSWORD, make_article
@@ -89,7 +89,12 @@ def test_edited_quote_is_orphaned_and_still_blocks_approval(db, cast, reviewed):
     db.session.rollback()
     assert article.state == "in_review"
 
-    reviews.set_annotation_status(cast["writer"], ann, "resolved")
+    # Only its author, an assigned reviewer, resolves a blocking annotation; the writer answers it.
+    with pytest.raises(Forbidden):
+        reviews.set_annotation_status(cast["writer"], ann, "resolved")
+    db.session.rollback()
+    assert db.session.get(Annotation, ann.id).status == "open"
+    reviews.set_annotation_status(cast["rev"], ann, "resolved")
     db.session.commit()
     reviews.sign_decision(cast["rev"], article, 2, "approve", PASSWORD, checklist=CHECKLIST)
     db.session.commit()

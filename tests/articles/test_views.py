@@ -381,12 +381,15 @@ def test_edit_shows_open_annotations_and_flags_orphans(client, cast, as_user):
 def test_another_writer_cannot_see_or_edit(client, cast, as_user):
     article = make_article(cast["writer"])
     as_user(cast["writer2"])
+    # Someone who cannot see the article is told it does not exist, on every page and form.
     for path in ("", "/edit", "/history", "/diff?a=1&b=1"):
-        assert client.get(f"/work/articles/{article.id}{path}").status_code == 403
+        response = client.get(f"/work/articles/{article.id}{path}")
+        assert response.status_code == 404
+        assert article.title not in html(response)
     response = client.post(f"/work/articles/{article.id}/edit",
                            data={"title": "Taken", "body": "x", "base_revision": "1"})
-    assert response.status_code == 403
-    assert client.post(f"/work/articles/{article.id}/submit").status_code == 403
+    assert response.status_code == 404
+    assert client.post(f"/work/articles/{article.id}/submit").status_code == 404
     assert revisions(article) == 1 and _db.session.get(Article, article.id).state == "draft"
 
 
@@ -467,8 +470,8 @@ def test_detail_for_reviewers_assigned_or_not(client, cast, as_user):
     page = html(client.get(f"/work/articles/{article.id}"))
     assert f'href="/work/articles/{article.id}/review"' in page
     assert f'href="/work/articles/{article.id}/edit"' not in page
-    as_user(cast["rev2"])
-    assert client.get(f"/work/articles/{article.id}").status_code == 403
+    as_user(cast["rev2"])  # not assigned: the article does not exist for them
+    assert client.get(f"/work/articles/{article.id}").status_code == 404
 
 
 def test_submit_then_double_submit_is_409(client, cast, as_user):
@@ -487,9 +490,12 @@ def test_submit_then_double_submit_is_409(client, cast, as_user):
 def test_submit_with_reviewer_goes_in_review(client, cast, as_user):
     w = cast["writer"]
     article = make_article(w, "changes_requested", reviewer=cast["rev"], editor=cast["editor"])
+    as_user(w)
+    # The revision the changes were requested on cannot be submitted again as it is.
+    assert client.post(f"/work/articles/{article.id}/submit").status_code == 409
+    assert _db.session.get(Article, article.id).state == "changes_requested"
     articles.save_revision(w, article, article.title, BODY + "\nA source.\n", article.current_revision)
     _db.session.commit()
-    as_user(w)
     assert client.post(f"/work/articles/{article.id}/submit").status_code == 302
     assert _db.session.get(Article, article.id).state == "in_review"
 
@@ -499,8 +505,8 @@ def test_only_the_writer_submits(client, cast, as_user, who):
     article = make_article(cast["writer"], "in_review" if who == "rev" else "draft", reviewer=cast["rev"],
                            editor=cast["editor"])
     before = _db.session.get(Article, article.id).state
-    as_user(cast[who])
-    assert client.post(f"/work/articles/{article.id}/submit").status_code in (403, 409)
+    as_user(cast[who])  # staff who see the article but have no part in submitting it, whatever its state
+    assert client.post(f"/work/articles/{article.id}/submit").status_code == 403
     assert _db.session.get(Article, article.id).state == before
 
 

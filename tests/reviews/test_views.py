@@ -208,7 +208,7 @@ def test_queue_needs_sign_in(client):
 
 @pytest.mark.parametrize("who, status, form", [
     ("rev", 200, True), ("writer", 200, False), ("editor", 200, False), ("admin", 200, False),
-    ("rev2", 403, False), ("writer2", 403, False),
+    ("rev2", 404, False), ("writer2", 404, False),  # cannot see the article: it does not exist for them
 ])
 def test_workspace_by_role(cast, login, client, in_review, who, status, form):
     login(cast[who])
@@ -274,12 +274,12 @@ def test_assigned_reviewer_annotates(db, cast, login, client, in_review):
     assert events(db, "annotation.added", in_review.id) == 1
 
 
-@pytest.mark.parametrize("who", ["rev2", "writer", "editor"])
-def test_others_cannot_annotate(db, cast, login, client, in_review, who):
+@pytest.mark.parametrize("who, status", [("rev2", 404), ("writer", 403), ("editor", 403)])
+def test_others_cannot_annotate(db, cast, login, client, in_review, who, status):
     login(cast[who])
     response = client.post(f"/work/articles/{in_review.id}/annotations",
                            data={"quote": QUOTE, "comment": "x", "revision": "1"})
-    assert response.status_code == 403
+    assert response.status_code == status
     assert count(db, Annotation) == 0
 
 
@@ -319,6 +319,28 @@ def test_writer_replies_resolves_and_reopens(db, cast, login, client, in_review)
     assert events(db, "annotation.resolved", in_review.id) == 1 and events(db, "annotation.reopened") == 1
 
 
+def test_blocking_annotation_is_resolved_by_its_reviewer_not_the_writer(db, cast, login, client, in_review):
+    ann = annotate(db, in_review, cast["rev"], blocking=True)
+    login(cast["writer"])
+    assert client.post(f"/work/annotations/{ann.id}/resolve").status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Annotation, ann.id).status == "open"
+    assert events(db, "annotation.resolved") == 0
+    # The writer still answers it with a reply.
+    assert client.post(f"/work/annotations/{ann.id}/reply", data={"comment": "Guideline cited."}).status_code == 302
+    client.post("/logout")
+    login(cast["rev"])
+    assert client.post(f"/work/annotations/{ann.id}/resolve").status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Annotation, ann.id).status == "resolved"
+    client.post("/logout")
+    login(cast["writer"])
+    assert client.post(f"/work/annotations/{ann.id}/reopen").status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Annotation, ann.id).status == "resolved"
+    assert events(db, "annotation.resolved", in_review.id) == 1 and events(db, "annotation.reopened") == 0
+
+
 def test_empty_reply_is_refused(db, cast, login, client, in_review):
     ann = annotate(db, in_review, cast["rev"])
     login(cast["writer"])
@@ -326,12 +348,13 @@ def test_empty_reply_is_refused(db, cast, login, client, in_review):
     assert count(db, AnnotationReply) == 0
 
 
-@pytest.mark.parametrize("who, action", [("rev2", "reply"), ("rev2", "resolve"), ("editor", "resolve"),
-                                         ("writer2", "reply")])
-def test_others_cannot_reply_or_resolve(db, cast, login, client, in_review, who, action):
+@pytest.mark.parametrize("who, action, status", [("rev2", "reply", 404), ("rev2", "resolve", 404),
+                                                 ("editor", "resolve", 403), ("writer2", "reply", 404),
+                                                 ("writer2", "resolve", 404)])
+def test_others_cannot_reply_or_resolve(db, cast, login, client, in_review, who, action, status):
     ann = annotate(db, in_review, cast["rev"])
     login(cast[who])
-    assert client.post(f"/work/annotations/{ann.id}/{action}", data={"comment": "Hi"}).status_code == 403
+    assert client.post(f"/work/annotations/{ann.id}/{action}", data={"comment": "Hi"}).status_code == status
     db.session.expire_all()
     assert count(db, AnnotationReply) == 0 and db.session.get(Annotation, ann.id).status == "open"
 
@@ -374,8 +397,13 @@ def test_approval_needs_every_checklist_item(app, db, cast, login, client, in_re
     login(cast["rev"])
     response = sign(client, in_review, items=checklist(app)[:1])
     assert response.status_code == 400
-    assert "every item of the checklist" in response.get_data(as_text=True)
-    assert count(db, Decision) == 0
+    # The service's message, shown beside the checklist it is about.
+    beside = re.search(r'id="checklist-error">(.*?)</div>', response.get_data(as_text=True), re.S)
+    assert beside and "attests every item of the review checklist" in unescape(beside.group(1))
+    assert "Nothing was signed." in unescape(beside.group(1))
+    assert count(db, Decision) == 0 and events(db, "decision.signed") == 0
+    db.session.expire_all()
+    assert db.session.get(Article, in_review.id).state == "in_review"
 
 
 def test_wrong_password_signs_nothing(app, db, cast, login, client, in_review):
@@ -431,11 +459,11 @@ def test_stale_revision_signs_nothing(app, db, cast, login, client, in_review):
     assert count(db, Decision) == 0
 
 
-@pytest.mark.parametrize("who", ["writer", "rev2", "editor", "admin"])
-def test_only_assigned_reviewers_sign(app, db, cast, login, client, in_review, who):
+@pytest.mark.parametrize("who, status", [("writer", 403), ("rev2", 404), ("editor", 403), ("admin", 403)])
+def test_only_assigned_reviewers_sign(app, db, cast, login, client, in_review, who, status):
     login(cast[who])
-    assert client.get(f"/work/articles/{in_review.id}/sign?decision=approve").status_code == 403
-    assert sign(client, in_review, items=checklist(app)).status_code == 403
+    assert client.get(f"/work/articles/{in_review.id}/sign?decision=approve").status_code == status
+    assert sign(client, in_review, items=checklist(app)).status_code == status
     assert count(db, Decision) == 0
 
 
@@ -447,8 +475,9 @@ def test_expired_licence_gets_an_explanation_and_no_password_form(app, db, cast,
     page = client.get(f"/work/articles/{in_review.id}/sign?decision=approve")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "expired on" in html and "Ask an admin" in html and 'type="password"' not in html
-    assert sign(client, in_review, items=checklist(app)).status_code == 409
+    assert "Dana Okafor&#39;s licence expired on" in html and 'type="password"' not in html
+    refused = sign(client, in_review, items=checklist(app))
+    assert refused.status_code == 409 and "licence expired on" in refused.get_data(as_text=True)
     assert count(db, Decision) == 0
 
 
@@ -532,12 +561,13 @@ def test_assign_form_errors(db, cast, login, client):
     assert count(db, ReviewAssignment) == 0
 
 
-@pytest.mark.parametrize("who", ["writer", "rev", "admin"])
-def test_only_editors_assign(db, cast, login, client, who):
+@pytest.mark.parametrize("who, status", [("writer", 403), ("rev", 404), ("admin", 403)])
+def test_only_editors_assign(db, cast, login, client, who, status):
     article = make_article(cast["writer"], "submitted")
-    login(cast[who])
-    assert client.get(f"/work/articles/{article.id}/assign").status_code == 403
-    assert client.post(f"/work/articles/{article.id}/assign", data={"reviewer": cast["rev2"].id}).status_code == 403
+    login(cast[who])  # a reviewer not assigned to the article cannot see it
+    assert client.get(f"/work/articles/{article.id}/assign").status_code == status
+    response = client.post(f"/work/articles/{article.id}/assign", data={"reviewer": cast["rev2"].id})
+    assert response.status_code == status
     assert count(db, ReviewAssignment) == 0
 
 
@@ -562,6 +592,23 @@ def test_only_editors_withdraw(db, cast, login, client, in_review, who):
     assert client.post(f"/work/articles/{in_review.id}/assignments/{row.id}/withdraw").status_code == 403
     db.session.expire_all()
     assert db.session.get(ReviewAssignment, row.id).status == "pending"
+
+
+def test_withdrawn_reviewer_no_longer_sees_the_article(app, db, cast, login, client, in_review):
+    ann = annotate(db, in_review, cast["rev"], blocking=True)
+    row = db.session.scalar(select(ReviewAssignment).where(ReviewAssignment.article_id == in_review.id))
+    reviews.withdraw_assignment(cast["editor"], in_review, row)
+    db.session.commit()
+    login(cast["rev"])
+    for path in ("", "/review", "/sign?decision=approve"):
+        assert client.get(f"/work/articles/{in_review.id}{path}").status_code == 404, path
+    assert sign(client, in_review, items=checklist(app)).status_code == 404
+    assert client.post(f"/work/annotations/{ann.id}/resolve").status_code == 404
+    assert client.post(f"/work/articles/{in_review.id}/annotations",
+                       data={"quote": QUOTE, "comment": "x", "revision": "1"}).status_code == 404
+    db.session.expire_all()
+    assert count(db, Decision) == 0 and count(db, Annotation) == 1
+    assert db.session.get(Annotation, ann.id).status == "open"
 
 
 def test_unknown_ids_are_404(cast, login, client, in_review):
