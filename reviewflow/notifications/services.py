@@ -7,6 +7,7 @@ for admins at ``/admin/mail``.
 """
 from __future__ import annotations
 
+import logging
 import re
 import smtplib
 import unicodedata
@@ -20,6 +21,8 @@ from reviewflow.auth.models import User, UserRole
 from reviewflow.extensions import db, utcnow
 from reviewflow.notifications.models import Notification, OutboxEmail
 
+#: A child of the app's logger ("reviewflow"): its handlers apply.
+log = logging.getLogger(__name__)
 SUBJECT_PREFIX = "[reviewflow] "
 #: The longest subject, in characters, prefix included (the column holds 300).
 SUBJECT_MAX = 150
@@ -122,7 +125,7 @@ class _Transport:
         """Hand ``msg`` on. Raises SetAside when the server refuses this message for good (5xx),
         Deferred when it refuses it for now (4xx) and ServerUnavailable for anything else."""
         if not self.server:
-            current_app.logger.info("mail (not sent, no REVIEWFLOW_MAIL_SERVER):\n%s", msg)
+            log.info("mail (not sent, no REVIEWFLOW_MAIL_SERVER):\n%s", msg)
             return
         try:
             if self.smtp is None:
@@ -214,8 +217,8 @@ def _failed(mail: OutboxEmail, reason: str, set_aside: bool) -> None:
     mail.last_error = reason[:500]
     if set_aside:
         mail.set_aside_at = utcnow()
-    current_app.logger.warning("mail %s to %s %s: %s", mail.id, mail.to_address,
-                               "set aside" if set_aside else "not sent", mail.last_error)
+    log.warning("mail %s to %s %s: %s", mail.id, mail.to_address, "set aside" if set_aside else "not sent",
+                mail.last_error)
 
 
 # For admins -------------------------------------------------------------------------------------
