@@ -19,26 +19,35 @@ from reviewflow.extensions import db
 from reviewflow.reviews import services as reviews
 from tests.factories import make_article, make_user
 
+#: The columns of the table: a rule, asked of the article, or of the persona's blocking annotation
+#: ("annotation.resolve[blocking]") or suggestion ("annotation.resolve[suggestion]").
 ACTIONS = ["article.view", "article.edit", "article.submit", "review.assign", "article.decide", "annotation.create",
-           "annotation.resolve", "article.publish", "article.unpublish", "audit.view_all", "admin.manage"]
+           "annotation.resolve[blocking]", "annotation.resolve[suggestion]", "article.publish", "article.unpublish",
+           "audit.view_all", "admin.manage"]
 
 #: persona -> one letter per action, in ACTIONS order: Y allowed, "." refused. Columns: view, edit, submit,
-#: assign, decide, annotate, resolve, publish, unpublish, audit (all), admin.
+#: assign, decide, annotate, resolve a blocking annotation, resolve a suggestion, publish, unpublish,
+#: audit (all), admin. A blocking annotation is its assigned author's to resolve (another assigned reviewer's
+#: once the author is withdrawn), never the writer's; the writer may resolve suggestions. Four eyes: an editor
+#: assigned to review the article does not publish it.
 EXPECTED = {
-    "writer of the article":                  "YYY...Y....",
-    "another writer":                         "...........",
-    "assigned reviewer who annotated":        "Y...YYY....",
-    "assigned reviewer, not the annotator":   "Y...YY.....",
-    "unassigned reviewer":                    "...........",
-    "editor":                                 "Y..Y...YYY.",
-    "editor who wrote the article":           "YYYY..Y.YY.",
-    "admin":                                  "Y........YY",
-    "writer-reviewer assigned elsewhere":     "...........",
-    "inactive writer of the article":         "...........",
-    "inactive assigned reviewer":             "...........",
-    "inactive editor":                        "...........",
-    "inactive admin":                         "...........",
-    "anonymous visitor":                      "...........",
+    "writer of the article":                  "YYY....Y....",
+    "another writer":                         "............",
+    "assigned reviewer who annotated":        "Y...YYYY....",
+    "assigned reviewer, not the annotator":   "Y...YY......",
+    "assigned reviewer, annotator withdrawn": "Y...YYYY....",
+    "withdrawn reviewer who annotated":       "............",
+    "unassigned reviewer":                    "............",
+    "editor":                                 "Y..Y....YYY.",
+    "editor who wrote the article":           "YYYY...Y.YY.",
+    "editor assigned to review the article":  "Y..YYY...YY.",
+    "admin":                                  "Y.........YY",
+    "writer-reviewer assigned elsewhere":     "............",
+    "inactive writer of the article":         "............",
+    "inactive assigned reviewer":             "............",
+    "inactive editor":                        "............",
+    "inactive admin":                         "............",
+    "anonymous visitor":                      "............",
 }
 
 
@@ -64,15 +73,24 @@ def world(tmp_path_factory):
         editor, admin = make_user("editor"), make_user("admin")
         writer_editor = make_user("writer", "editor")
         writer_reviewer = make_user("writer", "reviewer")
-        rev, rev2, rev3, loner = (make_user("reviewer") for _ in range(4))
+        editor_reviewer = make_user("editor", "reviewer")
+        rev, rev2, rev3, rev4, rev5, loner = (make_user("reviewer") for _ in range(6))
         gone_writer, gone_editor, gone_admin = make_user("writer"), make_user("editor"), make_user("admin")
 
         article = make_article(writer, "in_review", reviewer=rev, editor=editor, title="Main article")
-        reviews.assign_reviewer(editor, article, rev2.id)
-        reviews.assign_reviewer(editor, article, rev3.id)
+        for person in (rev2, rev3, editor_reviewer):
+            reviews.assign_reviewer(editor, article, person.id)
         note = reviews.add_annotation(rev, article, 1, "Cold air", "Cite a source.", blocking=True)
+        tip = reviews.add_annotation(rev, article, 1, "Short lukewarm showers", "Say how short.", blocking=False)
         own = make_article(writer_editor, "in_review", reviewer=rev, editor=editor, title="Editor's own article")
-        own_note = reviews.add_annotation(rev, own, 1, "Cold air", "Cite a source.")
+        own_note = reviews.add_annotation(rev, own, 1, "Cold air", "Cite a source.", blocking=True)
+        own_tip = reviews.add_annotation(rev, own, 1, "Short lukewarm showers", "Say how short.", blocking=False)
+        # An article whose annotating reviewer was withdrawn and another reviewer took over.
+        handed = make_article(writer, "in_review", reviewer=rev4, editor=editor, title="Handed over")
+        reviews.assign_reviewer(editor, handed, rev5.id)
+        handed_note = reviews.add_annotation(rev4, handed, 1, "Cold air", "Cite a source.", blocking=True)
+        handed_tip = reviews.add_annotation(rev4, handed, 1, "Short lukewarm showers", "Say how short.")
+        reviews.withdraw_assignment(editor, handed, policy.active_assignment(rev4, handed))
         other = make_article(writer2, "in_review", reviewer=writer_reviewer, editor=editor, title="Elsewhere")
         abandoned = make_article(gone_writer, "draft", title="Abandoned draft")
         db.session.commit()
@@ -81,18 +99,21 @@ def world(tmp_path_factory):
         db.session.commit()
         assert other.id
 
-        main = (article, note)
+        main = (article, note, tip)
         yield {
             "writer of the article": (writer, *main),
             "another writer": (writer2, *main),
             "assigned reviewer who annotated": (rev, *main),
             "assigned reviewer, not the annotator": (rev2, *main),
+            "assigned reviewer, annotator withdrawn": (rev5, handed, handed_note, handed_tip),
+            "withdrawn reviewer who annotated": (rev4, handed, handed_note, handed_tip),
             "unassigned reviewer": (loner, *main),
             "editor": (editor, *main),
-            "editor who wrote the article": (writer_editor, own, own_note),
+            "editor who wrote the article": (writer_editor, own, own_note, own_tip),
+            "editor assigned to review the article": (editor_reviewer, *main),
             "admin": (admin, *main),
             "writer-reviewer assigned elsewhere": (writer_reviewer, *main),
-            "inactive writer of the article": (gone_writer, abandoned, note),
+            "inactive writer of the article": (gone_writer, abandoned, note, tip),
             "inactive assigned reviewer": (rev3, *main),
             "inactive editor": (gone_editor, *main),
             "inactive admin": (gone_admin, *main),
@@ -110,13 +131,14 @@ CASES = [(persona, action, row[i] == "Y") for persona, row in EXPECTED.items() f
 @pytest.mark.allow_lazy_load
 @pytest.mark.parametrize("persona, action, allowed", CASES, ids=[f"{p}|{a}" for p, a, _ in CASES])
 def test_policy_table(world, persona, action, allowed):
-    user, article, annotation = world[persona]
-    obj = annotation if action == "annotation.resolve" else article
-    assert policy.can(user, action, obj) is allowed
+    user, article, blocking, suggestion = world[persona]
+    rule, _, kind = action.partition("[")
+    obj = {"blocking]": blocking, "suggestion]": suggestion}.get(kind, article)
+    assert policy.can(user, rule, obj) is allowed
 
 
 def test_every_rule_of_the_table_exists():
-    assert set(ACTIONS) <= set(policy.RULES)
+    assert {action.partition("[")[0] for action in ACTIONS} <= set(policy.RULES)
 
 
 def test_every_rule_states_itself_in_words():
@@ -127,14 +149,14 @@ def test_every_rule_states_itself_in_words():
 
 
 def test_unknown_action_is_refused(world):
-    user, article, _ = world["admin"]
+    user, article, *_ = world["admin"]
     assert policy.can(user, "article.teleport", article) is False
 
 
 def test_require_raises_forbidden_with_the_rule(world):
     from reviewflow.errors import Forbidden
 
-    user, article, _ = world["another writer"]
+    user, article, *_ = world["another writer"]
     with pytest.raises(Forbidden) as refused:
         policy.require(user, "article.edit", article)
     assert refused.value.status == 403
@@ -143,7 +165,7 @@ def test_require_raises_forbidden_with_the_rule(world):
 
 @pytest.mark.allow_lazy_load
 def test_withdrawn_reviewer_loses_access(world):
-    user, article, _ = world["assigned reviewer, not the annotator"]
+    user, article, *_ = world["assigned reviewer, not the annotator"]
     editor = world["editor"][0]
     assignment = policy.active_assignment(user, article)
     reviews.withdraw_assignment(editor, article, assignment)

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from reviewflow.articles import services as articles
+from reviewflow.articles import workflow
 from reviewflow.audit.models import AuditEvent
 from reviewflow.auth import services as accounts
 from reviewflow.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -182,20 +183,33 @@ def test_version_history_and_draft_isolation(db, cast):
 def test_rereview_without_text_change_makes_a_new_version(db, cast):
     article = make_article(cast["writer"], "published", reviewer=cast["rev"], editor=cast["editor"])
     first = publishing.live_version_of(article)
-    reviews.assign_reviewer(cast["editor"], article, cast["rev"].id)
+    reviews.assign_reviewer(cast["editor"], article, cast["rev2"].id)
     db.session.commit()
+    # Starting a re-review puts every active assignment back to pending: the first approval does not count.
     assert article.state == "in_review" and publishing.public_article(article.slug).version.version == 1
-    assert publishing.republish_if_rereview(cast["rev"], article) is None  # not approved yet
+    assert sorted(a.status for a in workflow.active_assignments(article)) == ["pending", "pending"]
     reviews.sign_decision(cast["rev"], article, article.current_revision, "approve", PASSWORD, checklist=CHECKLIST)
-    second = publishing.republish_if_rereview(cast["rev"], article)
     db.session.commit()
-    assert second is not None and (second.version, second.kind) == (2, "rereview")
+    assert article.state == "in_review" and article.live_version == 1  # one of two approvals: nothing yet
+    assert _events(db, "article.rereviewed") == 0
+    # The last approval of the unchanged live text writes the new version inside the decision.
+    reviews.sign_decision(cast["rev2"], article, article.current_revision, "approve", PASSWORD, checklist=CHECKLIST)
+    db.session.commit()
+    second = publishing.live_version_of(article)
+    assert (second.version, second.kind) == (2, "rereview")
     assert second.revision_number == first.revision_number and second.content_hash == first.content_hash
     assert second.body_html == first.body_html
     assert second.last_reviewed_at > first.last_reviewed_at
+    assert sorted(r.name for r in second.reviews) == ["Dana Okafor", "Ravi Senn"]
     assert article.state == "published" and article.live_version == 2
+    assert publishing.public_article(article.slug).version.version == 2
     assert _events(db, "article.rereviewed") == 1
-    assert publishing.republish_if_rereview(cast["rev"], article) is None  # nothing more to do
+    with pytest.raises(Conflict):  # the re-review is over: nothing more to sign, nothing more written
+        reviews.sign_decision(cast["rev"], article, article.current_revision, "approve", PASSWORD,
+                              checklist=CHECKLIST)
+    db.session.rollback()
+    assert [v.version for v in publishing.versions_of(article.id)] == [1, 2]
+    assert _events(db, "article.rereviewed") == 1
 
 
 def test_unpublish_and_republish(db, cast):
