@@ -295,10 +295,11 @@ def sign_decision(actor, article: Article, revision_number, decision, password, 
     """Sign a decision on the current revision: an electronic signature (21 CFR Part 11).
 
     Refusals, in order: 404 (cannot see the article), 403 (not an assigned reviewer), 409 (not in
-    review; not the current revision: stale_revision), 400 (decision, checklist or comment wrong),
-    409 reviewer_unavailable (credentials not verified, licence expired), 409 (approval while a
-    blocking annotation is open), 429 too_many_attempts (five wrong passwords in fifteen minutes),
-    401 bad_password (recorded as a ``signature.failed`` event, which stays).
+    review; not the current revision: stale_revision), 400 (no such decision, no password), 409
+    reviewer_unavailable (credentials not verified, licence expired), 429 too_many_attempts (five
+    wrong passwords in fifteen minutes), 401 bad_password (recorded as a ``signature.failed`` event,
+    which stays), 400 (checklist or comment wrong), 409 (approval while a blocking annotation is open).
+    The password is checked before what the signature says, so a wrong one is always a 401.
     """
     if isinstance(revision_number, bool) or not isinstance(revision_number, int | str):
         raise InvalidInput("revision must be a revision number.", field="revision")
@@ -306,15 +307,17 @@ def sign_decision(actor, article: Article, revision_number, decision, password, 
     workflow.check(article, "decide", actor, revision=rev)
     if decision not in MEANINGS:
         raise InvalidInput("decision must be \"approve\" or \"request_changes\".", field="decision")
-    items = _attested(decision, checklist)
-    comment = _comment(comment, required=decision == "request_changes",
-                       field="comment" if decision == "approve" else "comment (what must change)")
+    if not isinstance(password, str) or not password:
+        raise InvalidInput("Signing needs your password. Nothing was signed.", field="password")
     reason = reviewer_unavailable_reason(actor, article)
     if reason:
         raise ReviewerUnavailable(f"You cannot sign: {reason} Nothing was signed.")
+    _check_signing_password(actor, article, rev, decision, password)
+    items = _attested(decision, checklist)
+    comment = _comment(comment, required=decision == "request_changes",
+                       field="comment" if decision == "approve" else "comment (what must change)")
     if decision == "approve" and workflow.open_blocking(article):
         raise Conflict("A blocking annotation is still open. It must be resolved before approval. Nothing was signed.")
-    _check_signing_password(actor, article, rev, decision, password)
     profile: ReviewerProfile = actor.profile
     assignment = policy.active_assignment(actor, article)
     signed = Decision(
