@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import func, select
 
+from reviewflow.articles.models import Article
 from tests.factories import make_article, make_user
 
 SECRET_DETAIL = "internal-detail-4f1c: connection string postgresql://admin:hunter2@db"
@@ -103,6 +105,53 @@ def test_not_found_pages_show_no_internals(client, login, db, path):
     assert response.status_code == 404
     html = response.get_data(as_text=True)
     assert "Traceback" not in html and "sqlalchemy" not in html.lower()
+
+
+@pytest.mark.parametrize("suffix", ["", "/edit", "/history", "/review", "/assign", "/publish", "/audit",
+                                    "/sign?decision=approve", "/versions/1/certificate"])
+def test_an_article_one_cannot_see_answers_like_one_that_does_not_exist(client, login, api, cast, suffix):
+    """Refusals come in order: to someone who cannot see the article, it does not exist (404), so
+    its title, its state and even its existence stay hidden, on pages and in the API."""
+    article = make_article(cast["writer"], "published", reviewer=cast["rev"], editor=cast["editor"],
+                           title="A confidential draft title")
+    missing = article.id + 1000
+    login(cast["writer2"])
+    client.get("/dashboard")  # shows the welcome message, so neither answer below carries it
+    hidden = client.get(f"/work/articles/{article.id}{suffix}")
+    absent = client.get(f"/work/articles/{missing}{suffix}")
+    assert hidden.status_code == absent.status_code == 404
+    assert hidden.get_data(as_text=True) == absent.get_data(as_text=True)
+    for who in ("writer2", "rev2"):
+        seen = api(cast[who], "GET", f"/articles/{article.id}")
+        none = api(cast[who], "GET", f"/articles/{missing}")
+        assert seen.status_code == none.status_code == 404
+        assert seen.get_json() == none.get_json() and seen.get_json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("field, value", [("title", "Eczema\x00 in winter"), ("title", "Eczema\nin winter"),
+                                          ("title", "Eczema \x1b[2J"), ("note", "Fixed\x07 timing"),
+                                          ("note", "Fixed\ttiming")])
+def test_control_characters_in_one_line_fields_are_400_on_pages(client, login, cast, db, field, value):
+    article = make_article(cast["writer"])
+    login(cast["writer"])
+    form = {"title": "Eczema in winter", "body": "Text.\n", "note": "", "base_revision": "1", field: value}
+    response = client.post(f"/work/articles/{article.id}/edit", data=form)
+    assert response.status_code == 400
+    db.session.expire_all()
+    assert article.current_revision == 1
+    if field == "title":
+        created = client.post("/work/articles/new", data={"title": value, "body": "Text.\n"})
+        assert created.status_code == 400
+        assert db.session.scalar(select(func.count()).select_from(Article)) == 1
+
+
+def test_control_characters_in_an_unpublish_reason_are_400(client, login, cast, db):
+    article = make_article(cast["writer"], "published", reviewer=cast["rev"], editor=cast["editor"])
+    login(cast["editor"])
+    response = client.post(f"/work/articles/{article.id}/unpublish", data={"reason": "Outdated\x0b advice."})
+    assert response.status_code == 400
+    db.session.expire_all()
+    assert article.state == "published"
 
 
 def test_app_does_not_run_in_debug_mode(app):

@@ -37,11 +37,14 @@ def test_reviewer_sees_credential_history_newest_first(cast, login, client, db):
     rev, admin = cast["rev"], cast["admin"]
     accounts.save_profile(admin, rev, {"credentials": "M.D., Ph.D., FAAD", "specialty": "Dermatology",
                                        "license_number": "GA-77812", "license_expires": "2031-03-31"})
-    accounts.verify_profile(admin, rev, "Licence looked up in the board's public register.")
     db.session.commit()
     login(rev)
+    html = client.get("/account").get_data(as_text=True)  # the new version needs verifying again
+    assert "are not verified yet" in html and "Verified</span> by Ada Admin" not in html
+    accounts.verify_profile(admin, rev, "Licence looked up in the board's public register.")
+    db.session.commit()
     html = client.get("/account").get_data(as_text=True)
-    assert "Your credential profile" in html
+    assert "Your credential profile" in html and "are not verified yet" not in html
     assert html.index("GA-77812") < html.index("LIC-")  # newest first
     assert "Verified</span> by Ada Admin" in html
 
@@ -107,6 +110,16 @@ def test_token_is_shown_once_and_revoking_it_locks_the_api(cast, login, client, 
     assert len(events(db, "token.revoked")) == 1
     assert "Revoked" in client.get("/account").get_data(as_text=True)
     assert client.post(f"/account/tokens/{token.id}/revoke").status_code == 409  # already revoked
+
+
+def test_token_name_with_control_characters_is_refused(cast, login, client, db):
+    """A token's name is a one-line field: control characters in it are 400 and nothing is created."""
+    login(cast["writer"])
+    response = client.post("/account", data={"tok-name": "CMS\x07 sync", "tok-submit": "1"})
+    assert response.status_code == 400
+    assert TOKEN.search(response.get_data(as_text=True)) is None
+    assert db.session.scalars(select(ApiToken).where(ApiToken.user_id == cast["writer"].id)).all() == []
+    assert events(db, "token.created") == []
 
 
 def test_nobody_revokes_another_persons_token(cast, login, client, db):

@@ -66,6 +66,19 @@ def test_create_user_refuses_bad_input(cli, db, args, message):
     assert find_user("bad@example.org") is None
 
 
+@pytest.mark.parametrize("name, extra", [
+    ("Bad\x1b[31m Input", ["--role", "writer"]),
+    ("Bad\nInput", ["--role", "writer"]),
+    ("Bad Input", ["--role", "reviewer", "--credentials", "M.D.\x07", "--specialty", "Cardiology",
+                   "--license-number", "L1", "--license-expires", "2031-06-30"]),
+])
+def test_create_user_refuses_control_characters_in_one_line_fields(cli, db, name, extra):
+    result = cli("create-user", "--email", "bad@example.org", "--name", name, "--password", PASSWORD, *extra)
+    assert result.exit_code != 0
+    assert "control characters" in result.output
+    assert find_user("bad@example.org") is None
+
+
 def test_create_user_refuses_unknown_role(cli, db):
     result = cli("create-user", "--email", "x@example.org", "--name", "X", "--password", PASSWORD,
                  "--role", "superuser")
