@@ -41,6 +41,8 @@ from reviewflow.audit.models import AuditEvent
 from reviewflow.auth import services as accounts
 from reviewflow.auth.models import User
 from reviewflow.extensions import db, utcnow
+from reviewflow.notifications.models import OutboxEmail
+from reviewflow.notifications.services import send_outbox
 from reviewflow.publishing import services as publishing
 from reviewflow.reviews import queries as review_queries
 from reviewflow.reviews import services as reviews
@@ -157,7 +159,8 @@ def grow_live(w: World, n: int, newcomer: User) -> None:
 
 def grow_background(w: World, n: int) -> User:
     """Round ``n`` around them: an article in every state from both writers, one unpublished, a
-    re-review falling due, a new reviewer, and a token and a profile version for the reviewer."""
+    re-review falling due, a new reviewer, a token and a profile version for the reviewer, and a
+    run of ``send-mail`` that sends what is queued and sets aside two mails it cannot build."""
     writer, writer2, editor, admin = (w.person(k) for k in ("writer", "writer2", "editor", "admin"))
     rev, rev2 = w.person("rev"), w.person("rev2")
     for i, state in enumerate(STATES):
@@ -175,6 +178,12 @@ def grow_background(w: World, n: int) -> User:
                                        "organization": "Northwind Review Network", "bio": f"Bio {n}."})
     _commit()
     verify(rev, by=admin)
+    for i in (1, 2):  # not one e-mail address each: send-mail sets them aside for the admins' mail page
+        db.session.add(OutboxEmail(to_address=f"desk{n}-{i}@example.org, team@example.org",
+                                   subject=f"[reviewflow] Round {n} digest {i}", body="Digest."))
+    _commit()
+    while send_outbox(limit=500) != (0, 0):
+        pass
     return make_user("reviewer", name=f"Newcomer {n}", specialty="Dermatology")
 
 
@@ -259,6 +268,7 @@ CASES = [
     Case("auth.admin_users", "admin", "/admin/users"),
     Case("auth.admin_user_new", "admin", "/admin/users/new", grows=False),
     Case("auth.admin_user_edit", "admin", "/admin/users/{rev}"),
+    Case("notifications.admin_mail", "admin", "/admin/mail"),
     Case("auth.login", None, "/login", grows=False),
     Case("publishing.index", None, "/articles"),
     Case("publishing.index", None, "/articles?topic=Dermatology"),
@@ -271,6 +281,7 @@ CASES = [
     Case("publishing.feed", None, "/feed.atom"),
     Case("publishing.sitemap", None, "/sitemap.xml"),
     Case("api.openapi", None, "/api/v1/openapi.json", api=True, grows=False),
+    Case("api.review_checklist", None, "/api/v1/review-checklist", api=True, grows=False),
     Case("api.me", "writer", "/api/v1/me", api=True, grows=False),
     Case("api.get_article", "writer", "/api/v1/articles/{review}", api=True),
     Case("api.get_article", "editor", "/api/v1/articles/{live}", api=True),
