@@ -417,6 +417,19 @@ def test_wrong_password_signs_nothing(app, db, cast, login, client, in_review):
     assert db.session.get(Article, in_review.id).state == "in_review"
 
 
+def test_wrong_passwords_are_kept_as_audit_events_and_five_lock_signing(app, db, cast, login, client, in_review):
+    login(cast["rev"])
+    for attempt in range(1, 6):
+        response = sign(client, in_review, password=f"wrong-{attempt}", items=checklist(app))
+        assert response.status_code == 401
+        assert events(db, "signature.failed", in_review.id) == attempt  # committed with the 401
+    refused = sign(client, in_review, items=checklist(app))  # the right password, too late
+    assert refused.status_code == 429
+    assert count(db, Decision) == 0 and events(db, "decision.signed") == 0
+    db.session.expire_all()
+    assert db.session.get(Article, in_review.id).state == "in_review"
+
+
 def test_missing_password_signs_nothing(app, db, cast, login, client, in_review):
     login(cast["rev"])
     response = sign(client, in_review, password="", items=checklist(app))
