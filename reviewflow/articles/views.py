@@ -70,6 +70,7 @@ def dashboard():
                  if editing else [])
     listed = [a.id for a in (writing.todo + writing.others if writing else [])]
     listed += [a.id for a in (editing.waiting + editing.ready if editing else [])]
+    policy.know_assignments(user, [a.id for a in editing.ready] if editing else [])  # four eyes, row by row
     return render_template(
         "articles/dashboard.html", user=user, writing=writing, queue=queue, editing=editing, rereviews=rereviews,
         assignments=queries.assignments_by_article(listed), notifications=notices.recent(user, 5),

@@ -371,8 +371,9 @@ def create_token(actor, user: User, name: str = "") -> tuple[ApiToken, str]:
     """A new API token for ``user``; the plain token is returned once and only its hash is stored."""
     if actor is not None and actor.id != user.id:
         policy.require(actor, "admin.manage")
+    name = one_line(name, "name", 120, required=False) or "API token"
     plain = "rf_" + secrets.token_urlsafe(32)
-    token = ApiToken(user_id=user.id, name=(name or "API token")[:120], token_hash=_digest(plain), prefix=plain[:10])
+    token = ApiToken(user_id=user.id, name=name, token_hash=_digest(plain), prefix=plain[:10])
     db.session.add(token)
     db.session.flush()
     audit.record("token.created", actor=actor, role=_main_role(actor) if actor else "system", target=token,
