@@ -206,7 +206,7 @@ def _permanent_page(slug: str, n: int) -> Page:
         return _gone_page(pa)
     version = next((v for v in pa.versions if v.version == n), None)
     if version is None:
-        raise NotFound(f"“{pa.article.title}” has no published version {n}.")
+        raise NotFound(f"“{pa.versions[-1].title}” has no published version {n}.")  # never a draft's title
     return _version_page(pa, version, permanent=True)
 
 
