@@ -41,7 +41,7 @@ from reviewflow import models  # noqa: F401  (every table registered on the meta
 from reviewflow.articles.models import content_hash
 from reviewflow.articles.rendering import plain_text, render_markdown
 from reviewflow.audit.models import GENESIS
-from reviewflow.audit.services import key_id_of, link
+from reviewflow.audit.services import head_mac, key_id_of, link
 from reviewflow.demo_content import ARTICLES as DEMO_ARTICLES
 from reviewflow.extensions import db
 from reviewflow.reviews.models import MEANINGS
@@ -199,7 +199,9 @@ def build_people(sizes: Sizes, rng: random.Random, start: datetime) -> tuple[lis
                 "affiliation": f"{LAST[reviewer_no % len(LAST)]} Community Clinic",
                 "organization": ORGS[reviewer_no % len(ORGS)],
                 "bio": f"{name} reviews articles on {TOPICS[reviewer_no % len(TOPICS)].lower()}.",
-                "verified_by_id": 1, "verified_at": created + timedelta(hours=2), "created_at": created,
+                "verified_by_id": 1, "verified_at": created + timedelta(hours=2),
+                "verification_method": "Licence looked up in the issuing board's public register.",
+                "created_at": created,
                 "created_by_id": 1,
             }
             rows["reviewer_profiles"].append(profile)
@@ -489,10 +491,13 @@ class ArticleBuilder:
             self.state = "in_review"
         self.event("decision.signed", reviewer, "reviewer", target_type="decision", target_id=row["id"],
                    target_label="", revision=self.rev, before=before, after=self.state, stamp=[row],
-                   details={"decision": decision, "signer": reviewer.name, "credentials": profile["credentials"],
+                   details={"decision_id": row["id"], "decision": decision, "reviewer_id": reviewer.id,
+                            "signer": reviewer.name, "credentials": profile["credentials"],
                             "specialty": profile["specialty"], "license_number": profile["license_number"],
                             "license_expires": profile["license_expires"].isoformat(), "profile_version": 1,
-                            "meaning": MEANINGS[decision], "comment": comment, "checklist": items})
+                            "verified_at": profile["verified_at"].isoformat(), "meaning": MEANINGS[decision],
+                            "signed_at": row["signed_at"].isoformat(), "content_hash": row["content_hash"],
+                            "revision": self.rev, "checklist": items, "comment": comment})
         if decision == "request_changes":
             self.notify(self.writer, f"{reviewer.display} requested changes to “{self.title}”.",
                         f"/work/articles/{self.id}")
@@ -536,15 +541,22 @@ class ArticleBuilder:
         self.state = "published"
         self.live = self.version
         self.rereview_due = _add_months(self.t.date(), 12)
-        reviewed_by = [f"{d['printed_name']}, {d['credentials']}" for d in decisions]
+        # What the services' events carry (publishing.services.byline_details), for audit verify to compare.
+        reviewed_by = {"version": self.version, "revision": self.rev, "content_hash": digest,
+                       "published_at": self.t.isoformat(), "publisher_id": None if rereview else self.editor.id,
+                       "publisher": "" if rereview else self.editor.name,
+                       "reviewed_by": [{"decision_id": d["id"], "reviewer_id": d["reviewer_id"],
+                                        "name": d["printed_name"], "credentials": d["credentials"],
+                                        "specialty": d["specialty"], "reviewed_at": d["signed_at"].isoformat()}
+                                       for d in decisions]}
         if rereview:
             actor = self.reviewers[0]
             self.event("article.rereviewed", actor, "reviewer", revision=self.rev, before=before, after="published",
-                       stamp=[pv], details={"kind": "rereview", "reviewed_by": reviewed_by, "version": self.version})
+                       stamp=[pv], details={**reviewed_by, "kind": "rereview"})
         else:
             self.event("article.published", self.editor, "editor", revision=self.rev, before=before,
                        after="published", stamp=[pv],
-                       details={"change_note": note, "reviewed_by": reviewed_by, "version": self.version})
+                       details={**reviewed_by, "change_note": note})
             self.notify(self.writer, f"“{self.title}” is published (version {self.version}).",
                         f"/articles/{self.slug}")
 
@@ -855,8 +867,8 @@ def build(database_url: str, sizes: Sizes, *, seed: int = 2026, log: Callable[[s
             rows = world.held[name]
             for k in range(0, len(rows), 5000):
                 world.write(name, rows[k:k + 5000])
-        conn.execute(text("UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1"),
-                     {"seq": chain.seq, "hash": chain.prev})
+        conn.execute(text("UPDATE audit_head SET seq = :seq, hash = :hash, mac = :mac WHERE id = 1"),
+                     {"seq": chain.seq, "hash": chain.prev, "mac": head_mac(chain.key, chain.seq, chain.prev)})
         if world.pg:
             for name in INSERT_ORDER:
                 conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
