@@ -168,6 +168,9 @@ def sign(id: int):
     if request.method == "GET":
         form.revision.data = str(article.current_revision)
     status, problem, stale = 200, reviews.reviewer_unavailable_reason(user, article), False
+    if problem:
+        problem = (f"You cannot sign: {problem} Ask an admin to record your renewed licence or to verify your "
+                   "current credentials; your annotations and comments are still welcome meanwhile.")
     if request.method == "POST" and problem:
         status = 409
     elif request.method == "POST" and not form.validate_on_submit():
