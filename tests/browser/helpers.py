@@ -81,8 +81,7 @@ def build(stage: str) -> Story:
         lambda: reviews.assign_reviewer(editor, article, reviewer.id, utcnow().date() + timedelta(days=5)),
         lambda: _request_changes(story, article, reviewer),
         lambda: _revise_and_resubmit(story, article, writer),
-        lambda: reviews.sign_decision(reviewer, article, 2, "approve", PASSWORD, "Accurate and well sourced.",
-                                      checklist=list(current_app.config["REVIEW_CHECKLIST"])),
+        lambda: _resolve_and_approve(story, article, reviewer),
         lambda: publishing.publish_revision(editor, article, 2, "First published."),
     ]
     for step in steps[:reached - 1]:
@@ -101,8 +100,14 @@ def _revise_and_resubmit(story: Story, article, writer) -> None:
     ann = reviews.get_annotation(story.annotation_id)
     reviews.reply_to_annotation(writer, ann, REPLY)
     articles.save_revision(writer, article, TITLE, BODY_2, 1, "Added the drying step and a source.")
-    reviews.set_annotation_status(writer, ann, "resolved")
     articles.submit_article(writer, article)
+
+
+def _resolve_and_approve(story: Story, article, reviewer) -> None:
+    """The blocking annotation is the reviewer's to resolve; then they approve."""
+    reviews.set_annotation_status(reviewer, reviews.get_annotation(story.annotation_id), "resolved")
+    reviews.sign_decision(reviewer, article, 2, "approve", PASSWORD, "Accurate and well sourced.",
+                          checklist=list(current_app.config["REVIEW_CHECKLIST"]))
 
 
 def sign_in(page, server, email: str, password: str = PASSWORD) -> None:
