@@ -26,7 +26,8 @@ from reviewflow.errors import BadPassword
 from reviewflow.extensions import db
 from reviewflow.publishing import services as publishing
 from reviewflow.reviews import services as reviews
-from tests.factories import BODY, PASSWORD, events_after, last_seq, make_article
+from tests.audit.tampering import drop_guards, one_pass, same_answer
+from tests.factories import BODY, CHECKLIST, PASSWORD, events_after, last_seq, make_article
 
 NEW_PASSWORD = "Brand-New-Passphrase-42"
 WRONG_PASSWORD = "Not-The-Right-One-99"
@@ -46,9 +47,10 @@ def _published(cast):
 
 
 def _rereview_ready(cast):
+    """A published article re-reviewed by its reviewer and a second one, of whom only the first has signed."""
     article = _published(cast)
     reviews.assign_reviewer(cast["editor"], article, cast["rev2"].id)
-    reviews.sign_decision(cast["rev2"], article, 1, "approve", PASSWORD)
+    reviews.sign_decision(cast["rev"], article, 1, "approve", PASSWORD, checklist=CHECKLIST)
     db.session.commit()
     return article
 
@@ -58,7 +60,8 @@ def _login_refused(cast):
         accounts.authenticate(cast["writer"].email, WRONG_PASSWORD, "10.9.9.9")
 
 
-#: name -> (set-up returning context, the action on it, the one audit action expected)
+#: name -> (set-up returning context, the action on it, the one audit action expected; or, for the signature
+#: that completes a re-review, the signature's and the republication's)
 SERVICES = {
     "create_user": (lambda c: None, lambda c, _: accounts.create_user(c["admin"], "n@example.org", "N", PASSWORD,
                                                                       ["writer"]), "account.created"),
@@ -105,14 +108,16 @@ SERVICES = {
     "resolve": (_annotated, lambda c, x: reviews.set_annotation_status(c["writer"], x[1], "resolved"),
                 "annotation.resolved"),
     "approve": (lambda c: make_article(c["writer"], "in_review", reviewer=c["rev"], editor=c["editor"]),
-                lambda c, a: reviews.sign_decision(c["rev"], a, 1, "approve", PASSWORD), "decision.signed"),
+                lambda c, a: reviews.sign_decision(c["rev"], a, 1, "approve", PASSWORD, checklist=CHECKLIST),
+                "decision.signed"),
     "request_changes": (lambda c: make_article(c["writer"], "in_review", reviewer=c["rev"], editor=c["editor"]),
                         lambda c, a: reviews.sign_decision(c["rev"], a, 1, "request_changes", PASSWORD,
                                                            comment="Cite it."), "decision.signed"),
     "publish": (lambda c: make_article(c["writer"], "approved", reviewer=c["rev"], editor=c["editor"]),
                 lambda c, a: publishing.publish_revision(c["editor"], a, 1), "article.published"),
-    "republish": (_rereview_ready, lambda c, a: publishing.republish_if_rereview(c["rev2"], a),
-                  "article.rereviewed"),
+    "complete_rereview": (_rereview_ready, lambda c, a: reviews.sign_decision(c["rev2"], a, 1, "approve", PASSWORD,
+                                                                               checklist=CHECKLIST),
+                          ("decision.signed", "article.rereviewed")),
     "unpublish": (_published, lambda c, a: publishing.unpublish_article(c["editor"], a, "Recalled."),
                   "article.unpublished"),
     "rereview_interval": (_published, lambda c, a: publishing.set_rereview_interval(c["editor"], a, 6),
@@ -135,7 +140,7 @@ def test_each_service_logs_exactly_one_event(db, cast, name):
     action(cast, context)
     db.session.commit()
     events = events_after(seq)
-    assert [e.action for e in events] == [expected]
+    assert [e.action for e in events] == ([expected] if isinstance(expected, str) else list(expected))
     event = events[0]
     assert event.occurred_at is not None and event.occurred_at.utcoffset() == timedelta(0)
     assert event.key_id == audit.key_id_of("test-audit-key")
@@ -145,7 +150,7 @@ def test_each_service_logs_exactly_one_event(db, cast, name):
 def test_events_record_who_what_and_which_revision(db, cast):
     article = make_article(cast["writer"], "in_review", reviewer=cast["rev"], editor=cast["editor"])
     seq = last_seq()
-    signed = reviews.sign_decision(cast["rev"], article, 1, "approve", PASSWORD)
+    signed = reviews.sign_decision(cast["rev"], article, 1, "approve", PASSWORD, checklist=CHECKLIST)
     db.session.commit()
     (event,) = events_after(seq)
     assert (event.actor_id, event.actor_name, event.actor_role) == (cast["rev"].id, "Dana Okafor, M.D., Ph.D.",
@@ -224,18 +229,6 @@ def test_session_guard_refuses_orm_delete(db, cast):
 
 
 # Verification names the first bad event --------------------------------------------------------------
-
-def drop_guards() -> None:
-    """What an attacker with database access does first."""
-    db.session.commit()  # the test's own session must not hold a lock that DROP TRIGGER waits for
-    with db.engine.begin() as conn:
-        if db.engine.dialect.name == "postgresql":
-            conn.execute(text("DROP TRIGGER audit_events_no_update ON audit_events"))
-        else:
-            conn.execute(text("DROP TRIGGER audit_events_no_update"))
-            conn.execute(text("DROP TRIGGER audit_events_no_delete"))
-    db.session.expire_all()
-
 
 def _rows() -> list[SimpleNamespace]:
     cols = ", ".join(("id", *audit.FIELDS))
@@ -385,34 +378,6 @@ def test_verify_records_its_outcome(chain):
 
 # Verifying in ranges on several cores ----------------------------------------------------------------
 
-@pytest.fixture
-def in_ranges(monkeypatch):
-    """``verify`` cut into ranges of 3 events, checked by 2 forked workers (even on a one-core machine);
-    the list it returns records the ranges of every run that forked."""
-    runs = []
-    real = verify_parallel.first_decisive
-
-    def spy(engine, check, ranges, workers, decisive):
-        runs.append(ranges)
-        return real(engine, check, ranges, workers, decisive)
-
-    monkeypatch.setattr(verify_parallel, "SPAN", 3)
-    monkeypatch.setattr(verify_parallel, "worker_count", lambda: 2)
-    monkeypatch.setattr(verify_parallel, "first_decisive", spy)
-    return runs
-
-
-def one_pass(monkeypatch) -> audit.VerifyResult:
-    """The answer of a single pass over the whole chain in this process, the reference."""
-    with monkeypatch.context() as m:
-        m.setattr(verify_parallel, "can_fork", lambda engine: False)
-        return audit.verify(record_result=False)
-
-
-def same_answer(a: audit.VerifyResult, b: audit.VerifyResult) -> bool:
-    return (a.ok, a.count, a.first_bad_seq, a.reason) == (b.ok, b.count, b.first_bad_seq, b.reason)
-
-
 def test_ranges_cover_every_sequence_number_once():
     for last in (0, 1, 2, verify_parallel.SPAN - 1, verify_parallel.SPAN, verify_parallel.SPAN + 1, 1_000_000,
                  10**12):
@@ -484,7 +449,7 @@ def test_ranges_and_key_rotation(app, db, cast, in_ranges, monkeypatch):
     article = make_article(cast["writer"], "in_review", reviewer=cast["rev"], editor=cast["editor"])
     app.config["AUDIT_KEY"] = "the-new-audit-key-2027"
     app.config["AUDIT_OLD_KEYS"] = "2026:test-audit-key"
-    reviews.sign_decision(cast["rev"], article, 1, "approve", PASSWORD)
+    reviews.sign_decision(cast["rev"], article, 1, "approve", PASSWORD, checklist=CHECKLIST)
     reviews.add_annotation(cast["rev"], article, 1, "Cold air", "Source?")
     db.session.commit()
     assert audit.verify(record_result=False).ok
@@ -555,9 +520,9 @@ def test_no_password_or_token_in_any_event(app, client, db, cast):
     accounts.change_password(cast["editor"], PASSWORD, NEW_PASSWORD)
     article = make_article(writer, "in_review", reviewer=cast["rev"], editor=cast["editor"])
     with pytest.raises(BadPassword):
-        reviews.sign_decision(cast["rev"], article, 1, "approve", WRONG_PASSWORD)
+        reviews.sign_decision(cast["rev"], article, 1, "approve", WRONG_PASSWORD, checklist=CHECKLIST)
     db.session.rollback()
-    reviews.sign_decision(cast["rev"], article, 1, "approve", PASSWORD)
+    reviews.sign_decision(cast["rev"], article, 1, "approve", PASSWORD, checklist=CHECKLIST)
     db.session.commit()
     response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
@@ -589,7 +554,7 @@ def test_events_signed_with_an_old_key_verify_after_rotation(app, db, cast):
     old_count = last_seq()
     app.config["AUDIT_KEY"] = "the-new-audit-key-2027"
     app.config["AUDIT_OLD_KEYS"] = "2026:test-audit-key"
-    reviews.sign_decision(cast["rev"], article, 1, "approve", PASSWORD)
+    reviews.sign_decision(cast["rev"], article, 1, "approve", PASSWORD, checklist=CHECKLIST)
     db.session.commit()
     events = list(db.session.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
     assert {e.key_id for e in events[:old_count]} == {audit.key_id_of("test-audit-key")}
