@@ -1,5 +1,5 @@
-"""The flask commands of PRODUCT.md: create-user, create-token, seed-demo, audit verify/export,
-reviews due and send-mail."""
+"""The flask commands of PRODUCT.md: create-user, create-token, verify-credentials, seed-demo, audit
+verify/checkpoint/export, reviews due and send-mail."""
 from __future__ import annotations
 
 import resource
@@ -106,22 +106,44 @@ def seed_demo():
 
 @click.group("audit")
 def audit_group():
-    """Verify and export the audit chain."""
+    """Verify, checkpoint and export the audit chain."""
+
+
+def _broken(result: audit.VerifyResult) -> None:
+    """Say what is broken, on stderr and stdout, and exit 2."""
+    where = f" at event {result.first_bad_seq}" if result.first_bad_seq is not None else ""
+    click.echo(f"Audit chain BROKEN{where}: {result.reason}", err=True)
+    click.echo(f"Audit chain BROKEN{where}: {result.reason}")
+    sys.exit(2)
 
 
 @audit_group.command("verify")
-def audit_verify():
-    """Recompute the whole chain; exit 0 when it holds, else name the first bad event."""
-    result = audit.verify()
+@click.option("--checkpoint", "checkpoint_file", type=click.File("r"),
+              help="A file of lines written by `audit checkpoint`; the chain must still hold each one.")
+def audit_verify(checkpoint_file):
+    """Recompute the whole chain and its head; exit 0 when they hold, else name the first bad event."""
+    checkpoints = [line for line in checkpoint_file.read().splitlines() if line.strip()] if checkpoint_file else []
+    if checkpoint_file and not checkpoints:
+        click.echo(f"Error: {checkpoint_file.name} holds no checkpoint.", err=True)
+        sys.exit(1)
+    result = audit.verify(checkpoints=checkpoints)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    if result.ok:
-        click.echo(f"Audit chain verified: {result.count} events in {result.seconds:.2f} s "
-                   f"({result.rate:,.0f} events/s, peak memory {peak:.0f} MiB).")
-        click.echo(str(result.count))
-        return
-    click.echo(f"Audit chain BROKEN at event {result.first_bad_seq}: {result.reason}", err=True)
-    click.echo(f"Audit chain BROKEN at event {result.first_bad_seq}: {result.reason}")
-    sys.exit(2)
+    if not result.ok:
+        _broken(result)
+    click.echo(f"Audit chain verified: {result.count} events in {result.seconds:.2f} s "
+               f"({result.rate:,.0f} events/s, peak memory {peak:.0f} MiB)"
+               + (f", {len(checkpoints)} checkpoints held." if checkpoints else "."))
+    click.echo(str(result.count))
+
+
+@audit_group.command("checkpoint")
+def audit_checkpoint():
+    """Verify the chain, then print a keyed checkpoint of it as one line, to keep outside the database
+    (append it to a file); `audit verify --checkpoint FILE` then catches the database set back below it."""
+    result = audit.verify()
+    if not result.ok:
+        _broken(result)
+    click.echo(audit.checkpoint(result))
 
 
 @audit_group.command("export")

@@ -6,6 +6,10 @@ key never enters the database, so someone with database access alone cannot reco
 a valid chain after editing an event. Earlier keys stay listed in
 ``REVIEWFLOW_AUDIT_OLD_KEYS`` after a rotation; each event names the key it was signed
 with (``key_id``), so old events keep verifying.
+
+The chain head is keyed too (``head_mac``), so events cut off the end cannot be hidden by
+rewriting the head; a checkpoint kept outside the database (``checkpoint``) also catches a
+rollback to an earlier, consistent state.
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -82,6 +86,13 @@ def encode(row) -> bytes:
 def link(key: bytes, prev_hash: str, row) -> str:
     """The event's hash: HMAC-SHA256(key, prev_hash + "\n" + encode(row)), in hex."""
     return hmac.digest(key, prev_hash.encode() + b"\n" + encode(row), "sha256").hex()
+
+
+def head_mac(key: bytes, seq: int, hash_: str) -> str:
+    """The chain head's mac: HMAC-SHA256(key, "reviewflow audit head\\n<seq>\\n<hash>") in hex, under the key
+    of the head's event. Without the audit key nobody can write a head that verifies, so a chain cut short
+    with its head set back to the new last event is caught."""
+    return hmac.digest(key, f"reviewflow audit head\n{seq}\n{hash_}".encode(), "sha256").hex()
 
 
 def _message_sql(dialect: str) -> str:
@@ -164,7 +175,8 @@ def record(
             setattr(ev, name, value.replace(SEP, " "))
     ev.hash = link(keys[key_id], head.hash, ev)
     session.add(ev)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=ev.hash))
+    session.execute(update(AuditHead).where(AuditHead.id == 1)
+                    .values(hash=ev.hash, mac=head_mac(keys[key_id], ev.seq, ev.hash)))
     session.flush()
     return ev
 
@@ -184,6 +196,8 @@ class VerifyResult:
     seconds: float
     first_bad_seq: int | None = None
     reason: str = ""
+    #: The hash of the last event verified (``count``): what a checkpoint records.
+    last_hash: str = GENESIS
 
     @property
     def rate(self) -> float:
@@ -346,12 +360,13 @@ def _why_bad(engine, key: bytes, prev: str, seq: int) -> str | None:
     return None
 
 
-def verify(record_result: bool = True, parallel: bool = True) -> VerifyResult:
+def verify(record_result: bool = True, parallel: bool = True, checkpoints: Iterable[str] = ()) -> VerifyResult:
     """Recompute the whole chain and name the first event that does not match, and why.
 
     Reasons: an event edited (its own hash no longer matches), missing (a gap in the
     sequence), reordered or inserted (its ``prev_hash`` is not its predecessor's hash),
-    signed with an unknown key, or the head recorded more events than exist. A long chain is
+    signed with an unknown key; then the head not naming the last event or not carrying its
+    mac (``_head_problem``), and a ``checkpoint`` line the chain no longer holds. A long chain is
     cut into ranges checked on every core (``verify_parallel``), the earliest failure winning;
     each range is streamed in batches, so memory stays constant whatever the chain's length.
     ``parallel=False`` checks in this process only (a web request does not fork its worker).
@@ -359,6 +374,7 @@ def verify(record_result: bool = True, parallel: bool = True) -> VerifyResult:
     started = time.perf_counter()
     _key_id, keys = keyring()
     engine = db.engine
+    head = _read_head(engine)  # before the events, so every event it counts is committed and read below
     ranges = verify_parallel.spans(db.session.scalar(select(func.max(AuditEvent.seq))) or 0)
     check = partial(_check_span, engine, keys)
     if parallel and len(ranges) > 1 and verify_parallel.can_fork(engine):
@@ -369,20 +385,112 @@ def verify(record_result: bool = True, parallel: bool = True) -> VerifyResult:
     result = answer.failure
     count, prev = answer.next_seq - 1, answer.last_hash
     if result is None:
-        head = db.session.get(AuditHead, 1)
-        if head is not None and head.seq > count:
-            result = VerifyResult(False, count, 0, count + 1,
-                                  f"event {count + 1} is missing: the head records {head.seq} events")
-        elif head is not None and head.hash != prev:
-            result = VerifyResult(False, count, 0, count, "the chain head does not match the last event")
-        else:
-            result = VerifyResult(True, count, 0)
+        problem = _head_problem(engine, keys, head, count, prev)
+        for line in checkpoints:
+            problem = problem or _checkpoint_problem(engine, keys, line, count, prev)
+        result = VerifyResult(False, count, 0, *problem) if problem else VerifyResult(True, count, 0, last_hash=prev)
     result.seconds = time.perf_counter() - started
     if record_result:
         db.session.add(AuditVerification(ok=result.ok, events=result.count, first_bad_seq=result.first_bad_seq,
                                          message=result.reason or f"{result.count} events verified"))
         db.session.commit()
     return result
+
+
+#: What a check found wrong: the event to name (None when there is none) and the reason.
+Problem = tuple[int | None, str]
+
+
+def _read_head(engine):
+    """The chain head (seq, hash, mac) as committed now, on a connection and so a snapshot of its own."""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT seq, hash, mac FROM audit_head WHERE id = 1")).first()
+
+
+def _stored_event(engine, seq: int):
+    """(hash, key_id) of event ``seq`` as stored, or None."""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT hash, key_id FROM audit_events WHERE seq = :seq"), {"seq": seq}).first()
+
+
+def _head_problem(engine, keys: dict[str, bytes], before, count: int, last_hash: str) -> Problem | None:
+    """The head must name the chain's last event (``count``, ``last_hash``) and carry that event's mac.
+
+    An append moves the head in the event's own transaction, so the head read before the events
+    (``before``) names an event of the chain, and the head read now is not behind its last event.
+    When events were appended while verifying, the head is past the last event read, and the
+    head read before is the one checked. A chain shorter than its head lost events from its end;
+    a head with the right numbers but no valid mac was rewritten without the key to hide that.
+    Only a checkpoint kept elsewhere catches a head set back together with its events.
+    """
+    now = _read_head(engine)
+    problem = _head_at(engine, keys, before, count, last_hash)
+    if problem is None and now != before and (now is None or now.seq <= count):
+        problem = _head_at(engine, keys, now, count, last_hash)
+    if problem is None and now is not None and now.seq < count:
+        problem = (count, f"the chain head does not match the last event: the head records {now.seq} events "
+                          f"but the chain holds {count}, so the head was set back")
+    return problem
+
+
+def _head_at(engine, keys: dict[str, bytes], head, count: int, last_hash: str) -> Problem | None:
+    """``head`` must name an event of the chain, with its hash, and carry its mac ("" for the empty chain)."""
+    if head is None:
+        return count + 1, "the chain head is missing"
+    if head.seq > count:
+        return count + 1, (f"the chain head does not match the last event: the head records {head.seq} events but "
+                           f"the chain ends at event {count}, so events were removed from the end")
+    stored = _stored_event(engine, head.seq) if head.seq > 0 else None
+    if head.hash != (stored.hash if stored else GENESIS):
+        return head.seq, ("the chain head does not match the last event" if head.seq == count
+                          else f"the chain head does not match event {head.seq}")
+    expected = head_mac(keys[stored.key_id], head.seq, head.hash) if stored else ""
+    if not hmac.compare_digest(head.mac, expected):
+        return head.seq, ("the chain head's mac does not verify with the audit key: the head was rewritten "
+                          "without the key, so events may have been removed from the end")
+    return None
+
+
+# Checkpoints -----------------------------------------------------------------------------------------
+
+def _checkpoint_mac(key: bytes, seq: int, hash_: str, taken_at: str) -> str:
+    return hmac.digest(key, f"reviewflow audit checkpoint\n{seq}\n{hash_}\n{taken_at}".encode(), "sha256").hex()
+
+
+def checkpoint(result: VerifyResult) -> str:
+    """A keyed checkpoint of the chain as ``result`` verified it: one line of JSON naming its last event's
+    number and hash, the time and the key, with an HMAC over them. Kept outside the database, it lets
+    ``verify`` catch a database set back to an earlier state, head and all. Raises ValueError for a
+    chain that did not verify: a checkpoint vouches only for a chain that held."""
+    if not result.ok:
+        raise ValueError("only a chain that verified can be checkpointed")
+    key_id, keys = keyring()
+    cp = {"seq": result.count, "hash": result.last_hash, "key_id": key_id, "taken_at": utcnow().isoformat()}
+    cp["mac"] = _checkpoint_mac(keys[key_id], cp["seq"], cp["hash"], cp["taken_at"])
+    return json.dumps(cp, sort_keys=True, separators=(",", ":"))
+
+
+def _checkpoint_problem(engine, keys: dict[str, bytes], line: str, count: int, last_hash: str) -> Problem | None:
+    """The checkpoint ``line`` must be one ``checkpoint`` wrote (its mac holds under a known key), and the
+    chain must still hold its event with its hash: not cut back below it, not rewritten since."""
+    try:
+        cp = json.loads(line)
+        seq, hash_, key_id, taken_at, mac = (cp[k] for k in ("seq", "hash", "key_id", "taken_at", "mac"))
+        if not (type(seq) is int and all(isinstance(v, str) for v in (hash_, key_id, taken_at, mac))):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        return None, "the checkpoint cannot be read: it is not a line written by audit checkpoint"
+    if key_id not in keys:
+        return None, f"the checkpoint is signed with an unknown key {key_id}"
+    if not hmac.compare_digest(mac, _checkpoint_mac(keys[key_id], seq, hash_, taken_at)):
+        return None, "the checkpoint's mac does not verify with the audit key: the checkpoint was altered"
+    if seq > count:
+        return count + 1, (f"the chain ends at event {count}, before event {seq} of the checkpoint taken {taken_at}: "
+                           "events were removed or the database was set back to an earlier state")
+    stored = last_hash if seq == count else (_stored_event(engine, seq).hash if seq > 0 else GENESIS)
+    if stored != hash_:
+        return seq, f"event {seq} is not the one the checkpoint taken {taken_at} recorded: the chain was rewritten"
+    return None
 
 
 def last_verification() -> AuditVerification | None:
