@@ -121,7 +121,8 @@ def _broken(result: audit.VerifyResult) -> None:
 @click.option("--checkpoint", "checkpoint_file", type=click.File("r"),
               help="A file of lines written by `audit checkpoint`; the chain must still hold each one.")
 def audit_verify(checkpoint_file):
-    """Recompute the whole chain and its head; exit 0 when they hold, else name the first bad event."""
+    """Recompute the whole chain, its head and the tables it signs; exit 0 when they hold, else name the
+    first bad event."""
     checkpoints = [line for line in checkpoint_file.read().splitlines() if line.strip()] if checkpoint_file else []
     if checkpoint_file and not checkpoints:
         click.echo(f"Error: {checkpoint_file.name} holds no checkpoint.", err=True)

@@ -64,10 +64,12 @@ def spans(last_seq: int) -> list[Span]:
 
 
 def first_decisive(engine: Engine, check: Callable[[Span], Any], ranges: list[Span], workers: int,
-                   decisive: Callable[[Any], bool]) -> Any:
+                   decisive: Callable[[Any], bool], meanwhile: Callable[[], Any] = lambda: None) -> tuple[Any, Any]:
     """Run ``check(span)`` for ``ranges`` in ``workers`` forked processes and return the first answer, in
     span order, that is ``decisive`` (a failure, or the end of the chain); the work after it is dropped.
     The last span's answer must be decisive. A worker that dies raises ``BrokenProcessPool``.
+    ``meanwhile()`` runs in this process while the workers check, and its result comes back beside
+    the answer: work that needs nothing from the ranges costs no time of its own.
 
     ``check`` reaches the children by fork, not by pickling, so it may hold the engine and the keys.
     The executor forks every worker before it starts its own thread, so no lock is copied held.
@@ -76,10 +78,11 @@ def first_decisive(engine: Engine, check: Callable[[Span], Any], ranges: list[Sp
                                    initializer=_start_worker, initargs=(engine, check))
     try:
         futures = [executor.submit(_run, span) for span in ranges]
+        aside = meanwhile()  # every worker is forked by now, so this process's connections are its own
         for future in futures:
             answer = future.result()
             if decisive(answer):
-                return answer
+                return answer, aside
         raise RuntimeError("the last range's answer must be decisive")
     finally:
         executor.shutdown(wait=True, cancel_futures=True)  # ranges being checked finish; the rest are dropped

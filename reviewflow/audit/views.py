@@ -114,14 +114,16 @@ def article_timeline(article_id: int):
 @bp.post("/audit/verify")
 @login_required
 def verify_now():
-    """Recompute the whole chain now and record the result (admins); names the first bad event."""
+    """Recompute the whole chain, its head and the tables it signs now and record the result (admins); names
+    the first bad event."""
     policy.require(current_user, "audit.verify")
     result = audit.verify(parallel=False)
     if result.ok:
         flash(f"Audit chain verified: {result.count} events hold ({result.seconds:.2f} s).", "success")
     else:
-        flash(f"Audit chain BROKEN at event {result.first_bad_seq}: {result.reason}. Keep the database as it is "
-              "and tell whoever looks after the servers.", "error")
+        where = f" at event {result.first_bad_seq}" if result.first_bad_seq is not None else ""
+        flash(f"Audit chain BROKEN{where}: {result.reason}. Keep the database as it is and tell whoever looks "
+              "after the servers.", "error")
     return redirect(safe_next(request.form.get("next")) or url_for("audit.log"))
 
 
