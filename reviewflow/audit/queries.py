@@ -257,6 +257,18 @@ def iter_rows(f: LogFilter | None = None, batch: int = 5000) -> Iterator[dict]:
         last = rows[-1][seq_at]
 
 
+#: How a cell a spreadsheet would run as a formula begins (OWASP, "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str:
+    """A value as a CSV cell that a spreadsheet shows as text: None is empty, and a cell beginning
+    like a formula (``FORMULA_STARTS``) gets a leading apostrophe. Titles, names and the e-mail
+    addresses typed at log-in reach events as they were typed, so any of them may be an attack."""
+    cell = "" if value is None else str(value)
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
 def _row_writer(fmt: str, output):
     """A function writing one row to ``output`` as CSV (header written now) or JSON Lines."""
     if fmt not in EXPORT_FORMATS:
@@ -265,14 +277,15 @@ def _row_writer(fmt: str, output):
         return lambda row: output.write(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n")
     writer = csv.writer(output)
     writer.writerow(FIELDS)
-    return lambda row: writer.writerow(["" if row[name] is None else row[name] for name in FIELDS])
+    return lambda row: writer.writerow([csv_cell(row[name]) for name in FIELDS])
 
 
 def write_export(output, fmt: str, f: LogFilter | None = None) -> int:
     """Write the (filtered) events in chain order to ``output``; returns how many.
 
-    CSV has a header of the chain fields and writes None as an empty cell; JSON Lines keeps
-    every value exactly. Every chain field is included, so an export can be checked.
+    CSV has a header of the chain fields, writes None as an empty cell and defuses cells a
+    spreadsheet would run as formulas (``csv_cell``); JSON Lines keeps every value exactly, so
+    it is the one to check against the chain. Every chain field is included.
     """
     write = _row_writer(fmt, output)
     count = 0

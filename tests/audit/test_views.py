@@ -305,6 +305,37 @@ def test_export_rows_keeps_the_cli_signature(published, db):
     assert out.getvalue().splitlines()[0] == ",".join(FIELDS)
 
 
+FORMULA = '=HYPERLINK("http://x")'
+
+
+@pytest.mark.parametrize("value, cell", [("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"),
+                                         ("\t=1", "'\t=1"), ("\r=1", "'\r=1"), ("a=b", "a=b"), ("", ""),
+                                         (None, ""), (42, "42"), ("{\"a\": \"=1\"}", "{\"a\": \"=1\"}")])
+def test_csv_cells_that_start_like_a_formula_get_an_apostrophe(value, cell):
+    assert queries.csv_cell(value) == cell
+
+
+def test_csv_export_defuses_formulas_in_titles_and_typed_emails(cast, login, client, db):
+    """A title and an e-mail address typed at /login reach events as typed; in the CSV they are text."""
+    articles.create_article(cast["writer"], FORMULA, BODY)
+    db.session.commit()
+    client.post("/login", data={"email": FORMULA, "password": "whatever-it-is"})
+    failed = all_events(db, action="auth.login_failed")[-1]
+    typed = FORMULA.lower()  # e-mail addresses are kept in lower case; spreadsheets read formulas in any case
+    assert failed.target_label == typed and json.loads(failed.details)["email"] == typed
+    login(cast["editor"])
+    body = client.get("/audit/export?format=csv").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(body)))
+    labels = {row["action"]: row["target_label"] for row in rows}
+    assert (labels["article.created"], labels["auth.login_failed"]) == ("'" + FORMULA, "'" + typed)
+    assert not [cell for row in rows for cell in row.values() if cell.startswith(queries.FORMULA_STARTS)]
+    out = io.StringIO()
+    export_rows(out, "csv")
+    assert out.getvalue() == body  # the command line writes the same file
+    jsonl = [json.loads(line) for line in client.get("/audit/export?format=jsonl").get_data(as_text=True).splitlines()]
+    assert FORMULA in [row["target_label"] for row in jsonl]  # JSON Lines keeps every value exactly
+
+
 # Verification ----------------------------------------------------------------------
 
 def test_admin_verifies_now_and_the_badge_says_so(cast, login, client, published, db):
