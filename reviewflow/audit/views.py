@@ -62,7 +62,8 @@ def log():
 def export():
     """Download the events of the current filter in chain order, streamed, as CSV or JSON Lines.
 
-    Editors and admins export anything; an article's staff may export that article's events.
+    Editors and admins export anything; an article's staff may export that article's events, and to
+    anyone else the article does not exist (404).
     """
     filters = LogFilter.from_args(request.args)
     if filters.errors:
@@ -73,7 +74,7 @@ def export():
     if not policy.can(current_user, "audit.view_all"):
         if not filters.article_id:
             policy.require(current_user, "audit.view_all")
-        policy.require(current_user, "audit.view_article", articles.get_article(filters.article_id))
+        policy.authorize(current_user, "audit.view_article", articles.get_article(filters.article_id))
     scope = f"-article-{filters.article_id}" if filters.article_id else ""
     name = f"reviewflow-audit{scope}-{utcnow():%Y%m%dT%H%M%SZ}.{fmt}"
     return Response(stream_with_context(queries.iter_export(fmt, filters)), mimetype=MIMETYPES[fmt],
@@ -102,9 +103,10 @@ def event(seq: int):
 @bp.get("/work/articles/<int:article_id>/audit")
 @login_required
 def article_timeline(article_id: int):
-    """One article's events in plain words, oldest first (the article's writer, reviewers, editors, admins)."""
+    """One article's events in plain words, oldest first (the article's writer, reviewers, editors, admins);
+    to anyone else the article does not exist (404)."""
     article = articles.get_article(article_id)
-    policy.require(current_user, "audit.view_article", article)
+    policy.authorize(current_user, "audit.view_article", article)
     after = cursor(request.args.get("after"))
     page = queries.article_events(article.id, after=after)
     return render_template("audit/article_timeline.html", article=article, page=page, after=after,
