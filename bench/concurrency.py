@@ -92,19 +92,31 @@ def _subjects(conn) -> dict:
     q = lambda sql, **kw: conn.execute(text(sql), kw).all()  # noqa: E731
     drafts = q("SELECT id, writer_id FROM articles WHERE state = 'draft' AND live_version IS NULL "
                "ORDER BY id DESC LIMIT 6")
-    review_rows = q("SELECT a.id, ra.reviewer_id FROM articles a JOIN review_assignments ra ON ra.article_id = a.id "
+    review_rows = q("SELECT a.id, ra.reviewer_id, ra.status FROM articles a "
+                    "JOIN review_assignments ra ON ra.article_id = a.id "
                     "WHERE a.state = 'in_review' AND a.live_version IS NULL AND ra.status <> 'withdrawn' "
                     "AND NOT EXISTS (SELECT 1 FROM annotations n WHERE n.article_id = a.id AND n.status = 'open' "
                     "AND n.blocking) ORDER BY a.id DESC LIMIT 60")
     reviewing: dict[int, list[int]] = {}
-    for article_id, reviewer_id in review_rows:
+    decided: set[int] = set()
+    for article_id, reviewer_id, status in review_rows:
         reviewing.setdefault(article_id, []).append(reviewer_id)
+        if status != "pending":
+            decided.add(article_id)
+    # Submitted articles that get three reviewers each, who then approve at the same moment through
+    # both servers (_simultaneous_approvals).
+    submitted = [r[0] for r in q("SELECT id FROM articles WHERE state = 'submitted' ORDER BY id DESC LIMIT 4")]
+    trio = [r[0] for r in q(
+        "SELECT u.id FROM users u JOIN user_roles r ON r.user_id = u.id AND r.role = 'reviewer' "
+        "JOIN reviewer_profiles p ON p.user_id = u.id AND p.version = u.profile_version "
+        "WHERE p.verified_at IS NOT NULL AND p.license_expires > CURRENT_DATE ORDER BY u.id LIMIT 3")]
+    together = {a: trio for a in submitted} if len(trio) == 3 else {}
     approved = [r[0] for r in q("SELECT id FROM articles WHERE state = 'approved' AND live_version IS NULL "
                                 "ORDER BY id DESC LIMIT 13")]
     editors = [r[0] for r in q("SELECT u.id FROM users u JOIN user_roles r ON r.user_id = u.id "
                                "WHERE r.role = 'editor' ORDER BY u.id LIMIT 2")]
     return {"drafts": drafts, "reviewing": dict(list(reviewing.items())[:24]), "approved": approved,
-            "editors": editors}
+            "editors": editors, "together": together}
 
 
 COUNT_TABLES = ("revisions", "decisions", "published_versions", "audit_events")
@@ -145,6 +157,7 @@ def run(database_url: str, log_dir, seconds: float, log=print) -> dict:
         for t in threads:
             t.join(seconds + 120)
         result["seconds"] = round(time.monotonic() - started, 1)
+        result["together"] = _simultaneous_approvals(servers, subjects["together"], editor_a, tally)
         result["cross_server"] = _cross_server_checks(a.base, b.base, reserved, editor_a, database_url, tally)
     finally:
         a.stop()
@@ -160,9 +173,53 @@ def run(database_url: str, log_dir, seconds: float, log=print) -> dict:
     result["errors"] = tally.errors
     result["server_errors"] = sum(n for kind in tally.statuses.values() for st, n in kind.items()
                                   if st.startswith("5") or st.startswith("GET 5"))
+    with engine.connect() as conn:
+        states = {a: conn.execute(text("SELECT state FROM articles WHERE id = :a"), {"a": a}).scalar_one()
+                  for a in subjects["together"]}
+    engine.dispose()
+    together = result["together"]
+    together["not_approved"] = sorted(a for a, s in states.items() if s != "approved")
+    together["ok"] = not together["not_approved"] and together["signed"] == together["asked"]
     result["ok"] = (result["lost"] == {} and not result["phantom"] and not result["inconsistent"]
-                    and verify.returncode == 0 and result["cross_server"]["ok"])
+                    and verify.returncode == 0 and result["cross_server"]["ok"] and together["ok"])
     return result
+
+
+def _simultaneous_approvals(servers, together: dict[int, list[int]], editor_id: int, tally: Tally) -> dict:
+    """An editor assigns three reviewers to each article; then they approve at the same moment,
+    alternately through A and B: each decision must be recorded and the article must end approved
+    (the row lock makes the last transaction see the others' approvals)."""
+    asked = signed = 0
+    for article_id, reviewer_ids in together.items():
+        for k, reviewer_id in enumerate(reviewer_ids):
+            status, out = api(servers[k % 2], "POST", f"/articles/{article_id}/assignments", token_of(editor_id),
+                              {"reviewer_id": reviewer_id})
+            if status != 201:
+                tally.add("assign", status, error=f"assign {reviewer_id} to {article_id}: {status} {out}")
+        barrier = threading.Barrier(len(reviewer_ids))
+        outcomes: list[int] = []
+
+        def sign(k: int, reviewer_id: int, article_id: int = article_id, barrier=barrier, outcomes=outcomes):
+            token = token_of(reviewer_id)
+            status, art = api(servers[k % 2], "GET", f"/articles/{article_id}", token)
+            barrier.wait(timeout=60)
+            status, out = api(servers[k % 2], "POST", f"/articles/{article_id}/decisions", token,
+                              {"revision": art["revision"]["number"], "decision": "approve", "password": PASSWORD,
+                               "checklist": CHECKLIST})
+            outcomes.append(status)
+            if status == 201:
+                tally.add("decision", 201, (article_id, reviewer_id, out["revision"], out["signed_at"]))
+            else:
+                tally.add("decision", status, error=f"simultaneous approval of {article_id}: {status} {out}")
+
+        threads = [threading.Thread(target=sign, args=(k, r)) for k, r in enumerate(reviewer_ids)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        asked += len(reviewer_ids)
+        signed += outcomes.count(201)
+    return {"articles": len(together), "asked": asked, "signed": signed}
 
 
 def _saver(i: int, drafts, servers, deadline: float, tally: Tally) -> None:
@@ -386,6 +443,12 @@ def summary_lines(r: dict) -> list[str]:
                     if not r["inconsistent"] else "PROBLEMS: " + "; ".join(r["inconsistent"])))
     lines.append(f"- Audit events added: {r['grown']['audit_events']}; `flask audit verify` afterwards: "
                  f"exit {r['audit_verify']['exit']}, “{r['audit_verify']['output']}”")
+    tg = r.get("together")
+    if tg:
+        lines.append(f"- Simultaneous approvals through both servers: {tg['signed']} of {tg['asked']} signatures "
+                     f"recorded on {tg['articles']} articles; "
+                     + ("every one of them ended approved." if tg["ok"] else
+                        f"NOT approved: {tg['not_approved']}."))
     cs = r["cross_server"]
     lines.append(f"- A session cookie from server A on B's /dashboard: {cs['session_from_A_on_B']}.")
     th = cs["throttle"]
