@@ -37,26 +37,26 @@ def check_multi_line(value: str, field: str) -> str:
     return value
 
 
-def one_line(value, field: str, limit: int, required: bool = True) -> str:
-    """A stripped one-line text of at most ``limit`` characters (empty allowed unless ``required``)."""
+def _checked(value, field: str, required: bool, check) -> str:
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
         raise InvalidInput(f"The {_label(field)} cannot be empty.", field=field)
-    check_one_line(value, field)
-    value = value.strip()
+    check(value, field)
+    return value
+
+
+def _within(value: str, field: str, limit: int) -> str:
     if len(value) > limit:
         raise InvalidInput(f"The {_label(field)} is longer than {limit:,} characters.", field=field)
     return value
+
+
+def one_line(value, field: str, limit: int, required: bool = True) -> str:
+    """A stripped one-line text of at most ``limit`` characters (empty allowed unless ``required``)."""
+    return _within(_checked(value, field, required, check_one_line).strip(), field, limit)
 
 
 def multi_line(value, field: str, limit: int, required: bool = True) -> str:
     """Multi-line text of at most ``limit`` characters, kept as written (empty allowed unless ``required``)."""
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise InvalidInput(f"The {_label(field)} cannot be empty.", field=field)
-    check_multi_line(value, field)
-    if len(value) > limit:
-        raise InvalidInput(f"The {_label(field)} is longer than {limit:,} characters.", field=field)
-    return value
+    return _within(_checked(value, field, required, check_multi_line), field, limit)
