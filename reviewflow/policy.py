@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from reviewflow.articles.models import Article
 from reviewflow.errors import Forbidden, NotFound
 from reviewflow.extensions import db
-from reviewflow.reviews.models import ReviewAssignment
+from reviewflow.reviews.models import Decision, ReviewAssignment
 
 RULES: dict[str, Callable] = {}
 
@@ -176,7 +176,17 @@ def _resolve(user, annotation) -> bool:
 @rule("article.publish")
 def _publish(user, article) -> bool:
     """Only an editor who neither wrote nor reviews the article can publish it (four eyes: never one of its signers)."""
-    return _role(user, "editor") and not _writes(user, article) and active_assignment(user, article) is None
+    return (_role(user, "editor") and not _writes(user, article) and active_assignment(user, article) is None
+            and not _approved_current(user, article))
+
+
+def _approved_current(user, article) -> bool:
+    """Whether ``user`` signed an approval of the article's current revision (even if since withdrawn)."""
+    if not user.has_role("reviewer"):
+        return False  # only reviewers sign: no query for the usual editor
+    return db.session.scalar(select(Decision.id).where(
+        Decision.article_id == article.id, Decision.reviewer_id == user.id, Decision.decision == "approve",
+        Decision.revision_number == article.current_revision).limit(1)) is not None
 
 
 @rule("article.unpublish")
