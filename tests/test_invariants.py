@@ -649,7 +649,7 @@ def _shut_the_database():
 
 
 TestBylineMachine.settings = settings(
-    max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None, database=None,
+    max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None, database=None, print_blob=True,
     # No "explain" phase: it traces every line while shrinking, several times slower here.
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
@@ -696,9 +696,9 @@ def test_found_a_rereview_completed_by_a_signature_cites_its_event():
 
 @pytest.mark.allow_lazy_load
 def test_found_a_withdrawn_approver_publishes_what_they_approved():
-    """Found on 9901d62: an editor who also reviews approves revision 1, is withdrawn, and then may
-    publish revision 1 (the byline leaves them out, but PRODUCT.md: "nobody publishes a revision they
-    approved themselves")."""
+    """Found on 9901d62 (fixed in 408ed7a): an editor who also reviews approved revision 1, was withdrawn
+    (by another editor, or by themselves), and could then publish revision 1. The byline left them out,
+    but PRODUCT.md: "nobody publishes a revision they approved themselves"."""
     replay({"writer": "writer", "start": "approved", "reviewers": ("rev", "editor_reviewer")},
            ("withdraw", {"actor": "writer_editor", "article": ARTICLES_0, "pick": 1}),
            ("signer_publishes", {"article": ARTICLES_0, "k": 0}))
