@@ -406,7 +406,8 @@ def test_writer_opening_the_publish_page_gets_the_403_page(page, live_server, li
     response = page.goto(f"{live_server.url}/work/articles/{story.article_id}/publish")
     assert response.status == 403
     expect(page.get_by_role("heading", level=1)).to_have_text("You don’t have permission to do this")
-    expect(page.locator("main")).to_contain_text("Only an editor who neither wrote nor reviews the article can publish it")
+    expect(page.locator("main")).to_contain_text(
+        "Only an editor who neither wrote nor reviews the article can publish it")
     expect(page.get_by_role("link", name="Go to your dashboard")).to_be_visible()
     check_a11y(page)
     shot(page, "forbidden")
