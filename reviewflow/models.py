@@ -1,10 +1,12 @@
 """Every domain's models, imported in one place: the one import Alembic needs."""
+from reviewflow.api.models import IdempotencyKey
 from reviewflow.articles.models import Article, ArticleState, Revision
 from reviewflow.audit.models import AuditEvent, AuditHead, AuditVerification
 from reviewflow.auth.models import ApiToken, LoginThrottle, ReviewerProfile, Role, User, UserRole
 from reviewflow.notifications.models import Notification, OutboxEmail
 from reviewflow.publishing.models import PublishedReview, PublishedVersion
 from reviewflow.reviews.models import Annotation, AnnotationReply, AssignmentStatus, Decision, ReviewAssignment
+from reviewflow.sources.models import RevisionSource, SourceCheck, Verdict
 
 __all__ = [
     "Annotation",
@@ -17,6 +19,7 @@ __all__ = [
     "AuditHead",
     "AuditVerification",
     "Decision",
+    "IdempotencyKey",
     "LoginThrottle",
     "Notification",
     "OutboxEmail",
@@ -25,7 +28,10 @@ __all__ = [
     "ReviewAssignment",
     "ReviewerProfile",
     "Revision",
+    "RevisionSource",
     "Role",
+    "SourceCheck",
     "User",
     "UserRole",
+    "Verdict",
 ]

@@ -40,3 +40,5 @@ class OutboxEmail(db.Model):
     last_error: Mapped[str] = mapped_column(Text, default="")
     #: Set when ``send-mail`` gave up on this mail (``last_error`` says why); admins see it listed.
     set_aside_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: After a failed attempt, not tried again before this time (backoff); None: try at once.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

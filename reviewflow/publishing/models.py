@@ -42,6 +42,9 @@ class PublishedVersion(db.Model):
     writer_name: Mapped[str] = mapped_column(String(120))
     change_note: Mapped[str] = mapped_column(String(500), default="")
     audit_seq: Mapped[int | None] = mapped_column(Integer)
+    #: The sources readers see, as JSON: ``[{key, text, url, doi, checked_by, checked_at}]``, copied at
+    #: publish time from the checks that stood on the revision.
+    sources_json: Mapped[str] = mapped_column(Text, default="[]")
 
     reviews: Mapped[list[PublishedReview]] = relationship(
         back_populates="published_version", order_by="PublishedReview.id", lazy="selectin"
