@@ -2,14 +2,31 @@
 
 Services raise these; views never catch them. Under ``/api`` every error, including
 Flask's own 404, 405, 413 and 500, is ``{"error": {"code", "message"}}``.
+
+While the database cannot be reached (connection refused or dropped, the server shutting down
+or starting up, SQLite still locked after its busy timeout) a request is answered 503
+``unavailable`` with ``Retry-After``, never 500: its transaction is rolled back, a dead
+connection is dropped from the pool, and the log says so once per outage (``Outage``), not
+once per request. The pool's pre-ping finds the database again when it returns.
 """
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
-from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import HTTPException
+import sqlite3
+import threading
+import time
+
+from flask import Flask, g, has_request_context, jsonify, render_template, request
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from reviewflow.extensions import db
+
+try:  # psycopg is only needed on PostgreSQL
+    import psycopg
+except ImportError:  # pragma: no cover
+    psycopg = None
 
 
 class DomainError(Exception):
@@ -80,16 +97,144 @@ class ReviewerUnavailable(Conflict):
     code = "reviewer_unavailable"
 
 
+class SourcesUnchecked(Conflict):
+    """Approval asked for while a cited source has no standing ``supports`` verdict."""
+
+    code = "sources_unchecked"
+
+
 HTTP_CODES = {400: "invalid_input", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 409: "invalid_state", 410: "gone", 413: "payload_too_large",
-              415: "invalid_input", 429: "too_many_attempts", 500: "internal_error"}
+              415: "invalid_input", 429: "too_many_attempts", 500: "internal_error", 503: "unavailable"}
 FRIENDLY = {
     400: "The request could not be understood.",
     404: "There is nothing at this address.",
     405: "This address does not accept that method.",
     413: "The request is larger than the 1 MiB limit.",
     500: "Something went wrong on our side. Nothing was changed; please try again.",
+    503: "The service is temporarily unavailable: its database cannot be reached just now. "
+         "Please try again in a few seconds.",
 }
+#: Seconds a client is asked to wait before trying again while the database is away (``Retry-After``).
+RETRY_AFTER = 5
+
+#: PostgreSQL SQLSTATEs that mean "not reachable now": connection exceptions (class 08), the server
+#: shutting down or starting up (57P01-57P03) and no connection slot free (53300).
+PG_UNAVAILABLE = ("08", "57P01", "57P02", "57P03", "53300")
+#: SQLite result codes that mean "try again later": busy or locked after the busy timeout, the file
+#: cannot be opened, an I/O error.
+SQLITE_UNAVAILABLE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR")
+SQLITE_UNAVAILABLE_TEXT = ("database is locked", "database table is locked", "database schema is locked",
+                           "unable to open database file", "disk i/o error")
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """True when ``exc`` says the database cannot be reached or is locked for now (a 503), as opposed
+    to a mistake in a statement (a 500). SQLAlchemy's wrapper or the driver's own exception."""
+    if exc is None:
+        return False
+    if isinstance(exc, PoolTimeout):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig
+    if psycopg is not None and isinstance(exc, psycopg.Error):
+        state = exc.sqlstate
+        if state is None:  # raised by the client: refused, closed, lost, timed out
+            return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+        return state.startswith(PG_UNAVAILABLE)
+    if isinstance(exc, sqlite3.OperationalError):
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        return name.startswith(SQLITE_UNAVAILABLE) or str(exc).lower().startswith(SQLITE_UNAVAILABLE_TEXT)
+    return False
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own words, one line, without the SQL statement or its parameters."""
+    orig = getattr(exc, "orig", None) or exc
+    words = " ".join(str(orig).split())[:200]
+    return f"{type(orig).__name__}: {words}" if words else type(orig).__name__
+
+
+class Outage:
+    """This process's view of its database: answering, or away since a first failure.
+
+    The first failure is logged; later ones are only counted until a request that used the
+    database succeeds again, which logs the recovery with how long it took and how many requests
+    were answered 503 meanwhile. Each process (each gunicorn worker) logs its own outage once.
+    """
+
+    def __init__(self, logger) -> None:
+        self.logger = logger
+        self.since: float | None = None
+        self.refused = 0
+        self._lock = threading.Lock()
+
+    @property
+    def active(self) -> bool:
+        return self.since is not None
+
+    def failed(self, exc: BaseException) -> bool:
+        """Count one request refused for ``exc``; True (and logged) when it starts an outage."""
+        with self._lock:
+            self.refused += 1
+            if self.since is not None:
+                return False
+            self.since = time.monotonic()
+        self.logger.error("database unavailable (%s): answering 503 until it returns", _reason(exc))
+        return True
+
+    def answered(self) -> None:
+        """A request used the database and succeeded: log the recovery if an outage was on."""
+        if self.since is None:
+            return
+        with self._lock:
+            if self.since is None:
+                return
+            away, refused = time.monotonic() - self.since, self.refused
+            self.since, self.refused = None, 0
+        self.logger.warning("database available again after %.1f s; %d request(s) were answered 503 meanwhile",
+                            away, refused)
+
+
+def outage(app: Flask) -> Outage:
+    return app.extensions["reviewflow.outage"]
+
+
+def _release_connection(exc: BaseException) -> None:
+    """Roll back, and make sure a dead connection does not go back into the pool for the next request."""
+    try:
+        db.session.rollback()
+    except Exception:  # the connection died under the rollback: drop the session with it
+        try:
+            db.session.close()
+        except Exception:
+            pass
+
+
+def note_unavailable(app: Flask, exc: BaseException) -> None:
+    """Settle a request the database could not serve: release its connection, count it towards the
+    outage (logging the first), and when a connection was lost, empty the pool of idle ones."""
+    _release_connection(exc)
+    if has_request_context():
+        g.db_unavailable = True
+    started = outage(app).failed(exc)
+    orig = getattr(exc, "orig", exc)
+    if started and not isinstance(orig, sqlite3.Error):
+        db.engine.pool.dispose()  # idle connections of before the outage are dead too
+
+
+def unavailable_response(app: Flask, exc: BaseException):
+    """503 ``unavailable`` with ``Retry-After``: JSON under /api, a calm page elsewhere (no database)."""
+    note_unavailable(app, exc)
+    message = FRIENDLY[503]
+    if wants_json():
+        response = json_error(503, "unavailable", message)
+    else:
+        response = app.make_response((render_template("errors/503.html", message=message, status=503), 503))
+    response.headers["Retry-After"] = str(RETRY_AFTER)
+    return response
 
 
 def wants_json() -> bool:
@@ -103,7 +248,7 @@ def json_error(status: int, code: str, message: str):
 
 
 def _page(status: int, message: str):
-    template = f"errors/{status}.html" if status in (400, 403, 404, 409, 410, 413, 500) else "errors/400.html"
+    template = f"errors/{status}.html" if status in (400, 403, 404, 409, 410, 413, 500, 503) else "errors/400.html"
     return render_template(template, message=message, status=status), status
 
 
@@ -116,7 +261,8 @@ def settle_after_refusal(exc: DomainError) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
-    """Domain errors and HTTP errors: JSON under /api, friendly pages elsewhere."""
+    """Domain errors and HTTP errors: JSON under /api, friendly pages elsewhere; 503 while the database is away."""
+    register_outage_watch(app)
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
@@ -132,6 +278,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        if isinstance(exc, InternalServerError) and database_unavailable(exc.original_exception):
+            return unavailable_response(app, exc.original_exception)  # raised inside another handler
         status = exc.code or 500
         message = FRIENDLY.get(status) or exc.description or "Error"
         if status == 400 and exc.description and "CSRF" in exc.description:
@@ -151,8 +299,35 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
+        if database_unavailable(exc):
+            return unavailable_response(app, exc)
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         db.session.rollback()
         if wants_json():
             return json_error(500, "internal_error", FRIENDLY[500])
         return render_template("errors/500.html", message=FRIENDLY[500], status=500), 500
+
+
+def register_outage_watch(app: Flask) -> None:
+    """Keep this app's ``Outage`` and end it when a request that used the database succeeds.
+
+    A statement the database answered marks the request (``after_cursor_execute``); a request that
+    was marked and was not refused for unavailability ends the outage. Requests that never touch
+    the database (static files, the public fast path) say nothing either way.
+    """
+    watch = Outage(app.logger)
+    app.extensions["reviewflow.outage"] = watch
+
+    def _answered(*_args) -> None:
+        if watch.since is not None and has_request_context():
+            g.db_answered = True
+
+    with app.app_context():
+        for engine in db.engines.values():
+            event.listen(engine, "after_cursor_execute", _answered)
+
+    @app.after_request
+    def _end_outage(response):
+        if watch.since is not None and g.get("db_answered") and not g.get("db_unavailable"):
+            watch.answered()
+        return response

@@ -173,6 +173,18 @@ def _resolve(user, annotation) -> bool:
         annotation.author_id == user.id or not author_assigned))
 
 
+@rule("source.check")
+def _check_source(user, article) -> bool:
+    """Only a reviewer assigned to the article, who did not write it, can give a verdict on its sources."""
+    return not _writes(user, article) and _reviews(user, article)
+
+
+@rule("source.flag")
+def _flag_source(user, article) -> bool:
+    """Only an editor or a reviewer assigned to the article, who did not write it, can flag a live source as outdated."""  # noqa: E501
+    return not _writes(user, article) and (_role(user, "editor") or _reviews(user, article))
+
+
 @rule("article.publish")
 def _publish(user, article) -> bool:
     """Only an editor who neither wrote nor reviews the article can publish it (four eyes: never one of its signers)."""

@@ -65,3 +65,15 @@ class PublishCreate(Body):
 
 class UnpublishCreate(Body):
     reason: StrictStr = Field(min_length=1, max_length=500)
+
+
+class SourceCheckCreate(Body):
+    revision: StrictInt = Field(ge=1)
+    key: StrictStr = Field(min_length=1, max_length=100)
+    verdict: Literal["supports", "does_not_support", "outdated", "inaccessible"]
+    comment: StrictStr | None = Field(default=None, max_length=5000)
+
+
+class SourceFlagCreate(Body):
+    key: StrictStr = Field(min_length=1, max_length=100)
+    comment: StrictStr = Field(min_length=1, max_length=5000)

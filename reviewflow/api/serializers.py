@@ -5,6 +5,7 @@ import json
 
 from reviewflow.articles import workflow
 from reviewflow.publishing import services as publishing
+from reviewflow.sources.status import revision_sources
 
 
 def iso(dt) -> str | None:
@@ -22,13 +23,34 @@ def article_json(article) -> dict:
         "id": article.id, "slug": article.slug, "title": article.title, "topic": article.topic,
         "state": article.state, "writer": person(article.writer),
         "revision": {"number": rev.number, "content_hash": rev.content_hash, "title": rev.title, "body": rev.body,
-                     "note": rev.note, "created_at": iso(rev.created_at)},
+                     "note": rev.note, "created_at": iso(rev.created_at),
+                     "sources": [source_json(x) for x in revision_sources(rev.id)]},
         "assignments": [{"id": a.id, "reviewer": person(a.reviewer), "status": a.status,
                          "due_date": a.due_date.isoformat() if a.due_date else None}
                         for a in workflow.active_assignments(article)],
         "published_version": None if live is None else {
             "version": live.version, "revision": live.revision_number, "published_at": iso(live.published_at)},
     }
+
+
+def source_json(x) -> dict:
+    return {"key": x.key, "text": x.text, "url": x.url, "doi": x.doi}
+
+
+def source_check_json(c) -> dict:
+    return {"id": c.id, "key": c.key, "verdict": c.verdict, "revision": c.revision_number, "comment": c.comment,
+            "kind": c.kind, "checked_by": {"id": c.checker_id, "name": c.checker_name},
+            "checked_at": iso(c.checked_at)}
+
+
+def published_sources_json(v) -> list[dict]:
+    return [{"key": x["key"], "text": x["text"], "url": x["url"], "doi": x.get("doi"),
+             "checked_by": x["checked_by"], "checked_at": x["checked_at"] and iso_text(x["checked_at"])}
+            for x in json.loads(v.sources_json or "[]")]
+
+
+def iso_text(value: str) -> str:
+    return value.replace("+00:00", "Z")
 
 
 def assignment_json(a) -> dict:
@@ -80,6 +102,7 @@ def published_json(pa) -> dict:
         "versions": [{"version": x.version, "revision": x.revision_number, "published_at": iso(x.published_at),
                       "written_by": x.writer_name, "reviewed_by": [review_json(r) for r in x.reviews],
                       "change_note": x.change_note, "kind": x.kind} for x in pa.versions],
+        "sources": published_sources_json(v),
     }
 
 

@@ -14,6 +14,7 @@ from reviewflow.errors import Gone
 from reviewflow.extensions import db
 from reviewflow.publishing import services as publishing
 from reviewflow.reviews import services as reviews
+from reviewflow.sources import services as sources
 
 OBJ = {"type": "object"}
 LIST = {"type": "array", "items": OBJ}
@@ -124,6 +125,27 @@ def decide(user, body, id):
     signed = reviews.sign_decision(user, article, body.revision, body.decision, body.password, body.comment,
                                    body.checklist)
     return out.decision_json(signed)
+
+
+@operation("POST", "/articles/{id}/source-checks", "Give a verdict on a cited source (assigned reviewers)",
+           body=s.SourceCheckCreate, status=201, errors=(403, 404, 409))
+def check_source(user, body, id):
+    article = articles.get_article(id)
+    return out.source_check_json(sources.check_source(user, article, body.revision, body.key, body.verdict,
+                                                      body.comment))
+
+
+@operation("GET", "/articles/{id}/source-checks", "The verdicts that stand on the current revision's sources (staff)",
+           response=LIST, errors=(403, 404))
+def list_source_checks(user, _, id):
+    return [out.source_check_json(c) for c in sources.standing_checks(_visible(user, id))]
+
+
+@operation("POST", "/articles/{id}/source-flags", "Flag a live source as outdated (editors, assigned reviewers)",
+           body=s.SourceFlagCreate, status=201, errors=(403, 404, 409))
+def flag_source(user, body, id):
+    article = articles.get_article(id)
+    return out.source_check_json(sources.flag_source(user, article, body.key, body.comment))
 
 
 @operation("POST", "/articles/{id}/publish", "Publish an approved revision (editors)", body=s.PublishCreate,

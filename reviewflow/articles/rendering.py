@@ -4,6 +4,10 @@ markdown-it-py renders CommonMark (raw HTML in the source is escaped, not passed
 through); nh3 then keeps only an allow-list of tags, attributes and URL schemes, so
 no script, event handler, ``javascript:`` or ``data:`` URL reaches a reader. Links get
 ``rel="noopener nofollow"``.
+
+Footnote citations (``[^key]``) render as numbered superscript links to ``#source-N``; the
+footnote definitions themselves are left out of the body: pages draw the numbered sources list
+from the revision's stored sources (``sources.status``), with who checked each.
 """
 from __future__ import annotations
 
@@ -11,16 +15,39 @@ import functools
 import re
 
 import nh3
-from markdown_it import MarkdownIt
 
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
+from reviewflow.sources.parsing import md as _md
 
 TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h2", "h3", "h4", "h5", "h6", "hr", "i",
     "img", "li", "ol", "p", "pre", "s", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
 }
-ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "ol": {"start"},
-              "th": {"align"}, "td": {"align"}}
+ATTRIBUTES = {"a": {"href", "title", "id", "class"}, "img": {"src", "alt", "title"}, "ol": {"start"},
+              "th": {"align"}, "td": {"align"}, "sup": {"class"}}
+FOOTNOTE_BLOCK = ("footnote_block_open", "footnote_block_close")
+
+
+def _citation(self, tokens, idx, options, env) -> str:
+    """``[^key]`` as a numbered link to the source in the list below the article."""
+    meta = tokens[idx].meta
+    number, sub = meta["id"] + 1, meta.get("subId", 0)
+    return (f'<sup class="cite"><a href="#source-{number}" id="cite-{number}-{sub}" class="cite-ref" '
+            f'title="Source {number}">{number}</a></sup>')
+
+
+_md.add_render_rule("footnote_ref", _citation)
+
+
+def _without_footnote_block(tokens: list) -> list:
+    out, inside = [], False
+    for token in tokens:
+        if token.type == FOOTNOTE_BLOCK[0]:
+            inside = True
+        elif token.type == FOOTNOTE_BLOCK[1]:
+            inside = False
+        elif not inside:
+            out.append(token)
+    return out
 
 
 def render_markdown(text: str) -> str:
@@ -35,7 +62,8 @@ def render_markdown(text: str) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _render_cached(text: str) -> str:
-    html = _md.render(text)
+    env: dict = {}
+    html = _md.renderer.render(_without_footnote_block(_md.parse(text, env)), _md.options, env)
     html = re.sub(r"<(/?)h1>", r"<\1h2>", html)
     return nh3.clean(html, tags=TAGS, attributes=ATTRIBUTES, url_schemes={"http", "https", "mailto"},
                      link_rel="noopener nofollow")

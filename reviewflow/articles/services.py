@@ -18,6 +18,8 @@ from reviewflow.errors import InvalidInput, NotFound
 from reviewflow.extensions import db
 from reviewflow.notifications.services import notify, notify_role
 from reviewflow.reviews.models import Annotation
+from reviewflow.sources import services as sources
+from reviewflow.sources import status
 from reviewflow.textrules import multi_line, one_line
 
 TITLE_MAX = 200
@@ -90,6 +92,7 @@ def create_article(actor, title, body, topic: str = "", note: str = "") -> Artic
                    content_hash=content_hash(title, body), note=note or "First draft", author_id=actor.id)
     db.session.add(rev)
     db.session.flush()
+    sources.store_sources(rev)
     audit.record("article.created", actor=actor, role="writer", target=article, article=article, revision=rev,
                  after=article.state, details={"slug": article.slug, "topic": article.topic})
     return article
@@ -115,10 +118,14 @@ def save_revision(actor, article: Article, title, body, base_revision, note: str
     rev = Revision(article_id=article.id, number=number, title=title, body=body,
                    content_hash=content_hash(title, body), note=note, author_id=actor.id)
     db.session.add(rev)
+    db.session.flush()
+    previous = status.revision_sources(article.revision.id)
+    stored = sources.store_sources(rev)
     article.current_revision = number
     article.title = title
     anchoring = _reanchor(article, rev)
-    workflow.apply(article, "revise", actor=actor, role="writer", revision=rev, details={"note": note, **anchoring})
+    workflow.apply(article, "revise", actor=actor, role="writer", revision=rev,
+                   details={"note": note, **anchoring, "sources": sources.changes_between(previous, stored)})
     db.session.expire(article, ["revision"])  # later steps in this transaction see the new current revision
     return rev
 

@@ -33,6 +33,7 @@ from reviewflow.audit import services as audit
 from reviewflow.errors import Conflict, NotFound, StaleRevision
 from reviewflow.extensions import db, utcnow
 from reviewflow.reviews.models import Annotation, AssignmentStatus, ReviewAssignment
+from reviewflow.sources.status import unsupported
 
 S = ArticleState
 ALL = frozenset(S)
@@ -100,15 +101,16 @@ def open_blocking(article: Article) -> list[Annotation]:
 
 def review_outcome(article: Article) -> S:
     """changes_requested while any assignment is; approved when every active assignment
-    approved the current revision and no blocking annotation is open; else in_review.
-    With no active reviewer left, the article waits for one (submitted)."""
+    approved the current revision, no blocking annotation is open and every cited source has a
+    standing ``supports``; else in_review. With no active reviewer left, the article waits for
+    one (submitted)."""
     assignments = active_assignments(article)
     if not assignments:
         return S.SUBMITTED
     if any(a.status == A.CHANGES_REQUESTED for a in assignments):
         return S.CHANGES_REQUESTED
     if all(a.status == A.APPROVED and a.status_revision == article.current_revision for a in assignments) \
-            and not open_blocking(article):
+            and not open_blocking(article) and not unsupported(article, {a.reviewer_id for a in assignments}):
         return S.APPROVED
     return S.IN_REVIEW
 
@@ -197,6 +199,11 @@ def _must_be_live(article: Article, **_) -> None:
         raise Conflict("This article is not published, so there is nothing to unpublish.")
 
 
+def _must_have_live_version(article: Article, **_) -> None:
+    if article.live_version is None:
+        raise Conflict("This article has no live version, so it has no live source to flag.")
+
+
 def _must_be_current(article: Article, revision=None, **_) -> None:
     """Decisions and publishing pin the exact revision: the current one."""
     if revision is None or revision.number != article.current_revision:
@@ -259,6 +266,11 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in [
                danger=True, guard=_must_be_live),
     # Annotations change the state only through what "approved" means: no blocking annotation open.
     Transition("annotate", ALL, _settle, "annotation.create", "Annotate", "annotation.added"),
+    # A verdict on a source changes the state only through what "approved" means: every source supported.
+    Transition("check_source", REVIEW_STATES, _settle, "source.check", "Check source", "source.checked",
+               guard=_must_be_current),
+    Transition("flag_source", ALL - {S.UNPUBLISHED}, _settle, "source.flag", "Flag as outdated",
+               "source.flagged", guard=_must_have_live_version),
     Transition("resolve", ALL, _settle, "annotation.resolve", "Resolve", "annotation.resolved",
                subject="annotation"),
     Transition("reopen", ALL, _settle, "annotation.resolve", "Reopen", "annotation.reopened",
@@ -287,6 +299,7 @@ STATE_MESSAGES = {
     "publish": "Only an approved revision can be published; this article is {state}. Publishing needs every "
                "assigned reviewer's signed approval of the current revision.",
     "assign": "Reviewers cannot be assigned to an article that is {state}.",
+    "check_source": "Sources are checked while the article is in review; this one is {state}.",
 }
 
 

@@ -33,6 +33,7 @@ from reviewflow.notifications.services import notify
 from reviewflow.publishing.models import PublishedReview, PublishedVersion
 from reviewflow.reviews.models import Decision
 from reviewflow.reviews.services import approvals_behind
+from reviewflow.sources import services as sources
 from reviewflow.textrules import one_line
 
 NOTE_MAX = 500
@@ -60,6 +61,7 @@ def _write_version(actor, article: Article, rev: Revision, decisions: list[Decis
         publisher_id=getattr(actor, "id", None) if kind == "publish" else None,
         publisher_name=getattr(actor, "name", "") if kind == "publish" else "",
         writer_id=article.writer_id, writer_name=article.writer.name, change_note=change_note, audit_seq=event_seq,
+        sources_json=sources.published_snapshot(article, rev.number),
     )
     db.session.add(version)
     db.session.flush()

@@ -21,7 +21,15 @@ from reviewflow.audit import services as audit
 from reviewflow.audit.models import AuditEvent
 from reviewflow.auth.models import ReviewerProfile, User, UserRole
 from reviewflow.auth.services import check_password
-from reviewflow.errors import BadPassword, Conflict, InvalidInput, NotFound, ReviewerUnavailable, TooManyAttempts
+from reviewflow.errors import (
+    BadPassword,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    ReviewerUnavailable,
+    SourcesUnchecked,
+    TooManyAttempts,
+)
 from reviewflow.extensions import db, utcnow
 from reviewflow.notifications.services import notify, notify_role
 from reviewflow.reviews.models import (
@@ -32,6 +40,7 @@ from reviewflow.reviews.models import (
     Decision,
     ReviewAssignment,
 )
+from reviewflow.sources.status import BLOCKED, unsupported
 from reviewflow.textrules import multi_line
 
 COMMENT_MAX = 5000
@@ -298,7 +307,8 @@ def sign_decision(actor, article: Article, revision_number, decision, password, 
     review; not the current revision: stale_revision), 400 (no such decision, no password), 409
     reviewer_unavailable (credentials not verified, licence expired), 429 too_many_attempts (five
     wrong passwords in fifteen minutes), 401 bad_password (recorded as a ``signature.failed`` event,
-    which stays), 400 (checklist or comment wrong), 409 (approval while a blocking annotation is open).
+    which stays), 400 (checklist or comment wrong), 409 (approval while a blocking annotation is open),
+    409 sources_unchecked (approval while a cited source has no standing ``supports``).
     The password is checked before what the signature says, so a wrong one is always a 401.
     """
     if isinstance(revision_number, bool) or not isinstance(revision_number, int | str):
@@ -318,6 +328,8 @@ def sign_decision(actor, article: Article, revision_number, decision, password, 
                        field="comment" if decision == "approve" else "comment (what must change)")
     if decision == "approve" and workflow.open_blocking(article):
         raise Conflict("A blocking annotation is still open. It must be resolved before approval. Nothing was signed.")
+    if decision == "approve":
+        _sources_supported(article)
     profile: ReviewerProfile = actor.profile
     assignment = policy.active_assignment(actor, article)
     signed = Decision(
@@ -342,6 +354,22 @@ def sign_decision(actor, article: Article, revision_number, decision, password, 
         notify_role("editor", f"“{article.title}” revision {rev.number} is approved and ready to publish.",
                     f"/work/articles/{article.id}/publish", exclude=article.writer)
     return signed
+
+
+def _sources_supported(article: Article) -> None:
+    """An approval waits until every source the revision cites has a standing ``supports`` (409 otherwise)."""
+    waiting = unsupported(article)
+    if not waiting:
+        return
+    blocked = [s.key for s in waiting if s.status == BLOCKED]
+    unchecked = [s.key for s in waiting if s.status != BLOCKED]
+    parts = []
+    if unchecked:
+        parts.append("not yet checked: " + ", ".join(f"[^{k}]" for k in unchecked))
+    if blocked:
+        parts.append("with a verdict other than supports: " + ", ".join(f"[^{k}]" for k in blocked))
+    raise SourcesUnchecked("Every cited source must be checked as supporting the text before approval; sources "
+                           + "; ".join(parts) + ". Nothing was signed.")
 
 
 def signature_details(signed: Decision, profile: ReviewerProfile) -> dict:
