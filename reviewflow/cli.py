@@ -9,6 +9,7 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
+from reviewflow import backup
 from reviewflow.audit import services as audit
 from reviewflow.audit.views import export_rows
 from reviewflow.auth import services as accounts
@@ -28,6 +29,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(audit_group)
     app.cli.add_command(reviews_group)
     app.cli.add_command(send_mail)
+    backup.register(app)
 
 
 def _fail(exc: DomainError) -> None:
