@@ -3,6 +3,9 @@
 ``operation`` wraps an endpoint: it authenticates the bearer token, parses and
 validates the JSON body with the operation's pydantic model, calls the endpoint,
 commits once and returns JSON. The same registration feeds ``document()``.
+
+Every operation but a GET honours an ``Idempotency-Key`` header (``idempotency``): a retry of
+the same request gets the first answer again, and the key's row commits with the endpoint's work.
 """
 from __future__ import annotations
 
@@ -10,11 +13,12 @@ import re
 from dataclasses import dataclass, field
 from functools import wraps
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 
+from reviewflow.api import idempotency
 from reviewflow.auth.services import user_for_token
-from reviewflow.errors import InvalidInput, Unauthorized
+from reviewflow.errors import DomainError, InvalidInput, Unauthorized
 from reviewflow.extensions import csrf, db
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -23,6 +27,10 @@ csrf.exempt(bp)
 ERROR_TEXT = {400: "Invalid input", 401: "Missing or bad token (or bad password when signing)",
               403: "Forbidden for this person", 404: "Not found", 409: "Conflict with the current state",
               413: "Request body over 1 MiB"}
+#: What 400, 409 and 422 also mean on an operation that takes an ``Idempotency-Key``.
+ERROR_TEXT_KEYED = {400: "Invalid input, or an Idempotency-Key that is not 1 to 200 printable ASCII characters",
+                    409: ERROR_TEXT[409] + "; or " + idempotency.RESPONSES[409],
+                    422: idempotency.RESPONSES[422]}
 
 
 @dataclass
@@ -36,6 +44,8 @@ class Operation:
     errors: list[int]
     public: bool
     params: dict = field(default_factory=dict)
+    #: The operation honours an ``Idempotency-Key`` (every one but a GET or a public one).
+    keyed: bool = False
 
 
 OPERATIONS: list[Operation] = []
@@ -73,9 +83,17 @@ def _parse(model: type[BaseModel] | None) -> BaseModel | None:
 
 def operation(method: str, path: str, summary: str, *, body: type[BaseModel] | None = None, status: int = 200,
               response: dict | None = None, errors: tuple[int, ...] = (), public: bool = False, params=None):
-    """Register an API operation and its route. The endpoint gets ``(user, body, **path_params)``."""
-    errs = sorted(set(errors) | ({401} if not public else set()) | ({400, 413} if body else set()))
-    op = Operation(method, path, summary, body, status, response or {"type": "object"}, errs, public, params or {})
+    """Register an API operation and its route. The endpoint gets ``(user, body, **path_params)``.
+
+    Unless the operation is a GET or public, a request with an ``Idempotency-Key`` is answered
+    through ``idempotency``: a repeat gets the stored answer and the endpoint is not called; a first
+    request stores its answer in the same commit as the endpoint's work.
+    """
+    keyed = method != "GET" and not public
+    errs = sorted(set(errors) | ({401} if not public else set()) | ({400, 413} if body else set())
+                  | ({400, 409, 422} if keyed else set()))
+    op = Operation(method, path, summary, body, status, response or {"type": "object"}, errs, public, params or {},
+                   keyed)
     OPERATIONS.append(op)
 
     def register(fn):
@@ -87,11 +105,22 @@ def operation(method: str, path: str, summary: str, *, body: type[BaseModel] | N
                 if user is None:
                     raise Unauthorized("A valid API token is needed: send Authorization: Bearer <token>.")
                 g.api_user = user
+            key = idempotency.read_key() if keyed else None
             payload = _parse(body)
-            result = fn(user, payload, **kwargs)
-            db.session.commit()
+            claim = idempotency.begin(user, key) if key is not None else None
+            if isinstance(claim, Response):
+                return claim
+            try:
+                result = fn(user, payload, **kwargs)
+            except DomainError as exc:
+                if claim is not None:
+                    idempotency.refused(claim, exc)
+                raise
             response = jsonify(result)
             response.status_code = status
+            if claim is not None:
+                idempotency.finish(claim, response)
+            db.session.commit()
             return response
 
         bp.add_url_rule(_flask_path(path), endpoint=fn.__name__, view_func=endpoint, methods=[method])
@@ -116,10 +145,13 @@ def document() -> dict:
                        "responses": {str(op.status): {"description": "Success", "content": {
                            "application/json": {"schema": op.response}}}}}
         names = re.findall(r"\{(\w+)\}", op.path)
-        if names:
-            entry["parameters"] = [
-                {"name": n, "in": "path", "required": True,
-                 "schema": op.params.get(n, {"type": "integer", "minimum": 1})} for n in names]
+        parameters = [{"name": n, "in": "path", "required": True,
+                       "schema": op.params.get(n, {"type": "integer", "minimum": 1})} for n in names]
+        if op.keyed:
+            parameters.append(dict(idempotency.PARAMETER))
+            entry["responses"][str(op.status)]["headers"] = {"Idempotent-Replayed": dict(idempotency.REPLAYED)}
+        if parameters:
+            entry["parameters"] = parameters
         if op.body is not None:
             schema = op.body.model_json_schema(ref_template="#/components/schemas/{model}")
             for name, sub in schema.pop("$defs", {}).items():
@@ -127,8 +159,9 @@ def document() -> dict:
             schemas[op.body.__name__] = schema
             entry["requestBody"] = {"required": True, "content": {"application/json": {
                 "schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}}}
+        texts = {**ERROR_TEXT, **ERROR_TEXT_KEYED} if op.keyed else ERROR_TEXT
         for code in op.errors:
-            entry["responses"][str(code)] = {"description": ERROR_TEXT.get(code, "Error"), "content": {
+            entry["responses"][str(code)] = {"description": texts.get(code, "Error"), "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         if not op.public:
             entry["security"] = [{"bearer": []}]
