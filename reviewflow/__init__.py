@@ -61,11 +61,12 @@ def register_blueprints(app: Flask) -> None:
     from reviewflow.articles.views import bp as articles_bp
     from reviewflow.audit.views import bp as audit_bp
     from reviewflow.auth.views import bp as auth_bp
+    from reviewflow.health import bp as health_bp
     from reviewflow.notifications.views import bp as notifications_bp
     from reviewflow.publishing.views import bp as publishing_bp
     from reviewflow.reviews.views import bp as reviews_bp
 
-    for bp in (auth_bp, articles_bp, reviews_bp, publishing_bp, audit_bp, notifications_bp, api_views.bp):
+    for bp in (health_bp, auth_bp, articles_bp, reviews_bp, publishing_bp, audit_bp, notifications_bp, api_views.bp):
         app.register_blueprint(bp)
 
 

@@ -11,11 +11,12 @@ once per request. The pool's pre-ping finds the database again when it returns.
 """
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
 
-from flask import Flask, g, has_request_context, jsonify, render_template, request
+from flask import Flask, has_request_context, jsonify, render_template, request
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -126,6 +127,8 @@ PG_UNAVAILABLE = ("08", "57P01", "57P02", "57P03", "53300")
 SQLITE_UNAVAILABLE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR")
 SQLITE_UNAVAILABLE_TEXT = ("database is locked", "database table is locked", "database schema is locked",
                            "unable to open database file", "disk i/o error")
+#: Request environ keys: the database answered a statement of this request / refused this request.
+DB_ANSWERED, DB_UNAVAILABLE = "reviewflow.db_answered", "reviewflow.db_unavailable"
 
 
 def database_unavailable(exc: BaseException | None) -> bool:
@@ -207,10 +210,8 @@ def _release_connection(exc: BaseException) -> None:
     try:
         db.session.rollback()
     except Exception:  # the connection died under the rollback: drop the session with it
-        try:
+        with contextlib.suppress(Exception):
             db.session.close()
-        except Exception:
-            pass
 
 
 def note_unavailable(app: Flask, exc: BaseException) -> None:
@@ -218,7 +219,7 @@ def note_unavailable(app: Flask, exc: BaseException) -> None:
     outage (logging the first), and when a connection was lost, empty the pool of idle ones."""
     _release_connection(exc)
     if has_request_context():
-        g.db_unavailable = True
+        request.environ[DB_UNAVAILABLE] = True
     started = outage(app).failed(exc)
     orig = getattr(exc, "orig", exc)
     if started and not isinstance(orig, sqlite3.Error):
@@ -320,7 +321,7 @@ def register_outage_watch(app: Flask) -> None:
 
     def _answered(*_args) -> None:
         if watch.since is not None and has_request_context():
-            g.db_answered = True
+            request.environ[DB_ANSWERED] = True
 
     with app.app_context():
         for engine in db.engines.values():
@@ -328,6 +329,6 @@ def register_outage_watch(app: Flask) -> None:
 
     @app.after_request
     def _end_outage(response):
-        if watch.since is not None and g.get("db_answered") and not g.get("db_unavailable"):
+        if watch.since is not None and request.environ.get(DB_ANSWERED) and not request.environ.get(DB_UNAVAILABLE):
             watch.answered()
         return response
