@@ -505,15 +505,19 @@ def restore_backup(path: Path, engine: Engine | None = None, say=lambda line: No
     say(f"Schema at revision {backup.revision}" + ("." if was == backup.revision else
                                                     f" (created from {was or 'nothing'})."))
     started = time.perf_counter()
-    with engine.begin() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")  # the whole load in one transaction, as on PostgreSQL
-        _load(conn, backup)
-        sequences = reset_sequences(conn, backup.specs)
-        problems = compare_database(conn, backup.specs)
-        if problems:
-            raise BackupError("the rows loaded do not read back as the manifest says, so nothing was kept:\n  "
-                              + "\n  ".join(problems))
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # the whole load in one transaction, as on PostgreSQL
+            _load(conn, backup)
+            sequences = reset_sequences(conn, backup.specs)
+            problems = compare_database(conn, backup.specs)
+            if problems:
+                raise BackupError("the rows loaded do not read back as the manifest says, so nothing was kept:\n  "
+                                  + "\n  ".join(problems))
+    except SQLAlchemyError as exc:
+        raise BackupError(f"the database refused the rows, so nothing was kept (the schema at revision "
+                          f"{backup.revision} stays, empty): {str(exc.orig or exc).splitlines()[0]}") from exc
     load_seconds = time.perf_counter() - started
     say(f"Loaded {backup.rows:,} rows into {len(backup.specs)} tables in one transaction in {load_seconds:.2f} s; "
         "read back, every table's row count and SHA-256 match the manifest."
@@ -548,7 +552,7 @@ def key_problem(engine: Engine) -> str:
     missing = sorted(used - set(keys))
     if not missing:
         return ""
-    return (f"the backup's audit events are signed with key id {', '.join(missing)}, and this app's "
+    return (f"the backup's audit events are signed with key id {', '.join(missing)}, but this app's "
             f"REVIEWFLOW_AUDIT_KEY (with REVIEWFLOW_AUDIT_OLD_KEYS) has id {', '.join(sorted(keys))}")
 
 
@@ -596,14 +600,14 @@ def restore_command(file):
     result = report.verify
     if not result.ok:
         where = f" at event {result.first_bad_seq}" if result.first_bad_seq is not None else ""
-        because = (f" Because {report.key_problem}." if report.key_problem else
-                   " If the data is intact, the key may be wrong.")
-        message = (f"Audit chain does NOT verify on the copy{where}: {result.reason}.{because} The audit chain is "
-                   "keyed with REVIEWFLOW_AUDIT_KEY, which is not in the backup: a restore verifies only under the "
-                   "key (and REVIEWFLOW_AUDIT_OLD_KEYS) of the app that wrote it. The rows were loaded and match "
-                   "the manifest; set the right key and run `flask --app reviewflow audit verify`.")
+        why = (f"Wrong audit key: {report.key_problem}. " if report.key_problem else
+               "The copy holds exactly what the file holds, so either the chain was already broken in the database "
+               "that was backed up, or the file was altered together with its manifest. ")
+        message = (f"Audit chain does NOT verify on the copy{where}: {result.reason}.\n{why}The audit chain is keyed "
+                   "with REVIEWFLOW_AUDIT_KEY, which no backup holds: a restore verifies only under the key (and "
+                   "REVIEWFLOW_AUDIT_OLD_KEYS) of the app that wrote the backup. The rows are loaded and match the "
+                   "manifest; with the right key set, run `flask --app reviewflow audit verify`.")
         click.echo(message, err=True)
-        click.echo(message)
         sys.exit(2)
     click.echo(f"Audit chain verified on the copy: {result.count} events.")
     click.echo(f"Restore complete in {time.perf_counter() - started:.2f} s: {report.rows:,} rows in "

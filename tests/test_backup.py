@@ -8,6 +8,7 @@ its API.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -274,6 +275,57 @@ def test_tampered_backup_is_refused_by_the_manifest_before_touching_the_database
     assert "table decisions" in refused.output
     with context(target):
         assert inspect(db.engine).get_table_names() == []
+    dispose(target)
+
+
+def _reseal(path: Path) -> None:
+    """Recompute the manifest's counts and hashes over the members as they now are: what someone who edits
+    a backup and its manifest together would do."""
+    with zipfile.ZipFile(path) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    manifest = json.loads(members["manifest.json"])
+    for entry in manifest["tables"]:
+        data = members[f"tables/{entry['name']}.jsonl"]
+        entry["rows"], entry["sha256"] = data.count(b"\n"), hashlib.sha256(data).hexdigest()
+    manifest["sha256"] = backup.whole_digest(manifest["schema_revision"],
+                                             [backup.TableSpec.from_manifest(t) for t in manifest["tables"]])
+    _rewrite(path, lambda name, data: json.dumps(manifest).encode() if name == "manifest.json" else data)
+
+
+def test_a_signature_edited_with_its_manifest_loads_but_fails_the_audit_verification(backed_up, new_database):
+    _source, path = backed_up
+    _rewrite(path, lambda name, data: data.replace(b"Dana Okafor", b"Dana Okafor-Smith")
+             if name == "tables/decisions.jsonl" else data)
+    _reseal(path)
+    target = make_app(new_database(SUITE_ENGINE))
+    restored = run(target, "restore", str(path))
+    assert restored.exit_code == 2
+    assert "Audit chain does NOT verify" in restored.output and "decisions row 1 does not match" in restored.output
+    assert "Wrong audit key" not in restored.output
+    dispose(target)
+
+
+def test_rows_the_database_refuses_are_not_kept(backed_up, new_database):
+    """A revision pointing at an article that is not there (the manifest resealed): the load fails on the
+    foreign key, nothing is kept, and the message says so."""
+    _source, path = backed_up
+
+    def orphan(name: str, data: bytes) -> bytes:
+        if name != "tables/revisions.jsonl":
+            return data
+        first, rest = data.split(b"\n", 1)
+        row = json.loads(first)
+        row[1] = 999_999  # article_id
+        return json.dumps(row, separators=(",", ":")).encode() + b"\n" + rest
+
+    _rewrite(path, orphan)
+    _reseal(path)
+    target = make_app(new_database(SUITE_ENGINE))
+    refused = run(target, "restore", str(path))
+    assert refused.exit_code == 1
+    assert "the database refused the rows, so nothing was kept" in refused.output
+    with context(target):
+        assert backup.data_tables(db.engine) == []
     dispose(target)
 
 
