@@ -15,22 +15,37 @@ after the outage) for the closing note; run with ``-s`` to see them.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import random
+import shutil
+import socket
 import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 import pytest
+from flask_migrate import upgrade
 from sqlalchemy import event, select, text
 from sqlalchemy.exc import OperationalError
 
 import config
 from reviewflow import create_app
-from reviewflow.articles.models import Article
+from reviewflow.articles.models import Article, Revision
+from reviewflow.audit import services as audit
 from reviewflow.errors import database_unavailable
 from reviewflow.extensions import db as _db
-from tests.factories import make_article, token_for
+from tests.factories import make_article, make_user, token_for
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI") == "true"
@@ -198,3 +213,299 @@ def test_sqlite_still_locked_after_the_busy_timeout_is_a_503_not_a_500(app, db, 
 def test_which_database_errors_mean_unavailable(exc, expected):
     assert database_unavailable(exc) is expected
     assert database_unavailable(OperationalError("SELECT 1", {}, exc)) is expected
+
+
+# Real servers: helpers shared with test_shutdown.py -------------------------------------------
+
+def free_port() -> int:
+    """A free port between 20000 and 30000: below 32768, where the system picks outgoing ports."""
+    for _ in range(200):
+        port = random.randrange(20000, 30000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 30000")
+
+
+def call(base: str, method: str, path: str, token: str | None = None, body: dict | None = None,
+         timeout: float = 15) -> tuple[int, dict | None]:
+    """One HTTP request on a new connection: (status, JSON body or None). Status 0: no answer at all."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base + path, data=data, method=method)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    except OSError:
+        return 0, None
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, None
+
+
+class Gunicorn:
+    """reviewflow (or ``app_spec``) under gunicorn on a free port, with the test configuration and
+    ``database_url``; its log (gunicorn's and the app's) in ``log_path``. Stopped by its own pid."""
+
+    def __init__(self, database_url: str, log_path: Path, *args: str, app_spec: str = "reviewflow:create_app()"):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        env = {**os.environ, "REVIEWFLOW_CONFIG": "test", "REVIEWFLOW_TEST_DATABASE_URL": database_url,
+               "PYTHONPATH": str(ROOT)}
+        gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        self._log = open(log_path, "ab")  # noqa: SIM115 (closed in stop)
+        self.proc = subprocess.Popen([gunicorn, "--bind", f"127.0.0.1:{self.port}", "--error-logfile", "-",
+                                      "--log-level", "info", *args, app_spec],
+                                     cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while call(self.base, "GET", "/healthz", timeout=2)[0] != 200:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail("gunicorn did not start:\n" + self.log()[-3000:])
+            time.sleep(0.1)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 20) -> int | None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._log.close()
+        return self.proc.returncode
+
+
+def postgres_missing() -> str | None:
+    """Why a throwaway PostgreSQL cluster cannot be made here, or None."""
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not bins:
+        return "PostgreSQL server binaries not found under /usr/lib/postgresql"
+    if os.geteuid() != 0 or shutil.which("runuser") is None:
+        return "not root: initdb and pg_ctl run as the postgres user through runuser"
+    return None
+
+
+def need_postgres() -> None:
+    """Skip when no cluster can be made here; in CI (CI=true) fail instead."""
+    reason = postgres_missing()
+    if reason:
+        (pytest.fail if IN_CI else pytest.skip)(reason)
+
+
+class Cluster:
+    """A throwaway PostgreSQL cluster (initdb as postgres, 127.0.0.1 only, fsync off) that a test can
+    stop and start again on the same port."""
+
+    def __init__(self) -> None:
+        self.bin = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                          key=lambda p: int(p.parent.parent.name.split(".")[0]))[-1].parent
+        self.root = Path(tempfile.mkdtemp(prefix="reviewflow-outage-pg.", dir="/tmp"))
+        shutil.chown(self.root, "postgres", "postgres")
+        self.data = self.root / "data"
+        self.port = free_port()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/reviewflow_outage"
+        self.pg("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                "--locale=C.UTF-8", "--no-sync")
+        self.start()
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+                             autocommit=True) as conn:
+            conn.execute("CREATE DATABASE reviewflow_outage")
+
+    def pg(self, tool: str, *args: str) -> None:
+        done = subprocess.run(["runuser", "-u", "postgres", "--", str(self.bin / tool), *args], cwd="/tmp",
+                              capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            raise RuntimeError(f"{tool} failed: {done.stdout}\n{done.stderr}")
+
+    def start(self) -> None:
+        self.pg("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-w", "-t", "30", "-o",
+                f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off", "start")
+
+    def stop(self) -> None:
+        self.pg("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "30", "stop")
+
+    def remove(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            with contextlib.suppress(Exception):
+                self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def app_on(url: str):
+    """The test configuration on ``url``, inside an app context."""
+
+    class Cfg(config.TestConfig):
+        SQLALCHEMY_DATABASE_URI = url
+
+    application = create_app(Cfg)
+    with application.app_context():
+        try:
+            yield application
+        finally:
+            _db.session.remove()
+            _db.engine.dispose()
+
+
+@dataclass
+class Answer:
+    kind: str
+    started: float
+    ended: float
+    status: int
+
+
+@dataclass
+class Writers:
+    """Writers POSTing through the API until stopped, each on an article of its own (and starting a
+    new article every fifth request); every answer is kept with its start and end times."""
+
+    base: str
+    tokens: list[str]
+    answers: list[Answer] = field(default_factory=list)
+    saved_revisions: list[tuple[int, int, str]] = field(default_factory=list)
+    saved_articles: list[int] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _call(self, kind: str, *args, **kw) -> tuple[int, dict | None]:
+        started = time.monotonic()
+        status, body = call(self.base, *args, **kw)
+        with self.lock:
+            self.answers.append(Answer(kind, started, time.monotonic(), status))
+        return status, body
+
+    def write(self, n: int, token: str) -> None:
+        article_id, base, refresh, i = None, 0, True, 0
+        while not self.stop.is_set():
+            i += 1
+            if article_id is None or i % 5 == 0:
+                status, body = self._call("article", "POST", "/api/v1/articles", token,
+                                          {"title": f"Writer {n} article {i}", "body": f"Body {i}."})
+                if status == 201:
+                    with self.lock:
+                        self.saved_articles.append(body["id"])
+                    article_id, base, refresh = body["id"], body["revision"]["number"], False
+            elif refresh:  # after a 503 the last write may or may not have landed: ask
+                status, body = self._call("read", "GET", f"/api/v1/articles/{article_id}", token)
+                if status == 200:
+                    base, refresh = body["revision"]["number"], False
+            else:
+                title = f"Writer {n} revision {i}"
+                status, body = self._call("revision", "POST", f"/api/v1/articles/{article_id}/revisions", token,
+                                          {"title": title, "body": f"Saved by writer {n}, try {i}.",
+                                           "base_revision": base})
+                if status == 201:
+                    base = body["revision"]["number"]
+                    with self.lock:
+                        self.saved_revisions.append((article_id, base, title))
+            if status not in (200, 201):
+                refresh = True
+                time.sleep(0.05)
+
+    def run(self) -> list[threading.Thread]:
+        threads = [threading.Thread(target=self.write, args=(n, token), daemon=True)
+                   for n, token in enumerate(self.tokens)]
+        for thread in threads:
+            thread.start()
+        return threads
+
+
+def poll_health(base: str, stop: threading.Event, seen: list) -> None:
+    while not stop.is_set():
+        started = time.monotonic()
+        seen.append((started, call(base, "GET", "/healthz", timeout=5)[0]))
+        time.sleep(0.1)
+
+
+def by_status(answers) -> dict:
+    return dict(sorted(Counter(a.status for a in answers).items()))
+
+
+def test_postgres_outage_under_writers_answers_503_loses_nothing_and_recovers(tmp_path):
+    """PostgreSQL stopped for about 3.5 s under four writers and started again (gunicorn, 2 workers x 4
+    threads): only 201 and 503 answers, every 201 kept, the chain verifies, 201 again within 2 s."""
+    need_postgres()
+    cluster, server = Cluster(), None
+    try:
+        with app_on(cluster.url):
+            upgrade()  # the migrations, triggers included, as in production
+            tokens = [token_for(make_user("writer", name=f"Writer {n}")) for n in range(4)]
+        server = Gunicorn(cluster.url, tmp_path / "gunicorn.log", "--workers", "2", "--threads", "4",
+                          "--worker-class", "gthread", "--graceful-timeout", "5")
+        writers = Writers(server.base, tokens)
+        health: list[tuple[float, int]] = []
+        poller = threading.Thread(target=poll_health, args=(server.base, writers.stop, health), daemon=True)
+        poller.start()
+        threads = [*writers.run(), poller]
+        time.sleep(1.5)
+        down_at = time.monotonic()
+        cluster.stop()
+        stopped_at = time.monotonic()
+        time.sleep(max(0.0, down_at + 3.5 - time.monotonic()))
+        restart_at = time.monotonic()
+        cluster.start()
+        up_at = time.monotonic()
+        time.sleep(2.5)
+        writers.stop.set()
+        for thread in threads:
+            thread.join(30)
+        server.stop()
+        log = server.log()
+
+        before = [a for a in writers.answers if a.started < down_at]
+        during = [a for a in writers.answers if down_at <= a.started < up_at]
+        after = [a for a in writers.answers if a.started >= up_at]
+        back = min((a.ended for a in after if a.status == 201), default=float("inf")) - up_at
+        health_during = [s for t, s in health if stopped_at <= t < restart_at]
+        health_after = [s for t, s in health if t >= up_at + 2]
+        figures = {
+            "database away (s)": round(up_at - down_at, 2),
+            "requests": len(writers.answers),
+            "before the outage, by status": by_status(before),
+            "during the outage, by status": by_status(during),
+            "after the database returned, by status": by_status(after),
+            "first 201 after the return (s)": round(back, 2),
+            "writes answered 201": len(writers.saved_revisions) + len(writers.saved_articles),
+            "/healthz during / after": (dict(Counter(health_during)), dict(Counter(health_after))),
+            "outage log lines (2 workers)": log.count("database unavailable"),
+            "recovery log lines": log.count("available again"),
+        }
+        print("\nPostgreSQL outage figures:", json.dumps(figures, indent=1, default=str))
+
+        assert set(by_status(writers.answers)) <= {200, 201, 503}, figures
+        assert {a.status for a in writers.answers if a.kind != "read"} <= {201, 503}, figures
+        assert by_status(during).get(503, 0) > 0, figures
+        assert by_status(before).get(201, 0) > 0 and by_status(after).get(201, 0) > 0, figures
+        assert back <= 2.0, figures
+        assert health_during and set(health_during) == {503}, figures
+        assert health_after and set(health_after) == {200}, figures
+        assert "Traceback" not in log and "internal_error" not in log, log[-3000:]
+        assert 1 <= log.count("database unavailable") <= 4, log[-3000:]  # once per worker and outage
+        assert log.count("available again") >= 1, log[-3000:]
+
+        with app_on(cluster.url):
+            stored = set(_db.session.execute(select(Revision.article_id, Revision.number, Revision.title)).all())
+            assert set(writers.saved_revisions) <= stored
+            assert set(writers.saved_articles) <= set(_db.session.scalars(select(Article.id)))
+            verified = audit.verify(record_result=False)
+            assert verified.ok, verified.reason
+    finally:
+        if server is not None:
+            server.stop()
+        cluster.remove()
