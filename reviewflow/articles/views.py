@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from reviewflow import policy
 from reviewflow.articles import queries, workflow
@@ -26,6 +27,9 @@ from reviewflow.extensions import db
 from reviewflow.notifications import services as notices
 from reviewflow.publishing import services as publishing
 from reviewflow.reviews import services as reviews
+from reviewflow.sources import services as sources
+from reviewflow.sources import status as source_status
+from reviewflow.sources.parsing import citation_problems, sources_of
 
 bp = Blueprint("articles", __name__)
 
@@ -68,11 +72,13 @@ def dashboard():
     editing = queries.editor_work() if user.has_role("editor") else None
     rereviews = (publishing.rereviews_due(queries.REREVIEW_HORIZON_DAYS, limit=queries.SECTION_LIMIT)
                  if editing else [])
+    flagged = sources.flagged_for_rereview(queries.SECTION_LIMIT) if editing else []
     listed = [a.id for a in (writing.todo + writing.others if writing else [])]
     listed += [a.id for a in (editing.waiting + editing.ready if editing else [])]
     policy.know_assignments(user, [a.id for a in editing.ready] if editing else [])  # four eyes, row by row
     return render_template(
         "articles/dashboard.html", user=user, writing=writing, queue=queue, editing=editing, rereviews=rereviews,
+        flagged=flagged,
         assignments=queries.assignments_by_article(listed), notifications=notices.recent(user, 5),
         unread=notices.unread_count(user), limit=queries.SECTION_LIMIT, due_soon_days=queries.DUE_SOON_DAYS,
     )
@@ -134,7 +140,7 @@ def new():
     elif saving:
         status = 400
     return render_template("articles/edit.html", form=form, article=None, stale=None,
-                           preview=render_markdown(form.body.data or "") if form.body.data else None,
+                           preview=_preview(form.body.data) if form.body.data else None,
                            annotations=[], topics=queries.topic_suggestions()), status
 
 
@@ -170,9 +176,9 @@ def edit(id: int):
     elif saving:
         status = 400
     return render_template("articles/edit.html", form=form, article=article, stale=stale,
-                           preview=render_markdown(form.body.data or ""),
+                           preview=_preview(form.body.data or ""),
                            annotations=[a for a in reviews.annotations_of(article) if a.is_open],
-                           topics=[]), status
+                           source_states=source_status.source_states(article), topics=[]), status
 
 
 @bp.post("/work/preview")
@@ -182,7 +188,16 @@ def preview():
     body = request.form.get("body", "")
     if len(body) > articles.BODY_MAX:
         raise InvalidInput(f"The text is longer than {articles.BODY_MAX:,} characters.", field="body")
-    return Response(render_markdown(body), mimetype="text/html")
+    return Response(_preview(body), mimetype="text/html")
+
+
+def _preview(body: str) -> Markup:
+    """The writer's preview: the text as readers will see it, its numbered sources, and what is wrong with
+    its footnotes (flagged before submitting)."""
+    if not body.strip():
+        return Markup("")
+    return Markup(render_markdown(body)) + Markup(render_template(
+        "articles/_preview_sources.html", sources=sources_of(body), problems=citation_problems(body)))
 
 
 # The article ---------------------------------------------------------------------------
@@ -203,11 +218,13 @@ def detail(id: int):
     article = articles.get_article(id)
     policy.authorize(user, "article.view", article)
     transitions = available_transitions(article, user)
+    live = publishing.live_version_of(article)
     return render_template(
         "articles/detail.html", article=article, revision=article.revision,
         body_html=render_markdown(article.revision.body),
         assignments=queries.assignments_by_article([article.id], include_withdrawn=True)[article.id],
-        live=publishing.live_version_of(article), decisions=reviews.decisions_of(article),
+        live=live, live_sources=source_status.source_states(article, live.revision_number) if live else [],
+        decisions=reviews.decisions_of(article),
         annotations=[a for a in reviews.annotations_of(article) if a.is_open],
         buttons=_buttons(article, transitions), actions={t.name for t in transitions},
     )

@@ -1,6 +1,7 @@
 """Published versions (immutable) and the review sign-offs behind each."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
@@ -49,6 +50,14 @@ class PublishedVersion(db.Model):
     reviews: Mapped[list[PublishedReview]] = relationship(
         back_populates="published_version", order_by="PublishedReview.id", lazy="selectin"
     )
+
+    @property
+    def sources(self) -> list[dict]:
+        """The sources readers see, numbered by position; ``checked_at`` as an aware datetime."""
+        out = json.loads(self.sources_json or "[]")
+        for source in out:
+            source["checked_at"] = datetime.fromisoformat(source["checked_at"]) if source.get("checked_at") else None
+        return out
 
     @property
     def etag(self) -> str:

@@ -11,7 +11,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import nh3
@@ -367,6 +367,8 @@ class Certificate:
     revision: Revision
     lines: list[CertificateLine]
     verification: AuditVerification | None
+    #: Each source of the version with every verdict given on its text up to publication, oldest first.
+    sources: list[tuple[dict, list]] = field(default_factory=list)
 
     @property
     def hash_matches(self) -> bool:
@@ -383,7 +385,8 @@ def certificate(article: Article, number) -> Certificate:
     ids = [r.decision_id for r in version.reviews]
     decisions = {d.id: d for d in db.session.scalars(select(Decision).where(Decision.id.in_(ids)))} if ids else {}
     lines = [CertificateLine(r, decisions[r.decision_id]) for r in version.reviews]
-    return Certificate(article, version, rev, lines, audit.last_verification())
+    return Certificate(article, version, rev, lines, audit.last_verification(),
+                       sources.verdicts_behind(article, version.sources, version.published_at))
 
 
 def rereviews_due(within_days: int = 30, limit: int = 50) -> list[Article]:

@@ -44,6 +44,7 @@ from reviewflow.publishing import fastpath
 from reviewflow.publishing import services as publishing
 from reviewflow.publishing.forms import PublishForm, RereviewForm, UnpublishForm
 from reviewflow.reviews import services as reviews
+from reviewflow.sources import services as sources
 
 bp = Blueprint("publishing", __name__)
 
@@ -159,7 +160,36 @@ def jsonld(version, first_published: datetime, url: str) -> dict:
         "author": {"@type": "Person", "name": version.writer_name,
                    "url": url_for("publishing.writer", user_id=version.writer_id, _external=True)},
         "datePublished": iso(first_published), "dateModified": iso(version.published_at),
+        **_citations(version),
     }
+
+
+def _citations(version) -> dict:
+    """The version's sources as schema.org ``citation``: CreativeWorks with name and url."""
+    works = [{"@type": "CreativeWork", "name": s["text"], **({"url": s["url"]} if s.get("url") else {})}
+             for s in version.sources]
+    return {"citation": works} if works else {}
+
+
+def _source_changes(history) -> dict[int, str]:
+    """For each version whose sources differ from the version before: a sentence saying how."""
+    out, before = {}, []
+    for x in history:
+        now = x.sources
+        if x.version > 1:
+            change = sources.changes_between(before, now)
+            parts = [f"{verb} {', '.join(keys)}" for verb, keys in (
+                ("added", [_number(now, k) for k in change["added"]]),
+                ("updated", [_number(now, k) for k in change["changed"]]),
+                ("removed", [f"“{k}”" for k in change["removed"]])) if keys]
+            if parts:
+                out[x.version] = "Sources changed: " + "; ".join(parts) + "."
+        before = now
+    return out
+
+
+def _number(items: list[dict], key: str) -> str:
+    return next((f"source {i}" for i, s in enumerate(items, 1) if s["key"] == key), key)
 
 
 def _version_page(pa: publishing.PublicArticle, version, permanent: bool) -> Page:
@@ -170,6 +200,7 @@ def _version_page(pa: publishing.PublicArticle, version, permanent: bool) -> Pag
         if permanent else live_url
     recent = [] if permanent else publishing.published_list(limit=5, exclude_article_id=pa.article.id)[0]
     context = {"v": version, "pa": pa, "history": history, "permanent": permanent, "recent": recent,
+               "source_changes": _source_changes(history),
                "first_published": history[0].published_at, "reviewers": pa.reviewers, "writer": pa.writer}
     head = render_template("public/_article_head.html", data=jsonld(version, history[0].published_at, url),
                            canonical=url, permanent=permanent)

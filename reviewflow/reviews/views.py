@@ -21,6 +21,9 @@ from reviewflow.reviews import queries
 from reviewflow.reviews import services as reviews
 from reviewflow.reviews.forms import AnnotationForm, AssignForm, ReplyForm, SignForm
 from reviewflow.reviews.models import MEANINGS
+from reviewflow.sources import services as sources
+from reviewflow.sources import status as source_status
+from reviewflow.sources.models import Verdict
 
 bp = Blueprint("reviews", __name__)
 
@@ -48,7 +51,8 @@ def queue():
 
 # Workspace and annotations -----------------------------------------------------------------------
 
-def _workspace(article, form: AnnotationForm | None = None, status: int = 200, reply_error: dict | None = None):
+def _workspace(article, form: AnnotationForm | None = None, status: int = 200, reply_error: dict | None = None,
+               source_error: dict | None = None):
     """Render the workspace of the current revision, with a form (fresh, or as typed with its errors)."""
     user = _actor()
     policy.authorize(user, "article.view", article)
@@ -66,7 +70,8 @@ def _workspace(article, form: AnnotationForm | None = None, status: int = 200, r
         orphaned=[a for a in open_ if a.orphaned],
         open_count=len(open_), blocking_count=sum(1 for a in open_ if a.blocking),
         decisions=reviews.decisions_of(article), last_decided=last if last and last < rev.number else None,
-        reply_error=reply_error or {},
+        reply_error=reply_error or {}, source_states=source_status.source_states(article),
+        source_error=source_error or {},
     ), status
 
 
@@ -98,6 +103,42 @@ def annotate(id: int):
     flash("Annotation added" + (" as blocking: it must be resolved before approval." if ann.blocking else "."),
           "success")
     return redirect(url_for("reviews.workspace", id=article.id, _anchor=f"annotation-{ann.id}"))
+
+
+@bp.post("/work/articles/<int:id>/source-checks")
+@login_required
+def check_source(id: int):
+    """A verdict on one source of the current revision (assigned reviewers); a refusal that belongs to the
+    form (no comment, a stale revision) is shown beside that source, with what was typed."""
+    article = get_article(id)
+    key, verdict, comment = (request.form.get(name, "") for name in ("key", "verdict", "comment"))
+    try:
+        sources.check_source(_actor(), article, request.form.get("revision", ""), key, verdict or None, comment)
+    except (InvalidInput, StaleRevision) as exc:
+        settle_after_refusal(exc)
+        error = {"key": key, "verdict": verdict, "comment": comment, "message": exc.message}
+        return _workspace(article, status=exc.status, source_error=error)
+    db.session.commit()
+    flash(f"Verdict on source [^{key}] saved: {Verdict(verdict).label.lower()}.", "success")
+    return redirect(url_for("reviews.workspace", id=article.id, _anchor=f"check-{key}"))
+
+
+@bp.post("/work/articles/<int:id>/source-flags")
+@login_required
+def flag_source(id: int):
+    """Flag a source of the live version as outdated (editors, assigned reviewers): due for re-review."""
+    article = get_article(id)
+    key = request.form.get("key", "")
+    try:
+        sources.flag_source(_actor(), article, key, request.form.get("comment", ""))
+    except InvalidInput as exc:
+        settle_after_refusal(exc)
+        flash(f"Source [^{key}] was not flagged: {exc.message}", "error")
+        return redirect(url_for("articles.detail", id=article.id, _anchor="live-sources"))
+    db.session.commit()
+    flash(f"Source [^{key}] is flagged as outdated. The article is due for re-review; the re-review will ask for "
+          "this source again.", "success")
+    return redirect(url_for("articles.detail", id=article.id, _anchor="live-sources"))
 
 
 def _back(ann) -> str:

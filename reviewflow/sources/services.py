@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from reviewflow.articles import workflow
 from reviewflow.articles.models import Article, Revision
@@ -152,3 +152,31 @@ def published_snapshot(article: Article, revision_number: int) -> str:
                     "checked_by_id": check.checker_id if check else None,
                     "checked_at": check.checked_at.isoformat() if check else None})
     return json.dumps(out)
+
+
+def verdicts_behind(article: Article, published: list[dict], until) -> list[tuple[dict, list[SourceCheck]]]:
+    """For a published version's sources: every verdict given on each source's text up to ``until``."""
+    if not published:
+        return []
+    checks = list(db.session.scalars(select(SourceCheck).where(
+        SourceCheck.article_id == article.id, SourceCheck.key.in_([s["key"] for s in published]),
+        SourceCheck.checked_at <= until).order_by(SourceCheck.id)))
+    return [(s, [c for c in checks if c.key == s["key"] and c.text_hash == s.get("text_hash")]) for s in published]
+
+
+def flagged_for_rereview(limit: int = 50) -> list[tuple[Article, list[SourceCheck]]]:
+    """Published articles with a live source flagged as outdated and not yet answered, newest flag first,
+    each with its standing flags: due for re-review, whatever their periodic date."""
+    rows = db.session.execute(
+        select(SourceCheck.article_id, func.max(SourceCheck.id).label("last"))
+        .join(Article, Article.id == SourceCheck.article_id)
+        .where(SourceCheck.kind == "flag", Article.state == "published")
+        .group_by(SourceCheck.article_id).order_by(func.max(SourceCheck.id).desc()).limit(limit)).all()
+    out = []
+    for article_id, _ in rows:
+        article = db.session.get(Article, article_id)
+        live = workflow.REREVIEW_HOOKS["live_revision"](article)
+        flags = [c for state in status.source_states(article, live) for c in state.blocking if c.kind == "flag"]
+        if flags:
+            out.append((article, flags))
+    return out

@@ -225,8 +225,31 @@
     if (field && !document.querySelector("[autofocus]") && !window.location.hash) field.focus();
   }
 
+  /* 7. Review workspace: "Show where it is cited" highlights the sentences (their paragraph or list item)
+     that cite a source, and scrolls to the first; pressing again clears it. */
+  function setupCitations() {
+    var root = document.querySelector("[data-annotate-root]");
+    if (!root) return;
+    document.querySelectorAll("button[data-cites]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var on = button.getAttribute("aria-pressed") !== "true";
+        root.querySelectorAll(".cites-highlight").forEach(function (el) { el.classList.remove("cites-highlight"); });
+        document.querySelectorAll("button[data-cites]").forEach(function (b) { b.setAttribute("aria-pressed", "false"); });
+        if (!on) return;
+        var refs = root.querySelectorAll('a[href="#source-' + button.getAttribute("data-cites") + '"]');
+        refs.forEach(function (ref) {
+          var block = ref.closest("p, li, td, blockquote") || ref;
+          block.classList.add("cites-highlight");
+        });
+        button.setAttribute("aria-pressed", "true");
+        if (refs.length) refs[0].scrollIntoView({ block: "center", behavior: "smooth" });
+      });
+    });
+  }
+
   function init() {
     localiseTimes(document);
+    setupCitations();
     focusFirstError();
     document.querySelectorAll("textarea[data-preview-url]").forEach(setupPreview);
     setupAnnotation();
