@@ -157,12 +157,14 @@ class TableSpec:
         return select(*t.c).order_by(*keys)
 
     def manifest(self) -> dict:
+        """The table's entry in ``manifest.json``."""
         return {"name": self.name, "columns": [{"name": n, "kind": k} for n, k in zip(self.columns, self.kinds,
                                                                                       strict=True)],
                 "order_by": self.order_by, "rows": self.rows, "sha256": self.sha256}
 
     @classmethod
     def from_manifest(cls, entry: dict) -> TableSpec:
+        """The table an entry of ``manifest.json`` describes; raises BackupError for a kind this code cannot read."""
         kinds = [c["kind"] for c in entry["columns"]]
         unknown = set(kinds) - set(KINDS)
         if unknown:
@@ -172,6 +174,7 @@ class TableSpec:
 
 
 def member_name(table_name: str) -> str:
+    """Where a table's rows are in the zip."""
     return f"tables/{table_name}.jsonl"
 
 
@@ -311,6 +314,7 @@ class Backup:
         return sum(s.rows for s in self.specs)
 
     def lines(self, spec: TableSpec) -> Iterator[bytes]:
+        """The table's rows as the file holds them, one line (bytes, with its LF) at a time."""
         with self.zf.open(member_name(spec.name)) as member:
             yield from member
 
@@ -559,6 +563,7 @@ def key_problem(engine: Engine) -> str:
 # Commands ---------------------------------------------------------------------------------------------
 
 def register(app: Flask) -> None:
+    """Add `backup` and `restore` to the app's ``flask`` commands (called by ``cli.register``)."""
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
 

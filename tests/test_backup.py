@@ -252,6 +252,42 @@ def test_restore_refuses_a_database_that_holds_data(backed_up, new_database):
     dispose(target)
 
 
+def test_restore_into_a_database_already_upgraded_to_the_schema(backed_up, new_database):
+    """The operator's usual order, `db upgrade` then `restore`: the empty chain head the migrations write is not
+    data, and the schema is taken as it is."""
+    _source, path = backed_up
+    target = make_app(new_database(SUITE_ENGINE))
+    with context(target):
+        upgrade()
+    restored = run(target, "restore", str(path))
+    assert restored.exit_code == 0, restored.output
+    assert "Audit chain verified on the copy" in restored.output
+    dispose(target)
+
+
+def test_a_backup_of_an_older_schema_is_restored_at_its_revision_then_upgraded(new_database, tmp_path):
+    """A database still at revision 0003 (before sources and idempotency keys): its backup holds the tables
+    and columns it has; the restore builds that schema, loads it, then migrates to the code's revision."""
+    source = make_app(new_database(SUITE_ENGINE))
+    with context(source):
+        upgrade(revision="0003")
+        for n in range(3):
+            audit.record("test.event", details={"n": n})
+        db.session.commit()
+    path = tmp_path / "old.zip"
+    assert run(source, "backup", "--output", str(path)).exit_code == 0
+    with zipfile.ZipFile(path) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    assert manifest["schema_revision"] == "0003"
+    assert "idempotency_keys" not in {t["name"] for t in manifest["tables"]}
+    target = make_app(new_database(SUITE_ENGINE))
+    restored = run(target, "restore", str(path))
+    assert restored.exit_code == 0, restored.output
+    assert "Schema upgraded from revision 0003 to" in restored.output
+    assert "Audit chain verified on the copy: 3 events." in restored.output
+    dispose(source, target)
+
+
 def _rewrite(path: Path, change) -> None:
     """Rewrite the backup at ``path`` as a well-formed zip, with ``change(name, bytes) -> bytes`` applied."""
     with zipfile.ZipFile(path) as zf:
