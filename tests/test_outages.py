@@ -256,16 +256,19 @@ class Gunicorn:
     """reviewflow (or ``app_spec``) under gunicorn on a free port, with the test configuration and
     ``database_url``; its log (gunicorn's and the app's) in ``log_path``. Stopped by its own pid."""
 
-    def __init__(self, database_url: str, log_path: Path, *args: str, app_spec: str = "reviewflow:create_app()"):
+    def __init__(self, database_url: str, log_path: Path, *args: str, app_spec: str = "reviewflow:create_app()",
+                 env: dict[str, str] | None = None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         env = {**os.environ, "REVIEWFLOW_CONFIG": "test", "REVIEWFLOW_TEST_DATABASE_URL": database_url,
-               "PYTHONPATH": str(ROOT)}
+               "PYTHONPATH": str(ROOT), **(env or {})}
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
         self._log = open(log_path, "ab")  # noqa: SIM115 (closed in stop)
+        # --no-control-socket: gunicorn 27's control socket is one path per user, which servers running
+        # side by side would take from each other.
         self.proc = subprocess.Popen([gunicorn, "--bind", f"127.0.0.1:{self.port}", "--error-logfile", "-",
-                                      "--log-level", "info", *args, app_spec],
+                                      "--log-level", "info", "--no-control-socket", *args, app_spec],
                                      cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while call(self.base, "GET", "/healthz", timeout=2)[0] != 200:
