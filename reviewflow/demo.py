@@ -14,10 +14,12 @@ from reviewflow.articles import services as articles
 from reviewflow.articles.models import Article
 from reviewflow.auth import services as accounts
 from reviewflow.auth.models import User
-from reviewflow.demo_content import ARTICLES, PEOPLE
+from reviewflow.demo_content import ARTICLES, PEOPLE, SOURCE_FLAGS, SOURCE_UPDATES, SOURCE_VERDICTS, SOURCES
 from reviewflow.extensions import db, utcnow
 from reviewflow.publishing import services as publishing
 from reviewflow.reviews import services as reviews
+from reviewflow.sources import services as sources
+from reviewflow.sources import status as source_status
 
 PROFILE_KEYS = ("credentials", "specialty", "license_number", "license_jurisdiction", "license_expires",
                 "affiliation", "organization")
@@ -66,11 +68,41 @@ def _sign(reviewer: User, article: Article, decision: str, comment: str = "") ->
                           comment=comment, checklist=checklist)
 
 
+def _cited(spec: dict, number: int, body: str) -> str:
+    """Revision ``number`` (1-based) of a demo article with its sources cited: source i at the end of the
+    i-th paragraph of prose, the definitions at the end (``demo_content.SOURCES``)."""
+    cited = SOURCES.get(spec["key"], [])
+    if not cited:
+        return body
+    texts = dict(cited)
+    for since, changes in sorted(SOURCE_UPDATES.get(spec["key"], {}).items()):
+        if number >= since:
+            texts.update(changes)
+    lines = body.rstrip("\n").split("\n")
+    prose = [i for i, line in enumerate(lines) if line.strip() and not line.startswith(("#", "-", "*", "|"))
+             and not line[:1].isdigit() and not line.rstrip().endswith(":")]
+    for (key, _), i in zip(cited, prose, strict=False):
+        lines[i] = lines[i].rstrip() + f"[^{key}]"
+    return "\n".join(lines) + "\n\n" + "\n".join(f"[^{key}]: {texts[key]}" for key, _ in cited) + "\n"
+
+
+def _check_sources(reviewer: User, article: Article, spec: dict, only_given: bool = False) -> None:
+    """The reviewer's verdicts: those of ``SOURCE_VERDICTS``, then ``supports`` on every source still waiting
+    (unless ``only_given``), as approval needs."""
+    for key, verdict, comment in SOURCE_VERDICTS.get(spec["key"], []):
+        sources.check_source(reviewer, article, article.current_revision, key, verdict, comment)
+    if only_given:
+        return
+    for state in source_status.unsupported(article):
+        sources.check_source(reviewer, article, article.current_revision, state.key, "supports")
+
+
 def seed_article(spec: dict, editor: User) -> None:
     """Walk one demo article through the real workflow to its target state."""
     writer, reviewer, target = _person(spec["writer"]), _person(spec.get("reviewer")), spec["target_state"]
     revisions = spec["revisions"]
     live_at = spec.get("published_revision") or len(revisions)
+    revisions = [{**r, "body": _cited(spec, n, r["body"])} for n, r in enumerate(revisions, 1)]
     article = articles.create_article(writer, spec["title"], revisions[0]["body"], spec["topic"],
                                       revisions[0].get("note", ""))
     if reviewer is None:  # draft or submitted, no reviewer available
@@ -85,6 +117,8 @@ def seed_article(spec: dict, editor: User) -> None:
     for a in spec["annotations"]:
         ann = reviews.add_annotation(reviewer, article, 1, a["quote"], a["comment"], a["blocking"])
         notes.append((ann, a))
+    if target in ("changes_requested", "in_review"):
+        _check_sources(reviewer, article, spec, only_given=True)
     if any(a["blocking"] for _, a in notes) or target == "changes_requested":
         _sign(reviewer, article, "request_changes",
               spec.get("request_changes_comment") or "Please address the blocking annotations before approval.")
@@ -105,6 +139,7 @@ def seed_article(spec: dict, editor: User) -> None:
         articles.submit_article(writer, article)
     if target == "in_review":
         return
+    _check_sources(reviewer, article, spec)
     _sign(reviewer, article, "approve")
     if target == "approved":
         return
@@ -119,6 +154,8 @@ def seed_article(spec: dict, editor: User) -> None:
         _sign(reviewer, article, "approve")
     elif target == "unpublished":
         publishing.unpublish_article(editor, article, spec.get("unpublish_reason") or "Withdrawn for revision.")
+    for key, comment in SOURCE_FLAGS.get(spec["key"], []):
+        sources.flag_source(editor, article, key, comment)
 
 
 def seed() -> int:

@@ -1243,6 +1243,105 @@ ARTICLES: list[dict] = [
 # Review checklist
 # ---------------------------------------------------------------------------
 
+# ---------------------------------------------------------------------------
+# Sources
+# ---------------------------------------------------------------------------
+#
+# ``SOURCES``: per article key, the footnotes its text cites, as (key, citation) pairs. The seeder
+# cites source i at the end of the i-th paragraph of prose (not a heading, list item or a line
+# ending with ":") of every revision, and appends the definitions. The citations name public-health
+# bodies and link to their public sites; the wording is written for the demo, not copied.
+# ``SOURCE_UPDATES``: per article key, a revision number (1-based) from which a source's citation
+# reads differently, so its earlier verdict no longer stands and the reviewer is asked again.
+# ``SOURCE_VERDICTS``: per article key, verdicts the reviewer gives besides the ``supports`` that
+# approval needs: (key, verdict, comment). ``SOURCE_FLAGS``: live sources an editor flags as outdated.
+
+SOURCES: dict[str, list[tuple[str, str]]] = {
+    "eczema-winter": [
+        ("nea-bathing", "National Eczema Association, \u201cBathing and moisturizing\u201d, patient guidance "
+                        "page, consulted 2026. https://nationaleczema.org/"),
+        ("aad-winter", "American Academy of Dermatology Association, \u201cEczema: tips for managing "
+                       "flares in cold weather\u201d, consulted 2026. https://www.aad.org/"),
+    ],
+    "sunscreen-kids": [
+        ("cdc-sun", "U.S. Centers for Disease Control and Prevention, \u201cSun safety\u201d, skin cancer "
+                    "prevention pages, consulted 2026. https://www.cdc.gov/skin-cancer/"),
+        ("aap-sun", "American Academy of Pediatrics, HealthyChildren.org, \u201cSun safety for "
+                    "children\u201d, consulted 2026. https://www.healthychildren.org/"),
+    ],
+    "allergy-medicines": [
+        ("fda-antihist", "U.S. Food and Drug Administration, consumer information on over-the-counter "
+                         "allergy medicines, consulted 2026. https://www.fda.gov/consumers"),
+        ("aaaai-rhinitis", "American Academy of Allergy, Asthma & Immunology, \u201cRhinitis (hay "
+                           "fever)\u201d, patient conditions library, consulted 2026. https://www.aaaai.org/"),
+    ],
+    "acetaminophen-safety": [
+        ("fda-acet", "U.S. Food and Drug Administration, \u201cUse caution with pain relievers\u201d, "
+                     "consumer update on acetaminophen, consulted 2026. https://www.fda.gov/consumers"),
+        ("poison-help", "Poison Help line, U.S. Health Resources and Services Administration, "
+                        "consulted 2026. https://www.poisonhelp.hrsa.gov/"),
+    ],
+    "iron-rich-foods": [
+        ("ods-iron", "NIH Office of Dietary Supplements, \u201cIron: fact sheet for consumers\u201d, "
+                     "consulted 2026. https://ods.od.nih.gov/factsheets/Iron-Consumer/"),
+        ("who-anaemia", "World Health Organization, \u201cAnaemia\u201d, fact sheet, 2023 edition. "
+                        "https://www.who.int/news-room/fact-sheets/detail/anaemia"),
+        ("usda-dga", "U.S. Department of Agriculture and Department of Health and Human Services, "
+                     "Dietary Guidelines for Americans, 2020\u20132025. https://www.dietaryguidelines.gov/"),
+    ],
+    "heart-healthy-breakfast": [
+        ("aha-fiber", "American Heart Association, \u201cWhole grains, refined grains and dietary "
+                      "fiber\u201d, consulted 2026. https://www.heart.org/"),
+        ("nhs-eatwell", "NHS, \u201cThe Eatwell Guide\u201d, consulted 2026. https://www.nhs.uk/live-well/eat-well/"),
+    ],
+    "hand-foot-mouth": [
+        ("cdc-hfmd", "U.S. Centers for Disease Control and Prevention, \u201cHand, foot, and mouth "
+                     "disease\u201d, consulted 2026. https://www.cdc.gov/hand-foot-mouth/"),
+        ("nhs-hfmd", "NHS, \u201cHand, foot and mouth disease\u201d, consulted 2026. "
+                     "https://www.nhs.uk/conditions/hand-foot-mouth-disease/"),
+    ],
+    "hydration-heat": [
+        ("cdc-heat", "U.S. Centers for Disease Control and Prevention, \u201cHeat and health\u201d, "
+                     "consulted 2026. https://www.cdc.gov/heat-health/"),
+        ("osha-heat", "U.S. Occupational Safety and Health Administration, \u201cHeat\u201d, worker "
+                      "safety topic pages, consulted 2026. https://www.osha.gov/heat-exposure"),
+    ],
+    "shift-work-sleep": [
+        ("niosh-shift", "U.S. National Institute for Occupational Safety and Health, \u201cWork "
+                        "schedules: shift work and long hours\u201d, consulted 2026. https://www.cdc.gov/niosh/"),
+        ("aasm-sleep", "American Academy of Sleep Medicine, patient resources on shift work disorder, "
+                       "consulted 2026. https://sleepeducation.org/"),
+    ],
+}
+
+SOURCE_UPDATES: dict[str, dict[int, dict[str, str]]] = {
+    # The update under review cites the newer edition of one guideline: asked again.
+    "eczema-winter": {3: {"aad-winter": "American Academy of Dermatology Association, \u201cEczema: "
+                                        "tips for managing flares in cold weather\u201d, revised "
+                                        "edition, consulted 2026. https://www.aad.org/public/diseases/eczema"}},
+}
+
+SOURCE_VERDICTS: dict[str, list[tuple[str, str, str]]] = {
+    "iron-rich-foods": [
+        ("ods-iron", "supports", ""),
+        ("who-anaemia", "outdated", "WHO updated this fact sheet after 2023; cite the current edition."),
+    ],
+    "allergy-medicines": [
+        ("aaaai-rhinitis", "supports", ""),
+        ("fda-antihist", "does_not_support",
+         "The FDA page does not compare drowsiness between first- and second-generation antihistamines; "
+         "cite a source that does."),
+    ],
+}
+
+SOURCE_FLAGS: dict[str, list[tuple[str, str]]] = {
+    "acetaminophen-safety": [
+        ("fda-acet", "FDA replaced this consumer update with a new page on combination cold medicines; "
+                     "check the dosing advice against it."),
+    ],
+}
+
+
 REVIEW_CHECKLIST: list[str] = [
     "Medical facts checked against current clinical guidance",
     "Dosages, numbers and units checked",
