@@ -10,7 +10,6 @@ import re
 import pytest
 
 from reviewflow.articles import services as articles
-from reviewflow.articles import workflow
 from reviewflow.articles.rendering import render_markdown
 from reviewflow.errors import Conflict, Forbidden, InvalidInput, SourcesUnchecked
 from reviewflow.extensions import db
