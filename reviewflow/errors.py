@@ -113,7 +113,7 @@ FRIENDLY = {
     405: "This address does not accept that method.",
     413: "The request is larger than the 1 MiB limit.",
     500: "Something went wrong on our side. Nothing was changed; please try again.",
-    503: "The service is temporarily unavailable: its database cannot be reached just now. "
+    503: "The service is temporarily unavailable: its database is not answering just now. "
          "Please try again in a few seconds.",
 }
 #: Seconds a client is asked to wait before trying again while the database is away (``Retry-After``).
@@ -202,11 +202,13 @@ class Outage:
 
 
 def outage(app: Flask) -> Outage:
+    """The app's ``Outage`` (one per app, so each gunicorn worker keeps its own)."""
     return app.extensions["reviewflow.outage"]
 
 
-def _release_connection(exc: BaseException) -> None:
-    """Roll back, and make sure a dead connection does not go back into the pool for the next request."""
+def _release_connection() -> None:
+    """Roll back the request's transaction. On a lost connection SQLAlchemy has already invalidated
+    it, so it is closed instead of going back to the pool; if even the rollback fails, drop the session."""
     try:
         db.session.rollback()
     except Exception:  # the connection died under the rollback: drop the session with it
@@ -217,7 +219,7 @@ def _release_connection(exc: BaseException) -> None:
 def note_unavailable(app: Flask, exc: BaseException) -> None:
     """Settle a request the database could not serve: release its connection, count it towards the
     outage (logging the first), and when a connection was lost, empty the pool of idle ones."""
-    _release_connection(exc)
+    _release_connection()
     if has_request_context():
         request.environ[DB_UNAVAILABLE] = True
     started = outage(app).failed(exc)
@@ -320,7 +322,7 @@ def register_outage_watch(app: Flask) -> None:
     app.extensions["reviewflow.outage"] = watch
 
     def _answered(*_args) -> None:
-        if watch.since is not None and has_request_context():
+        if watch.active and has_request_context():
             request.environ[DB_ANSWERED] = True
 
     with app.app_context():
@@ -329,6 +331,6 @@ def register_outage_watch(app: Flask) -> None:
 
     @app.after_request
     def _end_outage(response):
-        if watch.since is not None and request.environ.get(DB_ANSWERED) and not request.environ.get(DB_UNAVAILABLE):
+        if watch.active and request.environ.get(DB_ANSWERED) and not request.environ.get(DB_UNAVAILABLE):
             watch.answered()
         return response
