@@ -252,9 +252,14 @@ def send_outbox(limit: int = 100, now: datetime | None = None) -> tuple[int, int
 
 
 def _claim(mail_id: int, now: datetime) -> OutboxEmail | None:
-    """The mail, claimed for this run (committed); None when it is no longer due (another run took it)."""
+    """The mail, claimed for this run (committed); None when it is no longer due (another run took it).
+
+    The claim runs ``CLAIM`` from the clock, or from ``now`` when that is later: a long run's claims
+    do not start out already run out.
+    """
+    until = max(now, utcnow()) + CLAIM
     claimed = db.session.execute(update(OutboxEmail).where(OutboxEmail.id == mail_id, *_due(now))
-                                 .values(next_attempt_at=now + CLAIM).execution_options(synchronize_session=False))
+                                 .values(next_attempt_at=until).execution_options(synchronize_session=False))
     db.session.commit()
     return db.session.get(OutboxEmail, mail_id) if claimed.rowcount == 1 else None
 
