@@ -30,8 +30,8 @@ The rules, and why:
   the work. Should the row be gone by the time the second looks again, it answers 409
   ``invalid_state``, "retry", and changes nothing.
 - **24 hours.** Older keys are ignored: the same key then starts afresh. A caller's expired keys
-  are deleted whenever that caller sends a new key, and ``purge_expired`` deletes everyone's (for a
-  CLI command run from cron).
+  are deleted whenever that caller sends a new key, and ``purge_expired`` deletes everyone's
+  (``flask purge-idempotency-keys``, ``purge_command``, for cron).
 
 The header applies to every operation that is not a GET (the POSTs, and the DELETE that withdraws
 a reviewer); a GET changes nothing and ignores it.
@@ -42,7 +42,9 @@ import hashlib
 import re
 from datetime import datetime, timedelta
 
+import click
 from flask import Response, request
+from flask.cli import with_appcontext
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
@@ -165,3 +167,10 @@ def purge_expired(now: datetime | None = None) -> int:
     result = db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at <= (now or utcnow()) - TTL))
     db.session.commit()
     return result.rowcount or 0
+
+
+@click.command("purge-idempotency-keys")
+@with_appcontext
+def purge_command() -> None:
+    """Delete the stored answers of Idempotency-Keys older than 24 hours (already ignored; daily from cron)."""
+    click.echo(f"{purge_expired()} expired Idempotency-Key answers deleted.")

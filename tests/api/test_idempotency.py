@@ -103,14 +103,16 @@ def test_a_key_just_under_24_hours_still_holds(post, cast, db):
     assert post(cast["writer"], "/articles", NEW).get_data() == first.get_data() and count(Article) == 1
 
 
-def test_purge_expired_deletes_only_old_keys(post, cast, db):
+def test_purge_expired_deletes_only_old_keys(app, post, cast, db):
     post(cast["writer"], "/articles", NEW)
     post(cast["writer2"], "/articles", NEW)
     db.session.execute(update(IdempotencyKey).where(IdempotencyKey.user_id == cast["writer"].id)
                        .values(created_at=utcnow() - timedelta(hours=25)))
     db.session.commit()
-    assert idempotency.purge_expired() == 1
+    result = app.test_cli_runner().invoke(idempotency.purge_command)
+    assert result.exit_code == 0 and "1 expired Idempotency-Key answers deleted." in result.output
     assert db.session.scalars(select(IdempotencyKey.user_id)).all() == [cast["writer2"].id]
+    assert idempotency.purge_expired() == 0
 
 
 def test_a_retried_decision_and_publication_get_the_same_answer(post, cast, db):
