@@ -430,9 +430,11 @@ class Writers:
 
 
 def poll_health(base: str, stop: threading.Event, seen: list) -> None:
+    """GET /healthz every 0.1 s until stopped; (started, ended, status) for each."""
     while not stop.is_set():
         started = time.monotonic()
-        seen.append((started, call(base, "GET", "/healthz", timeout=5)[0]))
+        status = call(base, "GET", "/healthz", timeout=5)[0]
+        seen.append((started, time.monotonic(), status))
         time.sleep(0.1)
 
 
@@ -452,7 +454,7 @@ def test_postgres_outage_under_writers_answers_503_loses_nothing_and_recovers(tm
         server = Gunicorn(cluster.url, tmp_path / "gunicorn.log", "--workers", "2", "--threads", "4",
                           "--worker-class", "gthread", "--graceful-timeout", "5")
         writers = Writers(server.base, tokens)
-        health: list[tuple[float, int]] = []
+        health: list[tuple[float, float, int]] = []
         poller = threading.Thread(target=poll_health, args=(server.base, writers.stop, health), daemon=True)
         poller.start()
         threads = [*writers.run(), poller]
@@ -475,8 +477,8 @@ def test_postgres_outage_under_writers_answers_503_loses_nothing_and_recovers(tm
         during = [a for a in writers.answers if down_at <= a.started < up_at]
         after = [a for a in writers.answers if a.started >= up_at]
         back = min((a.ended for a in after if a.status == 201), default=float("inf")) - up_at
-        health_during = [s for t, s in health if stopped_at <= t < restart_at]
-        health_after = [s for t, s in health if t >= up_at + 2]
+        health_during = [s for t0, t1, s in health if stopped_at <= t0 and t1 < restart_at]
+        health_after = [s for t0, _, s in health if t0 >= up_at + 2]
         figures = {
             "database away (s)": round(up_at - down_at, 2),
             "requests": len(writers.answers),
