@@ -20,7 +20,8 @@ AAD_FIXED = "American Academy of Dermatology, “Eczema: how to moisturize”. h
 
 def _cited(aad: str) -> str:
     body = BODY_1.replace("dry the skin barrier.", "dry the skin barrier.[^nhs]")
-    body = body.replace("Thick, fragrance-free creams keep water in.", "Thick, fragrance-free creams keep water in.[^aad]")
+    creams = "Thick, fragrance-free creams keep water in."
+    body = body.replace(creams, creams + "[^aad]")
     return body + f"\n[^nhs]: {NHS}\n[^aad]: {aad}\n"
 
 
@@ -37,7 +38,7 @@ def test_cite_check_refuse_fix_approve_publish_and_read_the_sources(page, live_s
     sign_in(page, live_server, story.writer_email)
     page.goto(story.url(live_server, "/edit"))
     body = page.locator("#body")
-    body.fill(_cited(AAD).replace("[^aad]\n", "[^aad]\n").replace(f"[^aad]: {AAD}\n", ""))
+    body.fill(_cited(AAD).replace(f"[^aad]: {AAD}\n", ""))
     preview = page.locator("#preview")
     expect(preview).to_contain_text("[^aad] is cited but has no definition")
     body.fill(_cited(AAD))
