@@ -321,12 +321,16 @@ class Cluster:
         self.data = self.root / "data"
         self.port = free_port()
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/reviewflow_outage"
-        self.pg("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                "--locale=C.UTF-8", "--no-sync")
-        self.start()
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
-                             autocommit=True) as conn:
-            conn.execute("CREATE DATABASE reviewflow_outage")
+        try:
+            self.pg("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                    "--locale=C.UTF-8", "--no-sync")
+            self.start()
+            with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+                                 autocommit=True) as conn:
+                conn.execute("CREATE DATABASE reviewflow_outage")
+        except BaseException:
+            self.remove()
+            raise
 
     def pg(self, tool: str, *args: str) -> None:
         done = subprocess.run(["runuser", "-u", "postgres", "--", str(self.bin / tool), *args], cwd="/tmp",
