@@ -157,6 +157,25 @@ def test_an_outage_is_logged_once_and_the_recovery_once(app, db, client, cast, c
     assert len(recovered) == 1 and "5 request(s) were answered 503" in recovered[0], caplog.text
 
 
+def test_an_outage_met_while_answering_another_error_is_still_a_503(app, db, cast):
+    """A refusal that keeps what it recorded commits in its handler; when that commit finds the
+    database gone, the answer is still 503 unavailable, not a 500 (outside TESTING, as in production)."""
+    from reviewflow.auth.models import User
+    from reviewflow.errors import BadPassword
+
+    @app.post("/api/v1/test-refusal-that-records")
+    def _refusal_that_records():
+        _db.session.add(User(email="kept@example.org", name="Kept", password_hash="x"))
+        raise BadPassword("Wrong password.")
+
+    app.testing = False
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    with database_down():
+        response = app.test_client().post("/api/v1/test-refusal-that-records")
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert response.get_json()["error"]["code"] == "unavailable" and response.headers["Retry-After"]
+
+
 def test_a_request_that_never_touches_the_database_does_not_end_the_outage(db, client, caplog):
     caplog.set_level(logging.WARNING)
     with database_down():
