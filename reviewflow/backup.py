@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -88,42 +88,49 @@ def kind_of(col) -> str:
     raise BackupError(f"column {col.table.name}.{col.name} has type {col.type!r}, which backup cannot encode")
 
 
+#: kind -> how a value (not NULL) of a kind that JSON does not hold as it is is written in a backup, and read back.
+ENCODE = {"datetime": lambda v: v.astimezone(UTC).isoformat(timespec="microseconds"),
+          "naive_datetime": lambda v: v.isoformat(timespec="microseconds"), "date": date.isoformat, "decimal": str,
+          "bytes": lambda v: base64.b64encode(v).decode()}
+DECODE = {"datetime": datetime.fromisoformat, "naive_datetime": datetime.fromisoformat, "date": date.fromisoformat,
+          "decimal": Decimal, "bytes": base64.b64decode}
+#: What PostgreSQL's COPY cannot read from the backup's text as it is (it parses times, dates and decimals itself).
+COPY_DECODE = {"bytes": base64.b64decode, "json": json.dumps}
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
 def encode_value(kind: str, value):
     """A value as JSON can hold it, exactly: see the module docstring."""
-    if value is None:
-        return None
-    if kind == "datetime":
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
-    if kind == "naive_datetime":
-        return value.isoformat(timespec="microseconds")
-    if kind == "date":
-        return value.isoformat()
-    if kind == "decimal":
-        return str(value)
-    if kind == "bytes":
-        return base64.b64encode(value).decode()
-    return value
+    return value if value is None or kind not in ENCODE else ENCODE[kind](value)
 
 
 def decode_value(kind: str, value):
     """The inverse of ``encode_value``."""
-    if value is None:
-        return None
-    if kind in ("datetime", "naive_datetime"):
-        return datetime.fromisoformat(value)
-    if kind == "date":
-        return date.fromisoformat(value)
-    if kind == "decimal":
-        return Decimal(value)
-    if kind == "bytes":
-        return base64.b64decode(value)
-    return value
+    return value if value is None or kind not in DECODE else DECODE[kind](value)
+
+
+def _fixer(kinds: list[str], codecs: dict) -> Callable[[list], list]:
+    """A function that applies ``codecs`` in place to the values of a row that need one (NULL never does)."""
+    fixes = [(i, codecs[k]) for i, k in enumerate(kinds) if k in codecs]
+
+    def fix(values: list) -> list:
+        for i, fn in fixes:
+            if values[i] is not None:
+                values[i] = fn(values[i])
+        return values
+
+    return fix
+
+
+def row_encoder(kinds: list[str]) -> Callable[[Iterable], bytes]:
+    """A function writing one row as one line of the backup: a compact JSON array, UTF-8, ending in LF."""
+    fix = _fixer(kinds, ENCODE)
+    return lambda row: (_dumps(fix(list(row))) + "\n").encode()
 
 
 def encode_row(kinds: list[str], row) -> bytes:
-    """One row as one line of the backup: a compact JSON array, UTF-8, ending in LF."""
-    return (json.dumps([encode_value(k, v) for k, v in zip(kinds, row, strict=True)], ensure_ascii=False,
-                       separators=(",", ":"), allow_nan=False) + "\n").encode()
+    """One row as one line of the backup (``row_encoder``)."""
+    return row_encoder(kinds)(row)
 
 
 # Tables -----------------------------------------------------------------------------------------------
@@ -240,10 +247,10 @@ class BackupReport:
 
 def _dump_table(conn: Connection, spec: TableSpec, out) -> None:
     """Stream one table's rows into ``out`` (a zip member), counting and hashing them."""
-    digest, count = hashlib.sha256(), 0
+    digest, count, encode = hashlib.sha256(), 0, row_encoder(spec.kinds)
     result = conn.execution_options(yield_per=BATCH).execute(spec.ordered_select(conn.dialect.name))
     for row in result:
-        line = encode_row(spec.kinds, row)
+        line = encode(row)
         out.write(line)
         digest.update(line)
         count += 1
@@ -416,23 +423,40 @@ def _migrate_to(engine: Engine, revision: str) -> str | None:
 
 
 def _load(conn: Connection, backup: Backup) -> None:
-    """Insert every table's rows, in the manifest's (dependency) order, in batches."""
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")  # a row may name a later row of its own table
-    else:
+    """Insert every table's rows, in the manifest's (dependency) order: PostgreSQL through COPY, SQLite in
+    batches of ``executemany``."""
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
         conn.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")
+    else:
+        conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")  # a row may name a later row of its own table
     conn.execute(text("DELETE FROM audit_head WHERE seq = 0"))  # the empty chain head the migrations wrote
     for spec in backup.specs:
-        insert = spec.selectable().insert()
-        batch = []
-        for line in backup.lines(spec):
-            values = json.loads(line)
-            batch.append({n: decode_value(k, v) for n, k, v in zip(spec.columns, spec.kinds, values, strict=True)})
-            if len(batch) >= BATCH:
-                conn.execute(insert, batch)
-                batch = []
-        if batch:
+        rows = (json.loads(line) for line in backup.lines(spec))
+        (_copy if postgres else _insert)(conn, spec, rows)
+
+
+def _copy(conn: Connection, spec: TableSpec, rows: Iterator[list]) -> None:
+    """PostgreSQL: stream the rows in with COPY, in the transaction of ``conn``; times, dates and decimals go as
+    the backup writes them (ISO 8601 with the offset), which PostgreSQL reads exactly."""
+    quote, fix = conn.dialect.identifier_preparer.quote, _fixer(spec.kinds, COPY_DECODE)
+    columns = ", ".join(quote(name) for name in spec.columns)
+    with conn.connection.driver_connection.cursor() as cursor, \
+            cursor.copy(f"COPY {quote(spec.name)} ({columns}) FROM STDIN") as copy:
+        for values in rows:
+            copy.write_row(fix(values))
+
+
+def _insert(conn: Connection, spec: TableSpec, rows: Iterator[list]) -> None:
+    """SQLite: insert the rows in batches, through the kinds' types (which store times as SQLAlchemy does)."""
+    insert, fix, batch = spec.selectable().insert(), _fixer(spec.kinds, DECODE), []
+    for values in rows:
+        batch.append(dict(zip(spec.columns, fix(values), strict=True)))
+        if len(batch) >= BATCH:
             conn.execute(insert, batch)
+            batch = []
+    if batch:
+        conn.execute(insert, batch)
 
 
 def reset_sequences(conn: Connection, specs: Iterable[TableSpec]) -> int:
@@ -458,9 +482,9 @@ def compare_database(conn: Connection, specs: Iterable[TableSpec]) -> list[str]:
     """Read every table back from the database and compare its rows with the manifest, byte for byte."""
     problems = []
     for spec in specs:
-        digest, count = hashlib.sha256(), 0
+        digest, count, encode = hashlib.sha256(), 0, row_encoder(spec.kinds)
         for row in conn.execution_options(yield_per=BATCH).execute(spec.ordered_select(conn.dialect.name)):
-            digest.update(encode_row(spec.kinds, row))
+            digest.update(encode(row))
             count += 1
         problems.extend(_mismatch(spec, count, digest.hexdigest(), "in the database has"))
     return problems
@@ -519,9 +543,10 @@ def restore_backup(path: Path, engine: Engine | None = None, say=lambda line: No
             if problems:
                 raise BackupError("the rows loaded do not read back as the manifest says, so nothing was kept:\n  "
                                   + "\n  ".join(problems))
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as exc:  # COPY raises the driver's own errors
+        cause = getattr(exc, "orig", None) or exc
         raise BackupError(f"the database refused the rows, so nothing was kept (the schema at revision "
-                          f"{backup.revision} stays, empty): {str(exc.orig or exc).splitlines()[0]}") from exc
+                          f"{backup.revision} stays, empty): {str(cause).splitlines()[0]}") from exc
     load_seconds = time.perf_counter() - started
     say(f"Loaded {backup.rows:,} rows into {len(backup.specs)} tables in one transaction in {load_seconds:.2f} s; "
         "read back, every table's row count and SHA-256 match the manifest."
