@@ -234,6 +234,8 @@ def snapshot(engine: Engine) -> Iterator[Connection]:
 
 @dataclass
 class BackupReport:
+    """What ``write_backup`` wrote."""
+
     path: Path
     manifest: dict
     seconds: float
@@ -285,13 +287,24 @@ def write_backup(path: Path, engine: Engine | None = None) -> BackupReport:
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return BackupReport(path, manifest, time.perf_counter() - started, path.stat().st_size, unknown)
 
 
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable: a crash just after it leaves the new name, not the old or none."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _schema_revision(conn: Connection) -> str:
+    """The database's Alembic revision, which a restore rebuilds the schema at."""
     try:
         revisions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
     except SQLAlchemyError:
@@ -492,6 +505,8 @@ def compare_database(conn: Connection, specs: Iterable[TableSpec]) -> list[str]:
 
 @dataclass
 class RestoreReport:
+    """What ``restore_backup`` did; ``verify`` is the audit verification of the copy."""
+
     manifest: dict
     tables: int
     rows: int
@@ -524,7 +539,11 @@ def restore_backup(path: Path, engine: Engine | None = None, say=lambda line: No
         raise BackupError(f"the backup's schema revision {backup.revision} is newer than this code knows (it knows "
                           f"up to {script.get_current_head()}): restore it with the release that wrote it, or a "
                           "later one")
-    held = data_tables(engine)
+    try:
+        held = data_tables(engine)
+    except SQLAlchemyError as exc:
+        raise BackupError(f"cannot use the database {engine.url.render_as_string(hide_password=True)} "
+                          f"({_first_line(exc)}); create it first (e.g. createdb), restore creates the schema") from exc
     if held:
         raise BackupError(f"the database already holds data (in {', '.join(held[:6])}"
                           f"{'…' if len(held) > 6 else ''}): restore only into a new, empty database; nothing was "
@@ -544,9 +563,8 @@ def restore_backup(path: Path, engine: Engine | None = None, say=lambda line: No
                 raise BackupError("the rows loaded do not read back as the manifest says, so nothing was kept:\n  "
                                   + "\n  ".join(problems))
     except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as exc:  # COPY raises the driver's own errors
-        cause = getattr(exc, "orig", None) or exc
         raise BackupError(f"the database refused the rows, so nothing was kept (the schema at revision "
-                          f"{backup.revision} stays, empty): {str(cause).splitlines()[0]}") from exc
+                          f"{backup.revision} stays, empty): {_first_line(exc)}") from exc
     load_seconds = time.perf_counter() - started
     say(f"Loaded {backup.rows:,} rows into {len(backup.specs)} tables in one transaction in {load_seconds:.2f} s; "
         "read back, every table's row count and SHA-256 match the manifest."
@@ -563,6 +581,11 @@ def restore_backup(path: Path, engine: Engine | None = None, say=lambda line: No
     result = audit.verify(record_result=False)
     return RestoreReport(m, len(backup.specs), backup.rows, load_seconds, sequences, upgraded_from, result,
                          "" if result.ok else key_problem(engine))
+
+
+def _first_line(exc: Exception) -> str:
+    """The database's own words, without SQLAlchemy's statement dump."""
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
 
 
 def _known(script, revision: str) -> bool:
@@ -606,6 +629,9 @@ def backup_command(output):
         report = write_backup(Path(output))
     except BackupError as exc:
         click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except SQLAlchemyError as exc:
+        click.echo(f"Error: the database could not be read, no backup was written: {_first_line(exc)}", err=True)
         sys.exit(1)
     m = report.manifest
     click.echo(f"Backup written to {report.path}: {len(m['tables'])} tables, {report.rows:,} rows, "
