@@ -12,7 +12,9 @@ The backup reads every table inside one read-only snapshot (PostgreSQL REPEATABL
 read transaction, which WAL keeps apart from writers), so it is consistent while the app runs; rows are
 streamed (``yield_per``) and written to a temporary file renamed into place at the end. The tables are those
 of ``db.metadata`` as the database holds them, so a table a later migration adds is in the next backup
-without a change here.
+without a change here. None is left out: ``idempotency_keys`` neither, as each is written in the transaction
+of the POST it answers, so the snapshot holds both or neither, and a client retrying across a move gets the
+first answer rather than doing the thing twice (keys expire after 24 hours, so they cost little).
 
 A restore checks the file against its manifest first, refuses a database that holds data and a schema newer
 than this code knows, creates the schema by running the migrations to the backup's revision, loads every

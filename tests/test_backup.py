@@ -41,6 +41,8 @@ needs_pg = pytest.mark.skipif(not HAVE_PG, reason="needs REVIEWFLOW_TEST_DATABAS
 #: The engine of the suite's run: the tests that are not round trips run on it.
 SUITE_ENGINE = "postgresql" if HAVE_PG else "sqlite"
 
+#: A POST sent with an Idempotency-Key before the backup, and retried after the restore.
+FIRST_TRY = {"title": "Hydration in heat waves", "body": "Drink."}
 SLEEP_BODY = """# Sleep on night shifts
 
 Keep the bedroom dark and cool after a night shift. Blackout curtains help most people.
@@ -137,10 +139,10 @@ def build_source(url: str) -> dict:
         db.session.commit()
         info = {"app": app, "slugs": [first.slug, second.slug], "writer_id": writer.id,
                 "writer_token": token_for(writer)}
-    response = app.test_client().post("/api/v1/articles", json={"title": "Hydration in heat waves", "body": "Drink."},
-                                      headers={"Authorization": f"Bearer {info['writer_token']}",
-                                               "Idempotency-Key": "first-try"})
+    response = app.test_client().post("/api/v1/articles", json=FIRST_TRY, headers={
+        "Authorization": f"Bearer {info['writer_token']}", "Idempotency-Key": "first-try"})
     assert response.status_code == 201, response.get_data(as_text=True)
+    info["first_try"] = response.get_data()
     return info
 
 
@@ -198,6 +200,12 @@ def test_round_trip_keeps_chain_pages_and_signatures(new_database, tmp_path, sou
     assert after["counts"] == before["counts"]
     verified = run(target, "audit", "verify")
     assert verified.exit_code == 0, verified.output
+
+    # The idempotency keys came along: the client that retries its POST across the move gets the first answer.
+    retried = target.test_client().post("/api/v1/articles", json=FIRST_TRY, headers={
+        "Authorization": f"Bearer {source['writer_token']}", "Idempotency-Key": "first-try"})
+    assert retried.status_code == 201 and retried.headers.get("Idempotent-Replayed") == "true"
+    assert retried.get_data() == source["first_try"]
 
     # New writes get fresh ids (PostgreSQL's sequences were reset) and extend the chain, which still verifies;
     # the writer's API token came along.
