@@ -477,6 +477,20 @@ def test_backup_taken_while_writers_write_is_a_consistent_snapshot(new_database,
     dispose(app, target)
 
 
+def test_backup_refuses_a_database_without_a_schema_revision(new_database, tmp_path):
+    """A schema made by create_all (as the other tests make theirs) has no Alembic revision for a restore to
+    rebuild: said plainly, and no file written."""
+    app = make_app(new_database("sqlite"))
+    with context(app):
+        db.create_all()
+    path = tmp_path / "none.zip"
+    refused = run(app, "backup", "--output", str(path))
+    assert refused.exit_code == 1
+    assert "no single schema revision" in refused.output
+    assert list(tmp_path.glob("*.zip")) == [] and list(tmp_path.glob(".*.partial")) == []
+    dispose(app)
+
+
 def test_values_are_encoded_losslessly():
     when = datetime(2026, 3, 1, 23, 59, 58, 123456, tzinfo=UTC)
     values = {"datetime": when, "date": date(2026, 2, 28), "int": 2**40, "text": "naïve — “quoted”\n\ttab",
