@@ -55,7 +55,7 @@ from sqlalchemy import func, select
 
 from reviewflow.articles import services as articles
 from reviewflow.articles import workflow
-from reviewflow.articles.models import Article, ArticleState
+from reviewflow.articles.models import Article, ArticleState, Revision
 from reviewflow.audit import services as audit
 from reviewflow.audit.models import AuditEvent
 from reviewflow.auth import services as accounts
@@ -66,6 +66,8 @@ from reviewflow.publishing import services as publishing
 from reviewflow.publishing.models import PublishedVersion
 from reviewflow.reviews import services as reviews
 from reviewflow.reviews.models import Annotation, Decision, ReviewAssignment
+from reviewflow.sources import services as sources
+from reviewflow.sources.models import RevisionSource, SourceCheck
 from tests.factories import BODY, PASSWORD, make_user
 from tests.invariants_support import Database, Snapshot, record_event, record_note, voids
 
@@ -104,6 +106,18 @@ BODIES = [
     "Intro paragraph.\n\n" + BODY,
     BODY.replace("cotton layers are gentler", "soft layers help"),
 ]
+#: Cited texts: two sources, then the second one's citation reworded (its verdicts no longer stand), then dropped.
+NOTES = ("\n[^a]: NHS, \u201cAtopic eczema\u201d. https://www.nhs.uk/conditions/atopic-eczema/\n"
+         "[^b]: AAD, \u201cEczema: bathing\u201d. https://www.aad.org/public/diseases/eczema\n")
+CITED = [
+    BODY.replace("Cold air", "Cold air[^a]").replace("lukewarm showers", "lukewarm showers[^b]") + NOTES,
+    BODY.replace("Cold air", "Cold air[^a]").replace("lukewarm showers", "lukewarm showers[^b]")
+    + NOTES.replace("Eczema: bathing", "Eczema: bathing and moisturizing"),
+    BODY.replace("Cold air", "Cold air[^a]") + NOTES.split("[^b]")[0],
+]
+BODIES += CITED
+KEYS = ["a", "b", "a", "b", "c"]
+VERDICTS = ["supports"] * 6 + ["does_not_support", "outdated", "inaccessible"]
 WRONG_PASSWORD = "Wrong-Horse-Battery"
 #: Where the first article starts, and who reviews it (the writer, if among them, is left out).
 STARTS = ["published", "rereview", "approved", "in_review", "published", "rereview", "approved", "changes_requested",
@@ -212,12 +226,36 @@ class BylineMachine(RuleBasedStateMachine):
 
     # rules ---------------------------------------------------------------------------------------
 
+    def sources_ok(self, article_id: int) -> bool:
+        """Every source the current revision cites has a standing ``supports`` (PRODUCT.md), read from the
+        rows and the machine's own account of who is actively assigned: each checker's latest verdict on
+        the same footnote text counts; a negative one stands unless its checker is no longer assigned and
+        an assigned reviewer gave a verdict after it; and one assigned reviewer's ``supports`` is needed."""
+        a = self.article(article_id)
+        rev_id = db.session.scalar(select(Revision.id).where(Revision.article_id == article_id,
+                                                             Revision.number == a.current_revision))
+        active = set(self.assigned[article_id])
+        checks = list(db.session.scalars(select(SourceCheck).where(SourceCheck.article_id == article_id)
+                                         .order_by(SourceCheck.id)))
+        for source in db.session.scalars(select(RevisionSource).where(RevisionSource.revision_id == rev_id)):
+            on = [c for c in checks if c.key == source.key and c.text_hash == source.text_hash]
+            latest = {c.checker_id: c for c in on}
+            for c in latest.values():
+                answered = c.checker_id not in active and any(o.id > c.id and o.checker_id in active for o in on)
+                if c.verdict != "supports" and not answered:
+                    return False
+            if not any(c.verdict == "supports" and c.checker_id in active for c in latest.values()):
+                return False
+        return True
+
     @initialize(target=articles, writer=st.sampled_from(WRITERS), start=st.sampled_from(STARTS),
-                reviewers=st.sampled_from(TEAMS))
-    def first_article(self, writer, start, reviewers):
+                reviewers=st.sampled_from(TEAMS), cited=st.booleans())
+    def first_article(self, writer, start, reviewers, cited=False):
         """The first article, walked to ``start`` by the rules themselves (so the machine's account
-        follows): deep states are where bylines are written, and a random walk seldom gets there."""
-        article = articles.create_article(self.person(writer), TITLES[0], BODY, "Dermatology")
+        follows): deep states are where bylines are written, and a random walk seldom gets there.
+        A cited one has its sources checked by its first reviewer before the approvals."""
+        article = articles.create_article(self.person(writer), TITLES[0], CITED[0] if cited else BODY,
+                                          "Dermatology")
         db.session.commit()
         aid = article.id
         self.article_ids.append(aid)
@@ -230,6 +268,8 @@ class BylineMachine(RuleBasedStateMachine):
         if start == "changes_requested":
             self.decide(team[0], aid, "request_changes", True, False, True)
         elif start != "in_review":
+            for key in ("a", "b") if cited else ():
+                self.check_source(team[0], aid, key, "supports")
             for reviewer in team:
                 self.decide(reviewer, aid, "approve", True, False, True)
             if start in ("published", "rereview"):
@@ -374,6 +414,7 @@ class BylineMachine(RuleBasedStateMachine):
         state, current = a.state, a.current_revision
         number = max(1, current - 1) if stale else current
         blocking_open = bool(workflow.open_blocking(a))
+        sources_ok = self.sources_ok(article)
         could_sign = self.available(actor, a)
         checklist = reviews.review_checklist()[: None if full_checklist else -1]
         if self.attempt(decision, article, lambda: reviews.sign_decision(
@@ -387,6 +428,7 @@ class BylineMachine(RuleBasedStateMachine):
             if decision == "approve":
                 assert full_checklist, "approved without attesting every checklist item"
                 assert not blocking_open, "approved with a blocking annotation open"
+                assert sources_ok, "approved while a cited source had no standing supports"
             self.assigned[article][self.ids[actor]] = (
                 "approved" if decision == "approve" else "changes_requested", number)
             self.note_new_versions(article, None, 0)  # an approval may complete a re-review
@@ -420,6 +462,24 @@ class BylineMachine(RuleBasedStateMachine):
         actor = self.assigned_reviewer(article, k)
         if actor:
             self.decide(actor, article, decision, right_password, False, True)
+
+    @rule(actor=likely(*REVIEWERS), article=articles, key=st.sampled_from(KEYS), verdict=st.sampled_from(VERDICTS))
+    def check_source(self, actor, article, key, verdict):
+        """A verdict on a source: only an assigned reviewer, in review, on a key the revision cites."""
+        a = self.article(article)
+        state = a.state
+        if self.attempt(f"check {verdict}", article, lambda: sources.check_source(
+                self.person(actor), self.article(article), a.current_revision, key, verdict,
+                "" if verdict == "supports" else "Does not say this.")):
+            assert self.active(article, actor), f"{actor} checked a source without an active assignment"
+            assert state in REVIEW_STATES, f"a source was checked while {state}"
+            self.note_new_versions(article, None, 0)  # a verdict may complete a re-review
+
+    @rule(article=articles, k=st.integers(0, 2), key=st.sampled_from(KEYS), verdict=st.sampled_from(VERDICTS))
+    def assigned_checks(self, article, k, key, verdict):
+        actor = self.assigned_reviewer(article, k)
+        if actor:
+            self.check_source(actor, article, key, verdict)
 
     @rule(article=articles, k=st.integers(0, 2), quote=st.sampled_from(QUOTES), blocking=st.booleans())
     def assigned_annotates(self, article, k, quote, blocking):
@@ -503,6 +563,11 @@ class BylineMachine(RuleBasedStateMachine):
         self.check_signatures(snap)
         self.check_four_eyes(snap)
         self.check_states(snap)
+        for versions in snap.versions.values():
+            for v in versions:
+                unchecked = [x["key"] for x in json.loads(v.sources_json) if not x["checked_by"]]
+                assert not unchecked, f"1. version {v.version} of article {v.article_id} shows sources nobody " \
+                                      f"checked: {unchecked}"
         result = audit.verify(record_result=False)
         assert result.ok, f"4. audit verify fails at event {result.first_bad_seq}: {result.reason}"
 
@@ -621,6 +686,7 @@ class BylineMachine(RuleBasedStateMachine):
                 assert active and all(r.status == "approved" and r.status_revision == a.current_revision
                                       for r in active), f"{where}: not every active reviewer approved this revision"
                 assert not snap.open_blocking[article_id], f"{where}: a blocking annotation is open"
+                assert self.sources_ok(article_id), f"{where}: a cited source has no standing supports"
                 assert live is None or live.revision_number != a.current_revision, \
                     f"{where}: a re-review approved the live text, but no new version was published"
             if a.state in (S.IN_REVIEW, S.CHANGES_REQUESTED):
