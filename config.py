@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -60,9 +61,28 @@ class Config:
     MAIL_SERVER = _env("REVIEWFLOW_MAIL_SERVER")  # unset: the outbox logs instead of sending
     MAIL_PORT = _int("REVIEWFLOW_MAIL_PORT", 25)
     MAIL_FROM = _env("REVIEWFLOW_MAIL_FROM", "reviewflow@localhost")
+    #: The public site's address as readers reach it, such as ``https://health.example.org`` (no
+    #: trailing slash; a path is allowed when the app sits under one). Canonical links, JSON-LD,
+    #: the feed, the sitemap, robots.txt and e-mails are built from it, never from the request's
+    #: Host header. Unset (development): the request's own address, and relative links in e-mails.
+    PUBLIC_URL = (_env("REVIEWFLOW_PUBLIC_URL") or "").rstrip("/") or None
+    #: The publisher's name: the public site's header, titles and footer, the feed's author and
+    #: JSON-LD ``publisher``. The staff pages keep the name of the tool, reviewflow.
+    SITE_NAME = _env("REVIEWFLOW_SITE_NAME", "Demo Health Library")
+    #: How long this process keeps a rendered public page; with ``publishing.views.LIVE_CACHE``'s
+    #: ``max-age`` it bounds how late a reader sees a publish or withdrawal (1 + 1 seconds).
     PUBLIC_CACHE_SECONDS = 1.0
     PER_PAGE = 25
     TESTING = False
+
+    @classmethod
+    def check(cls) -> None:
+        """Raise RuntimeError when ``PUBLIC_URL`` is not an absolute http(s) address without a query:
+        every link readers and search engines get would be broken."""
+        url = cls.PUBLIC_URL
+        if url is not None and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", url):
+            raise RuntimeError(f"REVIEWFLOW_PUBLIC_URL must be an http(s) address such as "
+                               f"https://health.example.org, not {url!r}")
 
 
 class TestConfig(Config):
@@ -88,6 +108,7 @@ class ProductionConfig(Config):
     @classmethod
     def check(cls) -> None:
         """Raise RuntimeError when a secret is missing or is the development value."""
+        super().check()
         secret = _env("REVIEWFLOW_SECRET_KEY")
         if not secret or secret == DEV_SECRET or len(secret) < 16:
             raise RuntimeError("REVIEWFLOW_SECRET_KEY must be set to a real secret (16+ chars) in production")

@@ -1,4 +1,5 @@
-"""What every template can use: the policy's ``can``, state enums, time formatting."""
+"""What every template can use: the policy's ``can``, state enums, time formatting, and the public
+site's name and absolute addresses (``public_url``)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
@@ -6,7 +7,7 @@ from datetime import UTC, date, datetime
 from flask import Flask
 from flask_login import current_user
 
-from reviewflow import policy
+from reviewflow import policy, public_url
 from reviewflow.articles.models import ArticleState
 from reviewflow.articles.workflow import available_transitions
 from reviewflow.reviews.models import AssignmentStatus
@@ -42,6 +43,8 @@ def register(app: Flask) -> None:
             "state_of": lambda value: ArticleState(value),
             "status_of": lambda value: AssignmentStatus(value),
             "today": datetime.now(UTC).date(),
+            "site_name": public_url.site_name(),
+            "public_url_for": public_url.public_url_for,
         }
 
     app.jinja_env.filters["human_date"] = human_date

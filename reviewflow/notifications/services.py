@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from flask import current_app
 from sqlalchemy import func, or_, select, update
 
-from reviewflow import paging
+from reviewflow import paging, public_url
 from reviewflow.auth.models import User, UserRole
 from reviewflow.extensions import db, utcnow
 from reviewflow.notifications.models import Notification, OutboxEmail
@@ -53,9 +53,11 @@ def one_line(text: str, limit: int = SUBJECT_MAX) -> str:
 
 
 def notify(user, text: str, url: str = "") -> None:
-    """Queue a notification and an e-mail for ``user`` in the caller's transaction."""
+    """Queue a notification and an e-mail for ``user`` in the caller's transaction. The in-app
+    notification keeps the path ``url``; the e-mail gets it on the public site's address
+    (``public_url``: ``PUBLIC_URL``, never the Host header when it is set)."""
     db.session.add(Notification(user_id=user.id, text=text, url=url))
-    body = f"{text}\n\nOpen it in reviewflow: {url}\n" if url else text + "\n"
+    body = f"{text}\n\nOpen it in reviewflow: {public_url.absolute(url)}\n" if url else text + "\n"
     db.session.add(OutboxEmail(to_address=user.email, subject=one_line(SUBJECT_PREFIX + text), body=body))
 
 
