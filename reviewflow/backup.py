@@ -551,8 +551,8 @@ def restore_backup(path: Path, engine: Engine | None = None, say=lambda line: No
                           f"{'…' if len(held) > 6 else ''}): restore only into a new, empty database; nothing was "
                           "changed")
     was = _migrate_to(engine, backup.revision)
-    say(f"Schema at revision {backup.revision}" + ("." if was == backup.revision else
-                                                    f" (created from {was or 'nothing'})."))
+    say(f"Schema at revision {backup.revision}" + ("." if was == backup.revision else " (created)." if was is None
+                                                    else f" (the empty database's, migrated from {was})."))
     started = time.perf_counter()
     try:
         with engine.begin() as conn:

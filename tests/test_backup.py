@@ -275,7 +275,8 @@ def test_restore_into_a_database_already_upgraded_to_the_schema(backed_up, new_d
 
 def test_a_backup_of_an_older_schema_is_restored_at_its_revision_then_upgraded(new_database, tmp_path):
     """A database still at revision 0003 (before sources and idempotency keys): its backup holds the tables
-    and columns it has; the restore builds that schema, loads it, then migrates to the code's revision."""
+    and columns it has; the restore takes the target's schema (here already upgraded, so empty, down) to that
+    revision, loads it, then migrates it to the code's revision."""
     source = make_app(new_database(SUITE_ENGINE))
     with context(source):
         upgrade(revision="0003")
@@ -289,8 +290,11 @@ def test_a_backup_of_an_older_schema_is_restored_at_its_revision_then_upgraded(n
     assert manifest["schema_revision"] == "0003"
     assert "idempotency_keys" not in {t["name"] for t in manifest["tables"]}
     target = make_app(new_database(SUITE_ENGINE))
+    with context(target):
+        upgrade()
     restored = run(target, "restore", str(path))
     assert restored.exit_code == 0, restored.output
+    assert "Schema at revision 0003 (the empty database's, migrated from " in restored.output
     assert "Schema upgraded from revision 0003 to" in restored.output
     assert "Audit chain verified on the copy: 3 events." in restored.output
     dispose(source, target)
