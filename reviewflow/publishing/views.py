@@ -7,9 +7,18 @@ publish or unpublish), so a page lags a change by at most that long. The layout 
 is drawn per request: anonymous readers get a page free of session state (no CSRF token,
 no cookie) that shared caches may keep; signed-in staff get their menu and flash
 messages, sent ``private, no-cache``.
+
+Every public response, a version's permanent address included, may be kept by browsers and
+shared caches for one second without revalidation (``PUBLIC_CACHE``): with this process's own
+second that keeps a withdrawal from any reader for at most two seconds (PRODUCT.md). An ETag
+(and Last-Modified on article pages) makes the revalidation a cheap 304. Absolute addresses
+(canonical, JSON-LD, feed, sitemap, robots.txt) come from ``reviewflow.public_url``, never
+from the Host header; every other page of the app is ``noindex`` (``X-Robots-Tag`` here, a
+meta tag in ``base.html``).
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -31,7 +40,7 @@ from flask_login import current_user, login_required
 from jinja2 import Undefined
 from markupsafe import Markup
 
-from reviewflow import policy
+from reviewflow import policy, public_url
 from reviewflow.articles import services as articles
 from reviewflow.articles import workflow
 from reviewflow.articles.models import Article
@@ -40,7 +49,7 @@ from reviewflow.auth import services as accounts
 from reviewflow.auth.views import verifier_names
 from reviewflow.errors import NotFound
 from reviewflow.extensions import db, utcnow
-from reviewflow.publishing import fastpath
+from reviewflow.publishing import dates, fastpath
 from reviewflow.publishing import services as publishing
 from reviewflow.publishing.forms import PublishForm, RereviewForm, UnpublishForm
 from reviewflow.reviews import services as reviews
@@ -50,8 +59,16 @@ bp = Blueprint("publishing", __name__)
 
 #: Shadows Flask-WTF's ``csrf_token`` global on anonymous public pages, so no session is created for readers.
 NO_CSRF = Undefined(name="csrf_token")
-LIVE_CACHE = "public, max-age=60"
-IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
+#: What every public response allows caches: one second without revalidation, then a conditional
+#: request. Never ``immutable``: a version's own address turns 410 when its article is withdrawn.
+PUBLIC_CACHE = "public, max-age=1, must-revalidate"
+#: Endpoints of the public site: search engines may index them; every other response is noindex.
+INDEXABLE = frozenset({"publishing.home", "publishing.index", "publishing.article", "publishing.version",
+                       "publishing.reviewer", "publishing.writer", "publishing.feed", "publishing.sitemap",
+                       "publishing.robots", "static"})
+#: Staff paths that robots.txt asks crawlers to leave alone (they are noindex as well).
+STAFF_PATHS = ("/work/", "/dashboard", "/reviews", "/audit", "/admin/", "/account", "/notifications", "/login",
+               "/logout", "/api/", "/healthz")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ATOM = "http://www.w3.org/2005/Atom"
 SITEMAP = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -69,7 +86,7 @@ class Page:
     head: Markup
     breadcrumb: Markup
     main: Markup
-    cache_control: str = LIVE_CACHE
+    cache_control: str = PUBLIC_CACHE
     etag: str | None = None
     last_modified: datetime | None = None
 
@@ -88,17 +105,21 @@ def _render(personal: bool, template: str, **context) -> str:
     return render_template(template, **context)
 
 
-def _respond(html, personal: bool, status: int = 200, cache_control: str = LIVE_CACHE, etag: str | None = None,
+def _respond(html, personal: bool, status: int = 200, cache_control: str = PUBLIC_CACHE, etag: str | None = None,
              last_modified: datetime | None = None):
-    """Public caching for anonymous readers (ETag, Last-Modified, 304); ``private, no-cache`` for staff."""
+    """Public caching for anonymous readers (``PUBLIC_CACHE``; an ETag, the body's hash when the page
+    has none of its own; Last-Modified when given; 304 to a matching conditional request);
+    ``private, no-cache`` for staff."""
     response = make_response(html, status)
     if personal:
         response.headers["Cache-Control"] = "private, no-cache"
         return response
     response.headers["Cache-Control"] = cache_control
-    if status == 200 and (etag or last_modified):
+    if status == 200:
         if etag:
             response.set_etag(etag)
+        else:
+            response.add_etag()
         if last_modified:
             response.last_modified = last_modified
         response.make_conditional(request)
@@ -107,9 +128,10 @@ def _respond(html, personal: bool, status: int = 200, cache_control: str = LIVE_
 
 def _cached(key: tuple, build) -> tuple[Page, float]:
     """The page under ``key`` from this process's cache, or built and stored, and when that entry
-    expires. Keyed by host too, so absolute URLs in one host's page never reach another's."""
+    expires. Keyed by the public site's address, the request's own in development, so absolute
+    URLs in one host's page never reach another's."""
     cache = publishing.public_cache()
-    key = (request.host_url, *key)
+    key = (public_url.base(), *key)
     page = cache.get(key)
     if page is None:
         page = build()
@@ -136,30 +158,56 @@ def _credentials(text: str) -> list[str]:
     return [c.strip() for c in (text or "").split(",") if c.strip()]
 
 
-def jsonld(version, first_published: datetime, url: str) -> dict:
-    """Schema.org MedicalWebPage for one published version, from the sign-offs as signed."""
-    reviewed_by = []
-    for r in version.reviews:
-        person = {"@type": "Person", "name": r.name,
-                  "url": url_for("publishing.reviewer", user_id=r.reviewer_id, _external=True)}
-        if r.credentials:
-            person["honorificSuffix"] = r.credentials
-            person["hasCredential"] = [{"@type": "EducationalOccupationalCredential",
-                                        "credentialCategory": "professional credential", "name": c}
-                                       for c in _credentials(r.credentials)]
-        if r.specialty:
-            person["medicalSpecialty"] = r.specialty
-        if r.affiliation:
-            person["affiliation"] = {"@type": "Organization", "name": r.affiliation}
-        reviewed_by.append(person)
+def _reviewer(r) -> dict:
+    """A sign-off's reviewer as a schema.org Person, with the credentials and specialty as signed.
+
+    ``medicalSpecialty`` is defined for Physician and medical organisations, not Person, so the
+    specialty as recorded ("Dermatology") is ``knowsAbout``, and ``jobTitle`` says it in the page's
+    words: "Specialist in Dermatology".
+    """
+    person = {"@type": "Person", "name": r.name,
+              "url": public_url.public_url_for("publishing.reviewer", user_id=r.reviewer_id)}
+    if r.credentials:
+        person["honorificSuffix"] = r.credentials
+        person["hasCredential"] = [{"@type": "EducationalOccupationalCredential",
+                                    "credentialCategory": "professional credential", "name": c}
+                                   for c in _credentials(r.credentials)]
+    if r.specialty:
+        person["jobTitle"] = f"Specialist in {r.specialty}"
+        person["knowsAbout"] = r.specialty
+    if r.affiliation:
+        person["affiliation"] = {"@type": "Organization", "name": r.affiliation}
+    return person
+
+
+def publisher() -> dict:
+    """The publisher of every public page: the site (``SITE_NAME`` at ``PUBLIC_URL``)."""
+    return {"@type": "Organization", "name": public_url.site_name(), "url": public_url.base()}
+
+
+def jsonld(version, when: dates.TextDates, url: str) -> dict:
+    """Schema.org MedicalWebPage for one published version, from the sign-offs as signed.
+
+    ``url`` is the live article's address, on a version's own page too (its canonical).
+    ``lastReviewed`` is the Date of the latest signed approval behind the version;
+    ``dateModified`` is when its text last changed (``when``), so a re-review of unchanged text
+    moves only ``lastReviewed``. The article itself is the page's ``mainEntity``.
+    """
+    author = {"@type": "Person", "name": version.writer_name,
+              "url": public_url.public_url_for("publishing.writer", user_id=version.writer_id)}
+    site = publisher()
+    published, modified = iso(when.first_published), iso(when.text_changed)
     return {
         "@context": "https://schema.org", "@type": "MedicalWebPage", "name": version.title,
         "headline": version.title, "url": url, "description": version.summary, "inLanguage": "en",
         "about": {"@type": "Thing", "name": version.topic}, "version": str(version.version),
-        "reviewedBy": reviewed_by, "lastReviewed": iso(version.last_reviewed_at),
-        "author": {"@type": "Person", "name": version.writer_name,
-                   "url": url_for("publishing.writer", user_id=version.writer_id, _external=True)},
-        "datePublished": iso(first_published), "dateModified": iso(version.published_at),
+        "reviewedBy": [_reviewer(r) for r in version.reviews],
+        "lastReviewed": version.last_reviewed_at.astimezone(UTC).date().isoformat(),
+        "author": author, "publisher": site, "datePublished": published, "dateModified": modified,
+        "mainEntity": {"@type": "Article", "@id": f"{url}#article", "headline": version.title,
+                       "description": version.summary, "articleSection": version.topic, "inLanguage": "en",
+                       "author": author, "publisher": site, "datePublished": published,
+                       "dateModified": modified},
         **_citations(version),
     }
 
@@ -193,24 +241,29 @@ def _number(items: list[dict], key: str) -> str:
 
 
 def _version_page(pa: publishing.PublicArticle, version, permanent: bool) -> Page:
-    """Render the reader-facing parts of ``version``; ``permanent`` for its own immutable address."""
+    """Render the reader-facing parts of ``version``; ``permanent`` for its own address. Either way
+    the canonical address is the live article's: a version's page is a copy of what it was.
+
+    The ETag is the version's with a hash of what was rendered, so it also changes when the parts
+    around the text do (the reviewers' bios, the recent articles, the site's name).
+    """
     history = [v for v in pa.versions if v.version <= version.version]
-    live_url = url_for("publishing.article", slug=pa.article.slug, _external=True)
-    url = url_for("publishing.version", slug=pa.article.slug, n=version.version, _external=True) \
-        if permanent else live_url
+    when = dates.text_dates(history)
+    url = public_url.public_url_for("publishing.article", slug=pa.article.slug)
     recent = [] if permanent else publishing.published_list(limit=5, exclude_article_id=pa.article.id)[0]
     context = {"v": version, "pa": pa, "history": history, "permanent": permanent, "recent": recent,
+               "recent_dates": dates.live_text_dates(r.article_id for r in recent), "when": when,
                "source_changes": _source_changes(history),
-               "first_published": history[0].published_at, "reviewers": pa.reviewers, "writer": pa.writer}
-    head = render_template("public/_article_head.html", data=jsonld(version, history[0].published_at, url),
-                           canonical=url, permanent=permanent)
+               "first_published": when.first_published, "reviewers": pa.reviewers, "writer": pa.writer}
+    head = render_template("public/_article_head.html", data=jsonld(version, when, url), canonical=url)
     crumbs = [("Articles", url_for("publishing.index")),
               (version.topic, url_for("publishing.index", topic=version.topic))]
     crumbs += [(version.title, url_for("publishing.article", slug=pa.article.slug)),
                (f"Version {version.version}", None)] if permanent else [(version.title, None)]
-    return Page(200, version.title, Markup(head), _breadcrumb(crumbs),
-                Markup(render_template("public/_article.html", **context)),
-                IMMUTABLE_CACHE if permanent else LIVE_CACHE, version.etag, version.published_at)
+    breadcrumb, main = _breadcrumb(crumbs), render_template("public/_article.html", **context)
+    rendered = hashlib.sha256("\0".join((head, breadcrumb, main)).encode()).hexdigest()[:16]
+    return Page(200, version.title, Markup(head), breadcrumb, Markup(main), PUBLIC_CACHE,
+                f"{version.etag}-{rendered}", version.published_at)
 
 
 def _gone_page(pa: publishing.PublicArticle) -> Page:
@@ -290,13 +343,28 @@ def _keyset_list(endpoint: str, noun: str = "article", **filters):
 
 # Public pages -------------------------------------------------------------------------------------
 
+@bp.get("/")
+def home():
+    """The first page a newcomer opens: the articles, or the dashboard when signed in."""
+    return redirect(url_for("articles.dashboard" if current_user.is_authenticated else "publishing.index"))
+
+
+@bp.after_app_request
+def _noindex(response):
+    """Keep everything but the public site out of search engines: staff pages, /login, the API."""
+    if request.endpoint not in INDEXABLE:
+        response.headers.setdefault("X-Robots-Tag", "noindex")
+    return response
+
+
 @bp.get("/articles")
 def index():
     """Live articles, newest first, by topic, with the topic list and counts."""
     personal = _personal()
     topic = (request.args.get("topic") or "").strip()[:120] or None
     rows, page = _keyset_list("publishing.index", topic=topic)
-    html = _render(personal, "public/index.html", rows=rows, page=page, topic=topic, topics=publishing.topics())
+    html = _render(personal, "public/index.html", rows=rows, page=page, topic=topic, topics=publishing.topics(),
+                   dates=_row_dates(rows))
     return _respond(html, personal)
 
 
@@ -308,7 +376,7 @@ def article(slug: str):
 
 @bp.get("/articles/<slug>/v<int:n>")
 def version(slug: str, n: int):
-    """One published version at its permanent, immutable address."""
+    """One published version at its permanent address (its canonical is the live article's)."""
     return _serve(_cached(("version", slug, n), lambda: _permanent_page(slug, n)))
 
 
@@ -320,7 +388,8 @@ def reviewer(user_id: int):
     if not (person.has_role("reviewer") or publishing.has_public_reviews(person.id)):
         raise NotFound("There is no medical reviewer at this address.")
     rows, page = _keyset_list("publishing.reviewer", reviewer_id=person.id)
-    html = _render(personal, "public/reviewer.html", person=person, profile=person.profile, rows=rows, page=page)
+    html = _render(personal, "public/reviewer.html", person=person, profile=person.profile, rows=rows, page=page,
+                   dates=_row_dates(rows))
     return _respond(html, personal)
 
 
@@ -332,8 +401,13 @@ def writer(user_id: int):
     if not (person.has_role("writer") or publishing.has_published_writing(person.id)):
         raise NotFound("There is no writer at this address.")
     rows, page = _keyset_list("publishing.writer", writer_id=person.id)
-    html = _render(personal, "public/writer.html", person=person, rows=rows, page=page)
+    html = _render(personal, "public/writer.html", person=person, rows=rows, page=page, dates=_row_dates(rows))
     return _respond(html, personal)
+
+
+def _row_dates(rows) -> dict[int, dates.TextDates]:
+    """When each listed article was first published and its text last changed, by article id."""
+    return dates.live_text_dates(v.article_id for v in rows)
 
 
 def _xml(text) -> str:
@@ -350,33 +424,35 @@ def _sub(parent, tag: str, text=None, **attrs):
 def _xml_response(root) -> Response:
     response = Response(ET.tostring(root, encoding="utf-8", xml_declaration=True),
                         mimetype="application/atom+xml" if root.tag == "feed" else "application/xml")
-    response.headers["Cache-Control"] = LIVE_CACHE
+    response.headers["Cache-Control"] = PUBLIC_CACHE
     response.add_etag()
     return response.make_conditional(request)
 
 
 @bp.get("/feed.atom")
 def feed():
-    """Atom 1.0 feed of the 20 newest live versions."""
+    """Atom 1.0 feed of the 20 newest live versions, by the publisher (``SITE_NAME``)."""
     rows, _ = publishing.published_list(limit=20)
+    link = public_url.public_url_for
     root = ET.Element("feed", xmlns=ATOM)
-    _sub(root, "title", "reviewflow: medically reviewed health articles")
+    _sub(root, "title", f"{public_url.site_name()}: medically reviewed health articles")
     _sub(root, "subtitle", "Every article is reviewed by a credentialed medical reviewer before it is published.")
-    _sub(root, "id", url_for("publishing.index", _external=True))
-    _sub(root, "link", rel="self", type="application/atom+xml", href=url_for("publishing.feed", _external=True))
-    _sub(root, "link", rel="alternate", type="text/html", href=url_for("publishing.index", _external=True))
+    _sub(root, "id", link("publishing.index"))
+    _sub(root, "link", rel="self", type="application/atom+xml", href=link("publishing.feed"))
+    _sub(root, "link", rel="alternate", type="text/html", href=link("publishing.index"))
     _sub(root, "updated", iso(rows[0].published_at if rows else EPOCH))
-    _sub(_sub(root, "author"), "name", "reviewflow")
+    site = _sub(root, "author")
+    _sub(site, "name", public_url.site_name())
+    _sub(site, "uri", public_url.base())
     for v in rows:
         entry = _sub(root, "entry")
         _sub(entry, "title", v.title)
-        _sub(entry, "id", url_for("publishing.version", slug=v.slug, n=v.version, _external=True))
-        _sub(entry, "link", rel="alternate", type="text/html",
-             href=url_for("publishing.article", slug=v.slug, _external=True))
+        _sub(entry, "id", link("publishing.version", slug=v.slug, n=v.version))
+        _sub(entry, "link", rel="alternate", type="text/html", href=link("publishing.article", slug=v.slug))
         _sub(entry, "updated", iso(v.published_at))
         author = _sub(entry, "author")
         _sub(author, "name", v.writer_name)
-        _sub(author, "uri", url_for("publishing.writer", user_id=v.writer_id, _external=True))
+        _sub(author, "uri", link("publishing.writer", user_id=v.writer_id))
         _sub(entry, "category", term=v.topic)
         reviewed = "; ".join(f"{r.name}, {r.credentials}" if r.credentials else r.name for r in v.reviews)
         _sub(entry, "summary", f"{v.summary} (Medically reviewed by {reviewed}.)" if reviewed else v.summary,
@@ -386,18 +462,32 @@ def feed():
 
 @bp.get("/sitemap.xml")
 def sitemap():
-    """Every live article with the date of its latest version, and the article list."""
-    entries = publishing.sitemap_entries()
+    """Every live article with when its text last changed (a re-review does not move it), and the
+    article list."""
+    entries = dates.sitemap_entries()
     root = ET.Element("urlset", xmlns=SITEMAP)
     home = _sub(root, "url")
-    _sub(home, "loc", url_for("publishing.index", _external=True))
+    _sub(home, "loc", public_url.public_url_for("publishing.index"))
     if entries:
         _sub(home, "lastmod", iso(entries[0][1]))
-    for slug, published_at in entries:
+    for slug, changed in entries:
         url = _sub(root, "url")
-        _sub(url, "loc", url_for("publishing.article", slug=slug, _external=True))
-        _sub(url, "lastmod", iso(published_at))
+        _sub(url, "loc", public_url.public_url_for("publishing.article", slug=slug))
+        _sub(url, "lastmod", iso(changed))
     return _xml_response(root)
+
+
+@bp.get("/robots.txt")
+def robots():
+    """Crawlers may read the public site, not the staff paths; the sitemap at the public address."""
+    root = request.script_root
+    # Disallow lines first: some parsers take the first rule that matches, not the longest.
+    lines = ["User-agent: *", *(f"Disallow: {root}{path}" for path in STAFF_PATHS), f"Allow: {root}/"]
+    lines += ["", f"Sitemap: {public_url.public_url_for('publishing.sitemap')}", ""]
+    response = Response("\n".join(lines), mimetype="text/plain")
+    response.headers["Cache-Control"] = PUBLIC_CACHE
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 # Editor pages --------------------------------------------------------------------------------------

@@ -123,7 +123,7 @@ def test_a_response_never_outlives_the_page_entry_it_was_built_from(app, client,
     expires with them, not a full TTL later."""
     article, _ = published
     cache = publishing.public_cache(app)
-    key = ("http://localhost/", "article", article.slug)
+    key = ("http://localhost", "article", article.slug)  # the public site's address: the request's own here
     with app.test_request_context():
         from reviewflow.publishing.views import _article_page
         cache.put(key, _article_page(article.slug))
