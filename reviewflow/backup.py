@@ -517,16 +517,15 @@ class RestoreReport:
     upgraded_from: str | None
     verify: audit.VerifyResult | None
     key_problem: str = ""
-    lines: list[str] = field(default_factory=list)
 
 
-def restore_backup(path: Path, engine: Engine | None = None, say=lambda line: None) -> RestoreReport:
-    """Restore the backup at ``path`` into the configured database, which must hold no data; see the module
+def restore_backup(path: Path, say=lambda line: None) -> RestoreReport:
+    """Restore the backup at ``path`` into the app's database, which must hold no data; see the module
     docstring for the steps. ``say`` is told each step as it is done. Raises BackupError, with the database
     left without data, for a file that does not match its manifest, a schema newer than this code knows, a
     database that holds data, or rows that do not read back as the manifest says. Returns the report,
     with the audit verification's result, which the caller must check."""
-    engine = engine or db.engine
+    engine = db.engine
     backup = open_backup(Path(path))
     m = backup.manifest
     say(f"Backup taken {m.get('taken_at')} from {m.get('source_engine')}, schema revision {backup.revision}: "
