@@ -32,6 +32,9 @@ OPERATIONS = [
     ("POST", "/articles/{id}/publish", True, False),
     ("POST", "/articles/{id}/unpublish", True, False),
     ("GET", "/articles/{id}/audit", False, False),
+    ("POST", "/articles/{id}/source-checks", True, False),
+    ("GET", "/articles/{id}/source-checks", False, False),
+    ("POST", "/articles/{id}/source-flags", True, False),
     ("GET", "/published/{slug}", False, True),
     ("GET", "/review-checklist", False, True),
 ]
@@ -157,7 +160,9 @@ def test_unknown_or_impossible_ids_are_404(api, cast, db, method, path, bad_id):
              "/articles/{id}/decisions": {"revision": 1, "decision": "approve", "password": PASSWORD,
                                           "checklist": CHECKLIST},
              "/articles/{id}/publish": {"revision": 1},
-             "/articles/{id}/unpublish": {"reason": "r"}}
+             "/articles/{id}/unpublish": {"reason": "r"},
+             "/articles/{id}/source-checks": {"revision": 1, "key": "a", "verdict": "supports"},
+             "/articles/{id}/source-flags": {"key": "a", "comment": "Replaced."}}
     body = valid.get(path, {}) if method != "GET" else None
     response = api(cast["editor"], method, fill(path, id=bad_id, assignment_id=1), json=body)
     assert_error(response, 404, "not_found")
@@ -788,7 +793,7 @@ def test_openapi_operations_have_parameters_bodies_and_errors(spec):
             key = (method.upper(), path)
             assert op.get("operationId") and op["operationId"] not in operation_ids
             operation_ids.add(op["operationId"])
-            params = {p["name"]: p for p in op.get("parameters", [])}
+            params = {p["name"]: p for p in op.get("parameters", []) if p["in"] == "path"}
             assert set(params) == set(names), key
             for p in params.values():
                 assert p["in"] == "path" and p["required"] is True and p["schema"].get("type"), key
