@@ -54,7 +54,8 @@ OWN_CODE = (str(ROOT / "reviewflow"), str(ROOT / "templates"))
 #: Rounds of growth in the small and in the large data set (the large one is this many times the small).
 SMALL, LARGE = 1, 3
 #: Not measured: static files touch no database, and only GET requests are pages or reads.
-EXCLUDED = {"static": "serves files from disk; no database"}
+EXCLUDED = {"static": "serves files from disk; no database",
+            "publishing.home": "a redirect to /articles or /dashboard, reading no more than the session"}
 STATES = ("draft", "submitted", "in_review", "changes_requested", "approved", "published")
 
 
@@ -280,6 +281,7 @@ CASES = [
     Case("publishing.writer", None, "/writers/{writer2}"),
     Case("publishing.feed", None, "/feed.atom"),
     Case("publishing.sitemap", None, "/sitemap.xml"),
+    Case("publishing.robots", None, "/robots.txt", grows=False),
     Case("api.openapi", None, "/api/v1/openapi.json", api=True, grows=False),
     Case("api.review_checklist", None, "/api/v1/review-checklist", api=True, grows=False),
     Case("api.me", "writer", "/api/v1/me", api=True, grows=False),
