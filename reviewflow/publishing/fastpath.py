@@ -5,7 +5,10 @@ signed in. The first anonymous request renders it through Flask as usual; the vi
 response as shareable (``share``) with the time its content stops being trusted, and this
 middleware keeps the finished status, headers and body in the process's ``TTLCache``. Later
 anonymous requests for the same address are answered from there, including conditional
-requests (304), without a request context, a session, the database or a template.
+requests (304), without a request context, a session, the database or a template. They carry
+the headers Flask sent the first time, so browsers and shared caches get the same
+``Cache-Control`` (``publishing.views.PUBLIC_CACHE``: one second, then revalidate), ETag and
+Last-Modified either way; a 304 repeats those.
 
 Staleness is bounded the same way as the page cache: an entry lives no longer than the page
 parts it was built from (``PUBLIC_CACHE_SECONDS``, one second by default), a publish or
