@@ -10,6 +10,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from reviewflow import backup
+from reviewflow.api.idempotency import purge_command as purge_idempotency_keys
 from reviewflow.audit import services as audit
 from reviewflow.audit.views import export_rows
 from reviewflow.auth import services as accounts
@@ -29,6 +30,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(audit_group)
     app.cli.add_command(reviews_group)
     app.cli.add_command(send_mail)
+    app.cli.add_command(purge_idempotency_keys)
     backup.register(app)
 
 

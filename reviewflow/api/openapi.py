@@ -26,7 +26,8 @@ csrf.exempt(bp)
 
 ERROR_TEXT = {400: "Invalid input", 401: "Missing or bad token (or bad password when signing)",
               403: "Forbidden for this person", 404: "Not found", 409: "Conflict with the current state",
-              413: "Request body over 1 MiB"}
+              413: "Request body over 1 MiB", 429: "Too many wrong signing passwords lately; see Retry-After",
+              503: "The database cannot be reached for now; see Retry-After"}
 #: What 400, 409 and 422 also mean on an operation that takes an ``Idempotency-Key``.
 ERROR_TEXT_KEYED = {400: "Invalid input, or an Idempotency-Key that is not 1 to 200 printable ASCII characters",
                     409: ERROR_TEXT[409] + "; or " + idempotency.RESPONSES[409],
@@ -91,7 +92,7 @@ def operation(method: str, path: str, summary: str, *, body: type[BaseModel] | N
     """
     keyed = method != "GET" and not public
     errs = sorted(set(errors) | ({401} if not public else set()) | ({400, 413} if body else set())
-                  | ({400, 409, 422} if keyed else set()))
+                  | ({400, 409, 422} if keyed else set()) | {503})
     op = Operation(method, path, summary, body, status, response or {"type": "object"}, errs, public, params or {},
                    keyed)
     OPERATIONS.append(op)

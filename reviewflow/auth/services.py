@@ -23,7 +23,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from reviewflow import policy
 from reviewflow.audit import services as audit
 from reviewflow.auth.models import ApiToken, LoginThrottle, ReviewerProfile, Role, User, UserRole
-from reviewflow.errors import Conflict, InvalidInput, NotFound
+from reviewflow.errors import Conflict, InvalidInput, NotFound, database_unavailable
 from reviewflow.extensions import db, utcnow
 from reviewflow.textrules import multi_line, one_line
 
@@ -347,8 +347,10 @@ def user_from_session_id(value: str) -> User | None:
         # populate_existing: the user may already be in the session (as an article's writer, say)
         # without roles and profile; the options apply only to a fresh load.
         user = db.session.get(User, user_id, options=with_roles(), populate_existing=True)
-    except SQLAlchemyError:  # the database is down: treat as signed out so error pages still render
+    except SQLAlchemyError as exc:
         db.session.rollback()
+        if database_unavailable(exc):
+            raise  # the database is away: a 503 page, not a detour through the log-in page
         return None
     if user is None or user.session_generation != generation or not user.active:
         return None
