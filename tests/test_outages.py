@@ -111,6 +111,16 @@ def test_pages_answer_a_calm_503_page_without_a_stack_trace(db, client, cast):
     assert client.get(f"/articles/{slug}").status_code == 200
 
 
+def test_a_signed_in_page_answers_503_rather_than_the_log_in_page(db, client, cast, login):
+    """Loading the signed-in person fails during an outage: that is a 503, not a sign-out."""
+    login(cast["editor"])
+    with database_down():
+        response = client.get("/dashboard")
+    assert response.status_code == 503, response.headers.get("Location")
+    assert "temporarily unavailable" in response.get_data(as_text=True)
+    assert client.get("/dashboard").status_code == 200  # still signed in once it returns
+
+
 def test_healthz_answers_ok_for_anyone_and_is_never_cached(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
+from flask import current_app, has_request_context, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload, selectinload
@@ -23,7 +23,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from reviewflow import policy
 from reviewflow.audit import services as audit
 from reviewflow.auth.models import ApiToken, LoginThrottle, ReviewerProfile, Role, User, UserRole
-from reviewflow.errors import Conflict, InvalidInput, NotFound, database_unavailable
+from reviewflow.errors import DB_UNAVAILABLE, Conflict, InvalidInput, NotFound, database_unavailable
 from reviewflow.extensions import db, utcnow
 from reviewflow.textrules import multi_line, one_line
 
@@ -343,6 +343,8 @@ def user_from_session_id(value: str) -> User | None:
         user_id, generation = (int(x) for x in value.split(":", 1))
     except (ValueError, AttributeError):
         return None
+    if has_request_context() and request.environ.get(DB_UNAVAILABLE):
+        return None  # this request is already answered 503: its page is drawn for nobody in particular
     try:
         # populate_existing: the user may already be in the session (as an article's writer, say)
         # without roles and profile; the options apply only to a fresh load.
