@@ -95,7 +95,7 @@ class Server:
         self.log_path = log_dir / f"gunicorn-{self.name}-{self.port}.log"
         env = app_env(self.database_url) if self.database_url else dict(os.environ, PYTHONPATH=str(ROOT))
         cmd = [str(VENV_BIN / "gunicorn"), "--workers", str(self.workers), "--worker-class", "sync",
-               "--bind", f"127.0.0.1:{self.port}", "--timeout", "60", "--graceful-timeout", "5",
+               "--bind", f"127.0.0.1:{self.port}", "--timeout", "60", "--graceful-timeout", "5", "--no-control-socket",
                "--error-logfile", str(self.log_path), "--log-level", "warning", self.app]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
