@@ -288,6 +288,8 @@ CASES = [
     Case("api.get_article", "writer", "/api/v1/articles/{review}", api=True),
     Case("api.get_article", "editor", "/api/v1/articles/{live}", api=True),
     Case("api.list_annotations", "rev", "/api/v1/articles/{review}/annotations", api=True),
+    Case("api.list_source_checks", "rev", "/api/v1/articles/{review}/source-checks", api=True, grows=False),
+    Case("health.healthz", None, "/healthz", grows=False),
     Case("api.article_audit", "writer", "/api/v1/articles/{review}/audit", api=True),
     Case("api.published", None, "/api/v1/published/{slug}", api=True),
 ]

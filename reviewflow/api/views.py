@@ -1,10 +1,10 @@
 """The endpoints of /api/v1, each a few lines over a service (PRODUCT.md lists them)."""
 from __future__ import annotations
 
-from flask import jsonify, url_for
+from flask import jsonify
 from sqlalchemy import select
 
-from reviewflow import policy
+from reviewflow import policy, public_url
 from reviewflow.api import schemas as s
 from reviewflow.api import serializers as out
 from reviewflow.api.openapi import bp, document, operation
@@ -153,7 +153,7 @@ def flag_source(user, body, id):
 def publish(user, body, id):
     article = articles.get_article(id)
     version = publishing.publish_revision(user, article, body.revision, body.change_note)
-    url = url_for("publishing.article", slug=article.slug, _external=True)
+    url = public_url.public_url_for("publishing.article", slug=article.slug)
     return out.version_json(version, url)
 
 
