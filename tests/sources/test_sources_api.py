@@ -188,3 +188,14 @@ def test_a_flagged_live_source_is_asked_for_again_by_the_rereview(api, cast, cit
     assert max(v["version"] for v in record["versions"]) == 2
     # The latest supporting verdict is the one readers see; the untouched source keeps its first check.
     assert [s["checked_by"] for s in record["sources"]] == ["Dana Okafor", "Ravi Senn"]
+
+
+def test_a_withdrawn_reviewers_supports_stops_counting(api, cast, cited):
+    """Found by mutation: the replacement reviewer checks again; the first reviewer's verdicts do not carry."""
+    check(api, cast["rev"], cited, "aad")
+    check(api, cast["rev"], cited, "nhs")
+    first = api(cast["editor"], "GET", f"/articles/{cited.id}").get_json()["assignments"][0]
+    api(cast["editor"], "POST", f"/articles/{cited.id}/assignments", {"reviewer_id": cast["rev2"].id})
+    assert api(cast["editor"], "DELETE", f"/articles/{cited.id}/assignments/{first['id']}").status_code == 200
+    error = assert_error(approve(api, cast["rev2"], cited), 409, "sources_unchecked")
+    assert "[^aad]" in error["message"] and "[^nhs]" in error["message"]
