@@ -6,7 +6,9 @@ from reviewflow.auth.models import ApiToken, LoginThrottle, ReviewerProfile, Rol
 from reviewflow.notifications.models import Notification, OutboxEmail
 from reviewflow.publishing.models import PublishedReview, PublishedVersion
 from reviewflow.reviews.models import Annotation, AnnotationReply, AssignmentStatus, Decision, ReviewAssignment
+from reviewflow.site.models import SiteSetting
 from reviewflow.sources.models import RevisionSource, SourceCheck, Verdict
+from reviewflow.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Annotation",
@@ -30,8 +32,11 @@ __all__ = [
     "Revision",
     "RevisionSource",
     "Role",
+    "SiteSetting",
     "SourceCheck",
     "User",
     "UserRole",
     "Verdict",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

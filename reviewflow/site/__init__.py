@@ -1,0 +1,1 @@
+"""The publisher's site settings: logo, editorial policy and medical disclaimer, edited by admins."""
