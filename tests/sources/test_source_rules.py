@@ -254,3 +254,26 @@ def test_dashboard_lists_a_flagged_article_with_the_reason(client, login, cast):
     html = client.get("/dashboard").get_data(as_text=True)
     part = html.split("Sources flagged as outdated")[1].split("</table>")[0]
     assert article.title in part and "NHS replaced this page." in part and "Start re-review" in part
+
+
+@pytest.mark.parametrize("field, value", [("revision", "abc"), ("revision", ""), ("revision", "99999999999999"),
+                                          ("verdict", "maybe"), ("verdict", ""), ("key", ""), ("key", "zz")])
+def test_bad_verdict_forms_are_refused_beside_the_source_never_a_500(client, login, cast, field, value):
+    """Found by mutation: the page's form sends text, so every check of the service's own is needed."""
+    article = make_article(cast["writer"], "in_review", reviewer=cast["rev"], editor=cast["editor"], body=CITED)
+    login(cast["rev"])
+    before = event_count()
+    form = {"revision": "1", "key": "nhs", "verdict": "supports", "comment": "", field: value}
+    response = client.post(f"/work/articles/{article.id}/source-checks", data=form)
+    assert response.status_code in (400, 404), response.status_code
+    assert event_count() == before
+
+
+@pytest.mark.parametrize("revision, key, verdict, comment", [
+    (True, "nhs", "supports", ""), (1.5, "nhs", "supports", ""), ("1", 7, "supports", ""),
+    (1, "nhs", "outdated", 42), (1, "nhs", "outdated", None)])
+def test_the_service_refuses_wrong_types_itself(cast, revision, key, verdict, comment):
+    article = make_article(cast["writer"], "in_review", reviewer=cast["rev"], editor=cast["editor"], body=CITED)
+    with pytest.raises(InvalidInput):
+        sources.check_source(cast["rev"], article, revision, key, verdict, comment)
+    db.session.rollback()
