@@ -35,6 +35,7 @@ from reviewflow.reviews.models import Decision
 from reviewflow.reviews.services import approvals_behind
 from reviewflow.sources import services as sources
 from reviewflow.textrules import one_line
+from reviewflow.webhooks import services as webhooks
 
 NOTE_MAX = 500
 
@@ -128,6 +129,7 @@ def publish_revision(actor, article: Article, revision_number, change_note: str 
                            details={**byline_details(actor, "publish", number, rev, decisions, now),
                                     "change_note": note})
     version = _write_version(actor, article, rev, decisions, "publish", note, number, now, event.seq)
+    webhooks.queue_article_event("article.published", article, version)
     notify(article.writer, f"“{article.title}” is published (version {number}).", f"/articles/{article.slug}")
     return version
 
@@ -155,8 +157,10 @@ def _republish(actor, article: Article, role: str) -> PublishedVersion:
     event = audit.record("article.rereviewed", actor=actor, role=role, target=article, article=article, revision=rev,
                          before=article.state, after=article.state,
                          details={**byline_details(actor, "rereview", number, rev, decisions, now), "kind": "rereview"})
-    return _write_version(actor, article, rev, decisions, "rereview", "Medically re-reviewed; no changes to the text.",
-                          number, now, event.seq)
+    version = _write_version(actor, article, rev, decisions, "rereview",
+                             "Medically re-reviewed; no changes to the text.", number, now, event.seq)
+    webhooks.queue_article_event("article.rereviewed", article, version)
+    return version
 
 
 workflow.on_rereviewed(_live_revision, _republish)
@@ -174,6 +178,7 @@ def unpublish_article(actor, article: Article, reason) -> Article:
     article.unpublished_at, article.unpublish_reason = utcnow(), reason
     article.rereview_due = None
     db.session.flush()
+    webhooks.queue_article_event("article.unpublished", article, reason=reason)
     public_changed()
     return article
 
