@@ -1,5 +1,5 @@
 """The flask commands of PRODUCT.md: create-user, create-token, verify-credentials, seed-demo, audit
-verify/checkpoint/export, reviews due and send-mail."""
+verify/checkpoint/export, reviews due, send-mail and send-webhooks."""
 from __future__ import annotations
 
 import resource
@@ -20,6 +20,7 @@ from reviewflow.errors import DomainError
 from reviewflow.extensions import db
 from reviewflow.notifications.services import send_outbox
 from reviewflow.publishing.services import queue_rereview_reminders, rereviews_due
+from reviewflow.webhooks.sender import send_webhooks_command
 
 
 def register(app: Flask) -> None:
@@ -31,6 +32,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(reviews_group)
     app.cli.add_command(send_mail)
     app.cli.add_command(purge_idempotency_keys)
+    app.cli.add_command(send_webhooks_command)
     backup.register(app)
 
 
