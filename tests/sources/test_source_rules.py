@@ -13,12 +13,13 @@ from reviewflow.articles import services as articles
 from reviewflow.articles.rendering import render_markdown
 from reviewflow.errors import Conflict, Forbidden, InvalidInput, SourcesUnchecked
 from reviewflow.extensions import db
+from reviewflow.notifications import services as notices
 from reviewflow.publishing import services as publishing
 from reviewflow.reviews import services as reviews
 from reviewflow.sources import services as sources
 from reviewflow.sources import status
 from reviewflow.sources.parsing import citation_problems, sources_of
-from tests.factories import CHECKLIST, PASSWORD, event_count, make_article
+from tests.factories import CHECKLIST, PASSWORD, event_count, events_after, last_seq, make_article, make_user
 from tests.sources.test_sources_api import CITED
 
 
@@ -277,3 +278,28 @@ def test_the_service_refuses_wrong_types_itself(cast, revision, key, verdict, co
     with pytest.raises(InvalidInput):
         sources.check_source(cast["rev"], article, revision, key, verdict, comment)
     db.session.rollback()
+
+
+def test_a_flag_is_an_audit_event_with_the_flaggers_role_and_tells_the_other_editors(cast):
+    """Found by mutation: the flag's event, its role, and who is told."""
+    article = _published(cast)
+    other_editor = make_user("editor", name="Nia Other")
+    seq = last_seq()
+    sources.flag_source(cast["editor"], article, "nhs", "Replaced.")
+    sources.flag_source(cast["rev"], article, "aad", "Moved.")
+    db.session.commit()
+    events = [(e.action, e.actor_id, e.actor_role) for e in events_after(seq)]
+    assert events == [("source.flagged", cast["editor"].id, "editor"), ("source.flagged", cast["rev"].id, "reviewer")]
+    told = [n.text for n in notices.recent(other_editor)]
+    assert any("[^nhs]" in t and "flagged as outdated" in t for t in told)
+    assert not any("[^nhs]" in n.text for n in notices.recent(cast["editor"]))  # not told of their own flag
+
+
+def test_the_writer_is_told_of_a_negative_verdict_only(cast):
+    article = make_article(cast["writer"], "in_review", reviewer=cast["rev"], editor=cast["editor"], body=CITED)
+    sources.check_source(cast["rev"], article, 1, "aad", "supports")
+    sources.check_source(cast["rev"], article, 1, "nhs", "inaccessible", "The page gives a 404.")
+    db.session.commit()
+    told = [n.text for n in notices.recent(cast["writer"])]
+    assert any("[^nhs]" in t and "could not be read" in t for t in told)
+    assert not any("[^aad]" in t for t in told)
