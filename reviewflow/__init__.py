@@ -65,9 +65,11 @@ def register_blueprints(app: Flask) -> None:
     from reviewflow.notifications.views import bp as notifications_bp
     from reviewflow.publishing.views import bp as publishing_bp
     from reviewflow.reviews.views import bp as reviews_bp
+    from reviewflow.site.views import bp as site_bp
     from reviewflow.webhooks.views import bp as webhooks_bp
 
-    for bp in (health_bp, auth_bp, articles_bp, reviews_bp, publishing_bp, audit_bp, notifications_bp, api_views.bp):
+    for bp in (health_bp, auth_bp, articles_bp, reviews_bp, publishing_bp, audit_bp, notifications_bp, api_views.bp,
+               site_bp):
         app.register_blueprint(bp)
     app.register_blueprint(webhooks_bp)
 

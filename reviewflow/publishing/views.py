@@ -19,14 +19,13 @@ meta tag in ``base.html``).
 from __future__ import annotations
 
 import hashlib
+import html
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     flash,
     make_response,
@@ -49,30 +48,25 @@ from reviewflow.auth import services as accounts
 from reviewflow.auth.views import verifier_names
 from reviewflow.errors import NotFound
 from reviewflow.extensions import db, utcnow
-from reviewflow.publishing import dates, fastpath
+from reviewflow.publishing import dates, directory, fastpath, feeds
 from reviewflow.publishing import services as publishing
+from reviewflow.publishing.feeds import EPOCH, PUBLIC_CACHE, iso
 from reviewflow.publishing.forms import PublishForm, RereviewForm, UnpublishForm
 from reviewflow.reviews import services as reviews
+from reviewflow.site import services as site
 from reviewflow.sources import services as sources
 
 bp = Blueprint("publishing", __name__)
+feeds.register(bp)
 
 #: Shadows Flask-WTF's ``csrf_token`` global on anonymous public pages, so no session is created for readers.
 NO_CSRF = Undefined(name="csrf_token")
-#: What every public response allows caches: one second without revalidation, then a conditional
-#: request. Never ``immutable``: a version's own address turns 410 when its article is withdrawn.
-PUBLIC_CACHE = "public, max-age=1, must-revalidate"
 #: Endpoints of the public site: search engines may index them; every other response is noindex.
+_IMG = re.compile(r'<img[^>]*?\ssrc="([^"]+)"')
 INDEXABLE = frozenset({"publishing.home", "publishing.index", "publishing.article", "publishing.version",
-                       "publishing.reviewer", "publishing.writer", "publishing.feed", "publishing.sitemap",
-                       "publishing.robots", "static"})
-#: Staff paths that robots.txt asks crawlers to leave alone (they are noindex as well).
-STAFF_PATHS = ("/work/", "/dashboard", "/reviews", "/audit", "/admin/", "/account", "/notifications", "/login",
-               "/logout", "/api/", "/healthz")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-ATOM = "http://www.w3.org/2005/Atom"
-SITEMAP = "http://www.sitemaps.org/schemas/sitemap/0.9"
-_NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+                       "publishing.reviewers", "publishing.reviewer", "publishing.writer", "publishing.feed",
+                       "publishing.feed_json", "publishing.sitemap", "publishing.robots", "site.medical_review",
+                       "static"})
 
 
 # Rendering and caching ----------------------------------------------------------------------------
@@ -126,6 +120,13 @@ def _respond(html, personal: bool, status: int = 200, cache_control: str = PUBLI
     return response
 
 
+def public_page(template: str, status: int = 200, **context):
+    """A public page drawn per request: session-free and publicly cacheable for anonymous readers
+    (``PUBLIC_CACHE`` with an ETag of the body), ``private, no-cache`` for staff."""
+    personal = _personal()
+    return _respond(_render(personal, template, **context), personal, status)
+
+
 def _cached(key: tuple, build) -> tuple[Page, float]:
     """The page under ``key`` from this process's cache, or built and stored, and when that entry
     expires. Keyed by the public site's address, the request's own in development, so absolute
@@ -148,10 +149,6 @@ def _serve(cached: tuple[Page, float]):
     if not personal:
         fastpath.share(request.environ, until)
     return _respond(html, personal, page.status, page.cache_control, page.etag, page.last_modified)
-
-
-def iso(dt: datetime | None) -> str | None:
-    return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if dt else None
 
 
 def _credentials(text: str) -> list[str]:
@@ -181,8 +178,30 @@ def _reviewer(r) -> dict:
 
 
 def publisher() -> dict:
-    """The publisher of every public page: the site (``SITE_NAME`` at ``PUBLIC_URL``)."""
-    return {"@type": "Organization", "name": public_url.site_name(), "url": public_url.base()}
+    """The publisher of every public page: the site (``SITE_NAME`` at ``PUBLIC_URL``), with its logo when
+    an admin set one."""
+    org = {"@type": "Organization", "name": public_url.site_name(), "url": public_url.base()}
+    logo = site.current().logo_url
+    if logo:
+        org["logo"] = {"@type": "ImageObject", "url": absolute(logo)}
+    return org
+
+
+def absolute(src: str) -> str:
+    """An address from a page or a setting made absolute on the public site (``https://…`` as it is)."""
+    return src if "://" in src else public_url.absolute(src)
+
+
+def first_image(body_html: str) -> str | None:
+    """The absolute address of the article's first image, if its text has one."""
+    match = _IMG.search(body_html or "")
+    return absolute(html.unescape(match[1])) if match and match[1].startswith(("https://", "/")) else None
+
+
+def breadcrumb_list(items: list[tuple[str, str]]) -> dict:
+    """schema.org BreadcrumbList of ``(name, absolute url)`` pairs, in order."""
+    return {"@type": "BreadcrumbList", "itemListElement": [
+        {"@type": "ListItem", "position": i, "name": name, "item": url} for i, (name, url) in enumerate(items, 1)]}
 
 
 def jsonld(version, when: dates.TextDates, url: str) -> dict:
@@ -195,21 +214,44 @@ def jsonld(version, when: dates.TextDates, url: str) -> dict:
     """
     author = {"@type": "Person", "name": version.writer_name,
               "url": public_url.public_url_for("publishing.writer", user_id=version.writer_id)}
-    site = publisher()
+    org = publisher()
     published, modified = iso(when.first_published), iso(when.text_changed)
+    image = first_image(version.body_html)
+    crumbs = breadcrumb_list([
+        ("Articles", public_url.public_url_for("publishing.index")),
+        (version.topic, public_url.public_url_for("publishing.index", topic=version.topic)), (version.title, url)])
     return {
         "@context": "https://schema.org", "@type": "MedicalWebPage", "name": version.title,
         "headline": version.title, "url": url, "description": version.summary, "inLanguage": "en",
         "about": {"@type": "Thing", "name": version.topic}, "version": str(version.version),
         "reviewedBy": [_reviewer(r) for r in version.reviews],
         "lastReviewed": version.last_reviewed_at.astimezone(UTC).date().isoformat(),
-        "author": author, "publisher": site, "datePublished": published, "dateModified": modified,
+        "author": author, "publisher": org, "datePublished": published, "dateModified": modified,
+        "breadcrumb": crumbs,
         "mainEntity": {"@type": "Article", "@id": f"{url}#article", "headline": version.title,
                        "description": version.summary, "articleSection": version.topic, "inLanguage": "en",
-                       "author": author, "publisher": site, "datePublished": published,
-                       "dateModified": modified},
+                       "author": author, "publisher": org, "datePublished": published,
+                       "dateModified": modified, **({"image": image} if image else {})},
+        **({"image": image} if image else {}),
         **_citations(version),
     }
+
+
+def social_tags(version, when: dates.TextDates, url: str) -> list[tuple[str, str, str]]:
+    """Open Graph and Twitter card tags of an article page as ``(attribute, name, content)``:
+    ``property`` for Open Graph, ``name`` for Twitter. The image is the article's first, if any."""
+    image = first_image(version.body_html)
+    tags = [("property", "og:type", "article"), ("property", "og:site_name", public_url.site_name()),
+            ("property", "og:title", version.title), ("property", "og:description", version.summary),
+            ("property", "og:url", url), ("property", "og:locale", "en_US"),
+            ("property", "article:published_time", iso(when.first_published)),
+            ("property", "article:modified_time", iso(when.text_changed)),
+            ("property", "article:section", version.topic),
+            ("name", "twitter:card", "summary_large_image" if image else "summary"),
+            ("name", "twitter:title", version.title), ("name", "twitter:description", version.summary)]
+    if image:
+        tags += [("property", "og:image", image), ("name", "twitter:image", image)]
+    return [t for t in tags if t[2]]
 
 
 def _citations(version) -> dict:
@@ -250,12 +292,16 @@ def _version_page(pa: publishing.PublicArticle, version, permanent: bool) -> Pag
     history = [v for v in pa.versions if v.version <= version.version]
     when = dates.text_dates(history)
     url = public_url.public_url_for("publishing.article", slug=pa.article.slug)
-    recent = [] if permanent else publishing.published_list(limit=5, exclude_article_id=pa.article.id)[0]
+    related = [] if permanent else directory.related_articles(version)
+    recent = [] if permanent else [r for r in publishing.published_list(
+        limit=5 + len(related), exclude_article_id=pa.article.id)[0] if r not in related][:5]
     context = {"v": version, "pa": pa, "history": history, "permanent": permanent, "recent": recent,
-               "recent_dates": dates.live_text_dates(r.article_id for r in recent), "when": when,
+               "related": related, "excerpt": directory.excerpt,
+               "recent_dates": dates.live_text_dates(r.article_id for r in recent + related), "when": when,
                "source_changes": _source_changes(history),
                "first_published": when.first_published, "reviewers": pa.reviewers, "writer": pa.writer}
-    head = render_template("public/_article_head.html", data=jsonld(version, when, url), canonical=url)
+    head = render_template("public/_article_head.html", data=jsonld(version, when, url), canonical=url,
+                           social=social_tags(version, when, url))
     crumbs = [("Articles", url_for("publishing.index")),
               (version.topic, url_for("publishing.index", topic=version.topic))]
     crumbs += [(version.title, url_for("publishing.article", slug=pa.article.slug)),
@@ -380,6 +426,12 @@ def version(slug: str, n: int):
     return _serve(_cached(("version", slug, n), lambda: _permanent_page(slug, n)))
 
 
+@bp.get("/reviewers")
+def reviewers():
+    """The directory of medical reviewers: verified, currently licensed, by specialty."""
+    return public_page("public/reviewers.html", groups=directory.reviewer_directory())
+
+
 @bp.get("/reviewers/<int:user_id>")
 def reviewer(user_id: int):
     """A medical reviewer's current credentials and the live articles they reviewed (404 for anyone else)."""
@@ -408,86 +460,6 @@ def writer(user_id: int):
 def _row_dates(rows) -> dict[int, dates.TextDates]:
     """When each listed article was first published and its text last changed, by article id."""
     return dates.live_text_dates(v.article_id for v in rows)
-
-
-def _xml(text) -> str:
-    return _NOT_XML.sub("", str(text or ""))
-
-
-def _sub(parent, tag: str, text=None, **attrs):
-    element = ET.SubElement(parent, tag, {k: _xml(v) for k, v in attrs.items()})
-    if text is not None:
-        element.text = _xml(text)
-    return element
-
-
-def _xml_response(root) -> Response:
-    response = Response(ET.tostring(root, encoding="utf-8", xml_declaration=True),
-                        mimetype="application/atom+xml" if root.tag == "feed" else "application/xml")
-    response.headers["Cache-Control"] = PUBLIC_CACHE
-    response.add_etag()
-    return response.make_conditional(request)
-
-
-@bp.get("/feed.atom")
-def feed():
-    """Atom 1.0 feed of the 20 newest live versions, by the publisher (``SITE_NAME``)."""
-    rows, _ = publishing.published_list(limit=20)
-    link = public_url.public_url_for
-    root = ET.Element("feed", xmlns=ATOM)
-    _sub(root, "title", f"{public_url.site_name()}: medically reviewed health articles")
-    _sub(root, "subtitle", "Every article is reviewed by a credentialed medical reviewer before it is published.")
-    _sub(root, "id", link("publishing.index"))
-    _sub(root, "link", rel="self", type="application/atom+xml", href=link("publishing.feed"))
-    _sub(root, "link", rel="alternate", type="text/html", href=link("publishing.index"))
-    _sub(root, "updated", iso(rows[0].published_at if rows else EPOCH))
-    site = _sub(root, "author")
-    _sub(site, "name", public_url.site_name())
-    _sub(site, "uri", public_url.base())
-    for v in rows:
-        entry = _sub(root, "entry")
-        _sub(entry, "title", v.title)
-        _sub(entry, "id", link("publishing.version", slug=v.slug, n=v.version))
-        _sub(entry, "link", rel="alternate", type="text/html", href=link("publishing.article", slug=v.slug))
-        _sub(entry, "updated", iso(v.published_at))
-        author = _sub(entry, "author")
-        _sub(author, "name", v.writer_name)
-        _sub(author, "uri", link("publishing.writer", user_id=v.writer_id))
-        _sub(entry, "category", term=v.topic)
-        reviewed = "; ".join(f"{r.name}, {r.credentials}" if r.credentials else r.name for r in v.reviews)
-        _sub(entry, "summary", f"{v.summary} (Medically reviewed by {reviewed}.)" if reviewed else v.summary,
-             type="text")
-    return _xml_response(root)
-
-
-@bp.get("/sitemap.xml")
-def sitemap():
-    """Every live article with when its text last changed (a re-review does not move it), and the
-    article list."""
-    entries = dates.sitemap_entries()
-    root = ET.Element("urlset", xmlns=SITEMAP)
-    home = _sub(root, "url")
-    _sub(home, "loc", public_url.public_url_for("publishing.index"))
-    if entries:
-        _sub(home, "lastmod", iso(entries[0][1]))
-    for slug, changed in entries:
-        url = _sub(root, "url")
-        _sub(url, "loc", public_url.public_url_for("publishing.article", slug=slug))
-        _sub(url, "lastmod", iso(changed))
-    return _xml_response(root)
-
-
-@bp.get("/robots.txt")
-def robots():
-    """Crawlers may read the public site, not the staff paths; the sitemap at the public address."""
-    root = request.script_root
-    # Disallow lines first: some parsers take the first rule that matches, not the longest.
-    lines = ["User-agent: *", *(f"Disallow: {root}{path}" for path in STAFF_PATHS), f"Allow: {root}/"]
-    lines += ["", f"Sitemap: {public_url.public_url_for('publishing.sitemap')}", ""]
-    response = Response("\n".join(lines), mimetype="text/plain")
-    response.headers["Cache-Control"] = PUBLIC_CACHE
-    response.add_etag()
-    return response.make_conditional(request)
 
 
 # Editor pages --------------------------------------------------------------------------------------
