@@ -57,7 +57,7 @@ def new_endpoint():
             getattr(form, exc.field or "", form.url).errors.append(exc.message)
         else:
             db.session.commit()
-            return render_template("admin/webhooks_created.html", endpoint=endpoint, secret=secret,
+            return render_template("admin/webhooks_created.html", created=endpoint, secret=secret,
                                    events=webhooks.EVENTS)
     return render_template("admin/webhooks_new.html", form=form), 400 if request.method == "POST" else 200
 
