@@ -47,6 +47,7 @@ from reviewflow.publishing import services as publishing
 from reviewflow.reviews import queries as review_queries
 from reviewflow.reviews import services as reviews
 from reviewflow.reviews.models import ReviewAssignment
+from reviewflow.webhooks import services as webhooks
 from tests.factories import BODY, CHECKLIST, PASSWORD, make_article, make_user, token_for, verify
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,6 +165,7 @@ def grow_background(w: World, n: int) -> User:
     run of ``send-mail`` that sends what is queued and sets aside two mails it cannot build."""
     writer, writer2, editor, admin = (w.person(k) for k in ("writer", "writer2", "editor", "admin"))
     rev, rev2 = w.person("rev"), w.person("rev2")
+    _commit(webhooks.create_endpoint(admin, f"https://cms{n}.example.org/hooks", f"CMS {n}", list(webhooks.EVENTS)))
     for i, state in enumerate(STATES):
         make_article(writer if i % 2 else writer2, state, reviewer=rev if i % 3 else rev2, editor=editor,
                      title=f"Round {n} {state}", topic="Dermatology" if i % 2 else "Sleep")
@@ -270,6 +272,9 @@ CASES = [
     Case("auth.admin_user_new", "admin", "/admin/users/new", grows=False),
     Case("auth.admin_user_edit", "admin", "/admin/users/{rev}"),
     Case("notifications.admin_mail", "admin", "/admin/mail"),
+    Case("webhooks.endpoints", "admin", "/admin/webhooks"),
+    Case("webhooks.new_endpoint", "admin", "/admin/webhooks/new", grows=False),
+    Case("webhooks.deliveries", "admin", "/admin/webhooks/deliveries"),
     Case("auth.login", None, "/login", grows=False),
     Case("publishing.index", None, "/articles"),
     Case("publishing.index", None, "/articles?topic=Dermatology"),
