@@ -119,11 +119,14 @@ def _claim(delivery_id: int, now: datetime) -> bool:
     return claimed.rowcount == 1
 
 
-def _attempt(delivery_id: int, now: datetime) -> WebhookDelivery:
-    """Send a claimed delivery once and commit the outcome. No transaction stays open while it waits for
-    the receiver."""
+def _attempt(delivery_id: int, now: datetime) -> WebhookDelivery | None:
+    """Send a claimed delivery once and commit the outcome; None when an admin deleted its endpoint
+    meanwhile. No transaction stays open while it waits for the receiver."""
     delivery = db.session.get(WebhookDelivery, delivery_id)
-    endpoint = db.session.get(WebhookEndpoint, delivery.endpoint_id)
+    endpoint = db.session.get(WebhookEndpoint, delivery.endpoint_id) if delivery is not None else None
+    if endpoint is None:
+        db.session.commit()
+        return None
     url, secret, body, event = endpoint.url, endpoint.secret, delivery.payload.encode(), delivery.event
     db.session.commit()  # ends the read; the objects are read again after the answer
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "X-Reviewflow-Event": event,
@@ -131,6 +134,8 @@ def _attempt(delivery_id: int, now: datetime) -> WebhookDelivery:
                "X-Reviewflow-Signature": signature(secret, body, int(time.time()))}
     answer = post(url, body, headers)
     delivery = db.session.get(WebhookDelivery, delivery_id)
+    if delivery is None:  # deleted with its endpoint while it was being sent
+        return None
     _record(delivery, answer, now)
     db.session.commit()
     return delivery
@@ -173,7 +178,10 @@ def send_webhooks(limit: int = 100, now: datetime | None = None) -> tuple[int, i
     for delivery_id, endpoint_id in rows:
         if endpoint_id in failing or not _claim(delivery_id, now):
             continue
-        if _attempt(delivery_id, now).delivered_at is not None:
+        delivery = _attempt(delivery_id, now)
+        if delivery is None:
+            continue
+        if delivery.delivered_at is not None:
             delivered += 1
         else:
             failed += 1
@@ -183,7 +191,7 @@ def send_webhooks(limit: int = 100, now: datetime | None = None) -> tuple[int, i
 
 def send_now(delivery_id: int) -> WebhookDelivery | None:
     """Send one delivery now (a test ping, a retry an admin asked for) through the same claim; None when
-    it is not due any more (a run of ``send-webhooks`` took it meanwhile)."""
+    it is not due any more (a run of ``send-webhooks`` took it meanwhile) or was deleted."""
     now = utcnow()
     if not _claim(delivery_id, now):
         return None

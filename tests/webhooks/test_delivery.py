@@ -263,3 +263,21 @@ def test_the_command_sends_and_says_how_many(app, db, cast, receiver, hook):
     _published(cast, "Sun protection for children")
     result = app.test_cli_runner().invoke(args=["send-webhooks"])
     assert result.exit_code == 1 and "0 delivered, 1 failed." in result.output
+
+
+def test_an_endpoint_deleted_while_its_delivery_is_sent_ends_the_attempt_quietly(app, db, cast, receiver, hook,
+                                                                                  monkeypatch):
+    from reviewflow.webhooks import services as webhooks
+    endpoint = hook()
+    _published(cast)
+    post = sender.post
+
+    def post_while_an_admin_deletes(*args, **kwargs):
+        answer = post(*args, **kwargs)
+        webhooks.delete_endpoint(cast["admin"], webhooks.get_endpoint(endpoint.id))
+        db.session.commit()
+        return answer
+
+    monkeypatch.setattr(sender, "post", post_while_an_admin_deletes)
+    assert send_webhooks() == (0, 0)
+    assert _count(db) == 0 and len(receiver.requests) == 1
