@@ -72,6 +72,9 @@ class Config:
     #: How long this process keeps a rendered public page; with ``publishing.views.LIVE_CACHE``'s
     #: ``max-age`` it bounds how late a reader sees a publish or withdrawal (1 + 1 seconds).
     PUBLIC_CACHE_SECONDS = 1.0
+    #: Bounds of each process's cache of finished public pages (``publishing.pagecache``).
+    PUBLIC_CACHE_ENTRIES = _int("REVIEWFLOW_PUBLIC_CACHE_ENTRIES", 20000)
+    PUBLIC_CACHE_MAX_BYTES = _int("REVIEWFLOW_PUBLIC_CACHE_MB", 256) << 20
     PER_PAGE = 25
     TESTING = False
 

@@ -4,7 +4,7 @@ from reviewflow.articles.models import Article, ArticleState, Revision
 from reviewflow.audit.models import AuditEvent, AuditHead, AuditVerification
 from reviewflow.auth.models import ApiToken, LoginThrottle, ReviewerProfile, Role, User, UserRole
 from reviewflow.notifications.models import Notification, OutboxEmail
-from reviewflow.publishing.models import PublishedReview, PublishedVersion
+from reviewflow.publishing.models import PublicState, PublishedReview, PublishedVersion
 from reviewflow.reviews.models import Annotation, AnnotationReply, AssignmentStatus, Decision, ReviewAssignment
 from reviewflow.site.models import SiteSetting
 from reviewflow.sources.models import RevisionSource, SourceCheck, Verdict
@@ -25,6 +25,7 @@ __all__ = [
     "LoginThrottle",
     "Notification",
     "OutboxEmail",
+    "PublicState",
     "PublishedReview",
     "PublishedVersion",
     "ReviewAssignment",

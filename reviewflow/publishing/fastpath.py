@@ -10,10 +10,11 @@ the headers Flask sent the first time, so browsers and shared caches get the sam
 ``Cache-Control`` (``publishing.views.PUBLIC_CACHE``: one second, then revalidate), ETag and
 Last-Modified either way; a 304 repeats those.
 
-Staleness is bounded the same way as the page cache: an entry lives no longer than the page
-parts it was built from (``PUBLIC_CACHE_SECONDS``, one second by default), a publish or
-unpublish in this process empties the cache when it commits, and other processes' entries
-expire on their own. Anything personal never enters: a request with a session or remember-me
+Staleness is bounded the same way as the page cache (``publishing.pagecache``): an entry lives
+no longer than the page parts it was built from, a publish or unpublish in this process empties
+the cache when it commits, and in other processes an entry is renewed every
+``PUBLIC_CACHE_SECONDS`` (one second) only while the public counter, bumped by every change readers
+could see, has not moved. Anything personal never enters: a request with a session or remember-me
 cookie, a query string, or a method other than GET and HEAD goes straight to Flask, and only
 responses the view marked are kept.
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import DDL, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from reviewflow.extensions import UTCDateTime, db, utcnow
@@ -85,3 +85,17 @@ class PublishedReview(db.Model):
     decision_audit_seq: Mapped[int | None] = mapped_column(Integer)
 
     published_version: Mapped[PublishedVersion] = relationship(back_populates="reviews", lazy="raise")
+
+
+class PublicState(db.Model):
+    """One row: a counter bumped in the same transaction as every change readers could see (a publish,
+    an unpublish, a reviewer's public profile, the site's settings). Each process keeps finished
+    public pages while the counter it last read is unchanged (``publishing.services.TTLCache``)."""
+
+    __tablename__ = "public_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+
+
+event.listen(PublicState.__table__, "after_create", DDL("INSERT INTO public_state (id, generation) VALUES (1, 0)"))

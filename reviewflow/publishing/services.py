@@ -9,8 +9,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -31,6 +29,7 @@ from reviewflow.errors import Conflict, InvalidInput, NotFound
 from reviewflow.extensions import db, utcnow
 from reviewflow.notifications.services import notify
 from reviewflow.publishing.models import PublishedReview, PublishedVersion
+from reviewflow.publishing.pagecache import CHANGED_KEY, TTLCache, generation_reader, public_changed
 from reviewflow.reviews.models import Decision
 from reviewflow.reviews.services import approvals_behind
 from reviewflow.sources import services as sources
@@ -412,62 +411,27 @@ def queue_rereview_reminders(editors: list[User], articles: list[Article]) -> in
     return len(editors) * len(articles)
 
 
-class TTLCache:
-    """A small per-process cache whose entries live ``ttl`` seconds: the public page may lag a
-    publish or unpublish by at most that long, and every worker converges on its own.
-
-    ``clock`` is injectable so tests can move time without sleeping.
-    """
-
-    def __init__(self, ttl: float, size: int = 2048, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl, self.size, self.data, self.clock = ttl, size, {}, clock
-
-    def get(self, key):
-        hit = self.data.get(key)
-        if hit and hit[0] > self.clock():
-            return hit[1]
-        return None
-
-    def expiry(self, key) -> float:
-        """When the entry under ``key`` stops being served (now, if there is none)."""
-        hit = self.data.get(key)
-        return hit[0] if hit else self.clock()
-
-    def put(self, key, value, until: float | None = None) -> None:
-        """Keep ``value`` for ``ttl`` seconds, or until ``until`` if that is sooner (an entry derived
-        from another lives no longer than its source)."""
-        if len(self.data) >= self.size:
-            self.data.clear()
-        expires = self.clock() + self.ttl
-        self.data[key] = (expires if until is None else min(until, expires), value)
-
-    def clear(self) -> None:
-        self.data.clear()
-
-
 CACHE_KEY = "reviewflow.public_cache"
 
 
 def public_cache(app: Flask | None = None) -> TTLCache:
-    """This process's cache of rendered public pages (``PUBLIC_CACHE_SECONDS``), one per app."""
+    """This process's cache of finished public pages, one per app (``publishing.pagecache``): entries
+    renewed every ``PUBLIC_CACHE_SECONDS`` while the public counter holds, bounded by
+    ``PUBLIC_CACHE_ENTRIES`` and ``PUBLIC_CACHE_MAX_BYTES``."""
     app = app or current_app
     cache = app.extensions.get(CACHE_KEY)
     if cache is None:
-        cache = app.extensions[CACHE_KEY] = TTLCache(app.config.get("PUBLIC_CACHE_SECONDS", 1.0))
+        with app.app_context():
+            reader = generation_reader(db.engine)
+        cache = app.extensions[CACHE_KEY] = TTLCache(
+            app.config.get("PUBLIC_CACHE_SECONDS", 1.0), size=app.config.get("PUBLIC_CACHE_ENTRIES", 20000),
+            generation=reader, max_bytes=app.config.get("PUBLIC_CACHE_MAX_BYTES", 256 << 20))
     return cache
-
-
-def public_changed() -> None:
-    """Note that what readers see changed: this process's page cache is emptied once the change commits.
-
-    Other workers catch up when their entries expire (at most ``PUBLIC_CACHE_SECONDS``).
-    """
-    db.session.info["reviewflow.public_changed"] = True
 
 
 @event.listens_for(Session, "after_commit")
 def _clear_public_cache(session) -> None:
-    if session.info.pop("reviewflow.public_changed", False) and has_app_context():
+    if session.info.pop(CHANGED_KEY, False) and has_app_context():
         cache = current_app.extensions.get(CACHE_KEY)
         if cache is not None:
             cache.clear()
@@ -475,7 +439,7 @@ def _clear_public_cache(session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _forget_public_change(session) -> None:
-    session.info.pop("reviewflow.public_changed", None)
+    session.info.pop(CHANGED_KEY, None)
 
 
 def checklist_of(review: PublishedReview) -> list[str]:

@@ -1,0 +1,136 @@
+"""The public page cache kept while the public counter holds (``publishing.pagecache``).
+
+Entries are renewed, not rebuilt, while nothing readers see has changed; every such change bumps
+the counter in its own transaction; a process reads the counter at most once per ttl, which bounds
+how long another process's change takes to show.
+"""
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import event, text
+
+from reviewflow.extensions import db
+from reviewflow.publishing import services as publishing
+from reviewflow.publishing.fastpath import Entry
+from reviewflow.publishing.pagecache import TTLCache
+from reviewflow.reviews import services as reviews
+from tests.factories import make_article, make_user, verify
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _cache(counter: list[int], clock: Clock, **kw) -> TTLCache:
+    reads = []
+
+    def generation():
+        reads.append(clock.now)
+        return counter[0]
+
+    cache = TTLCache(1.0, clock=clock, generation=generation, **kw)
+    cache.reads = reads
+    return cache
+
+
+def test_an_entry_is_renewed_while_the_counter_holds_and_dropped_when_it_moves():
+    clock, counter = Clock(), [5]
+    cache = _cache(counter, clock)
+    assert cache.get("a") is None
+    cache.put("a", "page")
+    clock.now += 10  # long past the ttl: renewed from the counter, not rebuilt
+    assert cache.get("a") == "page"
+    assert cache.get("a") == "page"
+    assert len(cache.reads) == 2  # once for the miss, once for the renewal: not per request
+    counter[0] = 6
+    clock.now += 1.0
+    assert cache.get("a") is None
+
+
+def test_the_counter_is_read_before_building_so_a_change_during_the_build_is_not_hidden():
+    clock, counter = Clock(), [5]
+    cache = _cache(counter, clock)
+    assert cache.get("a") is None  # reads 5
+    counter[0] = 6  # a change lands while the page is built from the older data
+    cache.put("a", "old page")
+    clock.now += 1.0
+    assert cache.get("a") is None  # tagged 5, the counter says 6: rebuilt
+
+
+def test_a_change_shows_within_one_ttl_of_its_commit():
+    clock, counter = Clock(), [1]
+    cache = _cache(counter, clock)
+    cache.get("a")
+    cache.put("a", "page")
+    clock.now += 0.9
+    assert cache.get("a") == "page"
+    counter[0] = 2  # another process commits a change now
+    clock.now += 0.2  # past the first ttl: the counter is read again, and has moved
+    assert cache.get("a") is None
+
+
+def test_without_the_counter_nothing_is_kept_or_renewed():
+    clock = Clock()
+
+    def broken():
+        raise OSError("database away")
+
+    cache = TTLCache(1.0, clock=clock, generation=broken)
+    assert cache.get("a") is None
+    cache.put("a", "page")
+    assert cache.get("a") is None
+
+
+def test_bounded_by_bytes_least_recently_used_first_out():
+    clock, counter = Clock(), [1]
+    body = b"x" * 10_000
+    cache = _cache(counter, clock, max_bytes=3 * 10_600)
+    for key in "abc":
+        cache.get(key)
+        cache.put(key, Entry("200 OK", (), body, None, None))
+    assert cache.get("a") is not None  # a is now the most recently used
+    cache.get("d")
+    cache.put("d", Entry("200 OK", (), body, None, None))
+    assert cache.get("b") is None and cache.get("a") is not None and cache.get("d") is not None
+    assert cache.bytes <= 3 * 10_600
+
+
+def _generation() -> int:
+    return db.session.execute(text("SELECT generation FROM public_state WHERE id = 1")).scalar()
+
+
+def test_what_readers_see_bumps_the_counter_once_per_transaction_and_staff_work_does_not(app, db, cast):
+    article = make_article(cast["writer"], "approved", reviewer=cast["rev"], editor=cast["editor"])
+    before = _generation()
+    reviews.assign_reviewer(cast["editor"], article, cast["rev2"].id)  # staff work: not public
+    db.session.commit()
+    assert _generation() == before
+    other = make_article(cast["writer"], "published", reviewer=cast["rev"], editor=cast["editor"], title="Other")
+    assert _generation() > before  # a publish
+    before = _generation()
+    publishing.unpublish_article(cast["editor"], other, "Outdated.")
+    db.session.commit()
+    assert _generation() == before + 1
+    before = _generation()
+    verify(make_user("reviewer", verified=False))  # a reviewer's public profile
+    assert _generation() > before
+
+
+def test_a_warm_page_is_renewed_with_one_small_query_not_rebuilt(app, client, db, cast):
+    article = make_article(cast["writer"], "published", reviewer=cast["rev"], editor=cast["editor"])
+    assert client.get(f"/articles/{article.slug}").status_code == 200
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        time.sleep(app.config["PUBLIC_CACHE_SECONDS"] + 0.1)
+        for _ in range(5):
+            assert client.get(f"/articles/{article.slug}").status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert statements and all("public_state" in s for s in statements), statements
