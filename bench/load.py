@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import random
 import shutil
 import subprocess
 import tempfile
@@ -87,19 +88,31 @@ class Driver:
         if self.script and os.path.exists(self.script):
             os.unlink(self.script)
 
-    def run(self, url: str, headers: dict[str, str], connections: int, seconds: float) -> LoadResult:
+    def run(self, url: str, headers: dict[str, str], connections: int, seconds: float,
+            paths: list[str] | None = None) -> LoadResult:
+        """Load ``url``; with ``paths``, each request asks for one of them on ``url``'s server, at random."""
         if self.wrk:
-            return self._wrk(url, headers, connections, seconds)
-        return python_load(url, headers, connections, seconds)
+            return self._wrk(url, headers, connections, seconds, paths)
+        return python_load(url, headers, connections, seconds, paths)
 
-    def _wrk(self, url: str, headers: dict[str, str], connections: int, seconds: float) -> LoadResult:
+    def _wrk(self, url: str, headers: dict[str, str], connections: int, seconds: float,
+             paths: list[str] | None = None) -> LoadResult:
         threads = min(2, connections)
+        script = self.script
+        if paths:
+            fd, script = tempfile.mkstemp(suffix=".lua", prefix="bench-paths-")
+            with os.fdopen(fd, "w") as handle:
+                handle.write(paths_lua(paths) + LUA)
         cmd = [self.wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
-               "-s", self.script]
+               "-s", script]
         for name, value in headers.items():
             cmd += ["-H", f"{name}: {value}"]
         cmd.append(url)
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+        finally:
+            if script != self.script:
+                os.unlink(script)
         line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH_RESULT ")), None)
         if line is None:
             raise RuntimeError(f"wrk gave no result (exit {done.returncode}): "
@@ -119,10 +132,19 @@ def _percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[k]
 
 
-def python_load(url: str, headers: dict[str, str], connections: int, seconds: float) -> LoadResult:
-    """A fallback closed-loop generator: ``connections`` threads, each sending a request after the last answer."""
+def paths_lua(paths: list[str]) -> str:
+    """A wrk script part that asks for a random one of ``paths`` on every request."""
+    quoted = ",\n".join(json.dumps(p) for p in paths)
+    return ("math.randomseed(os.time())\npaths = {\n" + quoted + "\n}\n"
+            "request = function() return wrk.format(\"GET\", paths[math.random(#paths)]) end\n")
+
+
+def python_load(url: str, headers: dict[str, str], connections: int, seconds: float,
+                paths: list[str] | None = None) -> LoadResult:
+    """A fallback closed-loop generator: ``connections`` threads, each sending a request after the last answer
+    (for a random one of ``paths`` when given)."""
     parts = urllib.parse.urlsplit(url)
-    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    one = parts.path + (f"?{parts.query}" if parts.query else "")
     deadline = time.perf_counter() + seconds
     lock = threading.Lock()
     latencies: list[float] = []
@@ -136,7 +158,7 @@ def python_load(url: str, headers: dict[str, str], connections: int, seconds: fl
                 if conn is None:
                     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
                 t = time.perf_counter()
-                conn.request("GET", path, headers=headers)
+                conn.request("GET", random.choice(paths) if paths else one, headers=headers)
                 resp = conn.getresponse()
                 resp.read()
                 mine.append(time.perf_counter() - t)

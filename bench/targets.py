@@ -44,6 +44,8 @@ class Handles:
     reviewer_open_reviews: int
     audit_article_events: int
     counts: dict[str, int] = field(default_factory=dict)
+    #: Every live article's slug: readers read many pages, not one.
+    live_slugs: list[str] = field(default_factory=list)
 
 
 COUNTED = ["users", "articles", "revisions", "review_assignments", "annotations", "annotation_replies", "decisions",
@@ -73,12 +75,15 @@ def discover(database_url: str) -> Handles:
                          "LIMIT 1")
             events = one("SELECT COUNT(*) FROM audit_events WHERE article_id = :a", a=public[1])[0]
             counts = {name: conn.execute(text(f"SELECT COUNT(*) FROM {name}")).scalar_one() for name in COUNTED}
+            slugs = [r[0] for r in conn.execute(text(
+                "SELECT slug FROM articles WHERE live_version IS NOT NULL AND state = 'published' ORDER BY id"))]
     finally:
         engine.dispose()
     return Handles(
         editor=Account(editor[0], editor[1], "editor"), reviewer=Account(reviewer[0], reviewer[1], "reviewer"),
         review_article_id=article[0], public_slug=public[0], public_article_id=public[1],
         public_versions=public[2], reviewer_open_reviews=busiest[1], audit_article_events=events, counts=counts,
+        live_slugs=slugs,
     )
 
 
@@ -92,12 +97,17 @@ class Target:
     auth: str | None = None
     server: str = "app"
     staff: bool = False
+    #: When set, each request asks for one of these, uniformly at random (``path`` is the first, for probes).
+    paths: list[str] | None = None
 
 
 def targets_for(h: Handles) -> list[Target]:
     return [
         Target("hello", "Hello world (ceiling)", "/", server="hello"),
         Target("public_article", "Public article page", f"/articles/{h.public_slug}"),
+        Target("public_random", f"Public article, random of {len(h.live_slugs):,} live",
+               f"/articles/{h.live_slugs[0]}" if h.live_slugs else f"/articles/{h.public_slug}",
+               paths=[f"/articles/{s}" for s in h.live_slugs] or None),
         Target("articles", "Published list /articles", "/articles"),
         Target("review_queue", "Reviewer's queue /reviews", "/reviews", auth="reviewer", staff=True),
         Target("dashboard", "Editor's dashboard", "/dashboard", auth="editor", staff=True),
@@ -146,7 +156,7 @@ def login(base: str, email: str, password: str = PASSWORD) -> str:
             status, body = resp.status, resp.read()[:300]
     except urllib.error.HTTPError as exc:
         status, body = exc.code, exc.read()[:300]
-    if status != 302:
+    if status not in (302, 303):
         raise LoginFailed(f"log-in of {email} answered {status}: {body!r}")
     return "; ".join(f"{c.name}={c.value}" for c in jar)
 
