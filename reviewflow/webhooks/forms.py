@@ -16,5 +16,6 @@ class EndpointForm(FlaskForm):
                                "(plain http:// only to this machine, for development).")
     description = StringField("Description", validators=[Optional(), Length(max=DESCRIPTION_MAX)],
                               description="Who runs it and what it does, e.g. \"CMS: refresh article pages\".")
-    events = MultiCheckboxField("Events to send", choices=list(EVENTS.items()),
-                                validators=[DataRequired(message="Choose at least one event to send.")])
+    #: No DataRequired here: it would mark every box ``required`` and the browser would want them all ticked.
+    #: The service refuses an empty choice, and the view shows that on this field.
+    events = MultiCheckboxField("Events to send", choices=list(EVENTS.items()))
