@@ -240,6 +240,23 @@ def unavailable_response(app: Flask, exc: BaseException):
     return response
 
 
+#: The challenge of an API 401 (RFC 9110 §11.6.1: a 401 must carry one; RFC 6750 §3 for Bearer).
+BEARER_CHALLENGE = 'Bearer realm="reviewflow"'
+
+
+def bearer_challenge(code: str) -> str:
+    """``WWW-Authenticate`` for an API 401 with this error code.
+
+    A missing token gets the bare challenge; a token that was sent and refused adds
+    ``error="invalid_token"`` (RFC 6750 §3.1). A wrong signing password (``bad_password``) is a
+    401 too, and RFC 9110 requires a challenge on every 401, so it carries the bare one: the token
+    was good, and no token error is claimed.
+    """
+    if code == "unauthorized" and request.headers.get("Authorization"):
+        return BEARER_CHALLENGE + ', error="invalid_token"'
+    return BEARER_CHALLENGE
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/")
 
@@ -277,6 +294,8 @@ def register_error_handlers(app: Flask) -> None:
             response = app.make_response((body, status))
         if exc.retry_after:
             response.headers["Retry-After"] = str(exc.retry_after)
+        if exc.status == 401 and wants_json():
+            response.headers["WWW-Authenticate"] = bearer_challenge(exc.code)
         return response
 
     @app.errorhandler(HTTPException)
@@ -288,8 +307,16 @@ def register_error_handlers(app: Flask) -> None:
         if status == 400 and exc.description and "CSRF" in exc.description:
             message = "This form has expired or was sent from another site. Reload the page and try again."
         if wants_json():
-            return json_error(status, HTTP_CODES.get(status, "error"), message)
-        return _page(status, message)
+            response = json_error(status, HTTP_CODES.get(status, "error"), message)
+        else:
+            response = app.make_response(_page(status, message))
+        # werkzeug's own headers: Allow on a 405 (RFC 9110 §15.5.6 requires it); not its Content-Type.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        if status == 401 and wants_json():
+            response.headers["WWW-Authenticate"] = bearer_challenge(HTTP_CODES[401])
+        return response
 
     @app.errorhandler(IntegrityError)
     def lost_race(exc: IntegrityError):

@@ -49,7 +49,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from reviewflow.api.models import IdempotencyKey
-from reviewflow.errors import Conflict, DomainError, InvalidInput, json_error
+from reviewflow.errors import Conflict, DomainError, InvalidInput, bearer_challenge, json_error
 from reviewflow.extensions import db, utcnow
 
 HEADER = "Idempotency-Key"
@@ -113,6 +113,8 @@ def _answer(row: IdempotencyKey) -> Response:
                         f"path) in the last 24 hours. Use a new key for a new request.", field=HEADER)
     response = Response(row.response_body, status=row.status, mimetype="application/json")
     response.headers["Idempotent-Replayed"] = "true"
+    if row.status == 401:  # a stored bad_password: a 401 carries its challenge, replayed or not
+        response.headers["WWW-Authenticate"] = bearer_challenge("bad_password")
     return response
 
 

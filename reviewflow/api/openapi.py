@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import wraps
+from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 
-from reviewflow.api import idempotency
+from reviewflow.api import idempotency, responses
 from reviewflow.auth.services import user_for_token
 from reviewflow.errors import DomainError, InvalidInput, Unauthorized
 from reviewflow.extensions import csrf, db
@@ -24,14 +25,32 @@ from reviewflow.extensions import csrf, db
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
-ERROR_TEXT = {400: "Invalid input", 401: "Missing or bad token (or bad password when signing)",
-              403: "Forbidden for this person", 404: "Not found", 409: "Conflict with the current state",
-              413: "Request body over 1 MiB", 429: "Too many wrong signing passwords lately; see Retry-After",
-              503: "The database cannot be reached for now; see Retry-After"}
+#: What each error status means, with the codes it carries (``responses.ErrorCode``).
+ERROR_TEXT = {400: "Invalid input (`invalid_input`)",
+              401: "Missing or bad token (`unauthorized`), or a wrong password when signing (`bad_password`); "
+                   "with `WWW-Authenticate: Bearer`",
+              403: "Forbidden for this person (`forbidden`)", 404: "Not found (`not_found`)",
+              409: "Conflict with the current state (`invalid_state`, `stale_revision`, `reviewer_unavailable`, "
+                   "`sources_unchecked`)",
+              410: "Unpublished (`gone`)", 413: "Request body over 1 MiB (`payload_too_large`)",
+              429: "Too many wrong signing passwords lately (`too_many_attempts`); see Retry-After",
+              503: "The database cannot be reached for now (`unavailable`); see Retry-After"}
 #: What 400, 409 and 422 also mean on an operation that takes an ``Idempotency-Key``.
-ERROR_TEXT_KEYED = {400: "Invalid input, or an Idempotency-Key that is not 1 to 200 printable ASCII characters",
+ERROR_TEXT_KEYED = {400: "Invalid input, or an Idempotency-Key that is not 1 to 200 printable ASCII characters "
+                         "(`invalid_input`)",
                     409: ERROR_TEXT[409] + "; or " + idempotency.RESPONSES[409],
-                    422: idempotency.RESPONSES[422]}
+                    422: idempotency.RESPONSES[422] + " (`invalid_input`)"}
+#: Headers that come with an error status, documented on it.
+ERROR_HEADERS = {
+    401: {"WWW-Authenticate": {"required": True, "description": "The Bearer challenge (RFC 6750): "
+                               "`Bearer realm=\"reviewflow\"`, with `error=\"invalid_token\"` for a bad token",
+                               "schema": {"type": "string", "pattern": "^Bearer"}}},
+    429: {"Retry-After": {"required": True, "description": "Seconds to wait",
+                          "schema": {"type": "string", "pattern": "^[0-9]+$"}}},
+    503: {"Retry-After": {"required": True, "description": "Seconds to wait",
+                          "schema": {"type": "string", "pattern": "^[0-9]+$"}}},
+}
+REF = "#/components/schemas/{model}"
 
 
 @dataclass
@@ -39,9 +58,12 @@ class Operation:
     method: str
     path: str
     summary: str
+    #: The operationId: what a generated client names the call (``createArticle``).
+    op_id: str
     body: type[BaseModel] | None
     status: int
-    response: dict
+    #: The answer's type (a ``responses`` model, or a list of one): checks the answer and documents it.
+    response: Any
     errors: list[int]
     public: bool
     params: dict = field(default_factory=dict)
@@ -82,9 +104,10 @@ def _parse(model: type[BaseModel] | None) -> BaseModel | None:
         raise InvalidInput(f"{where}: {first['msg']}", field=where) from None
 
 
-def operation(method: str, path: str, summary: str, *, body: type[BaseModel] | None = None, status: int = 200,
-              response: dict | None = None, errors: tuple[int, ...] = (), public: bool = False, params=None):
-    """Register an API operation and its route. The endpoint gets ``(user, body, **path_params)``.
+def operation(method: str, path: str, summary: str, *, op_id: str, response: Any, body: type[BaseModel] | None = None,
+              status: int = 200, errors: tuple[int, ...] = (), public: bool = False, params=None):
+    """Register an API operation and its route. The endpoint gets ``(user, body, **path_params)`` and
+    returns the answer's JSON values, which go out through ``response`` (``responses.serialise``).
 
     Unless the operation is a GET or public, a request with an ``Idempotency-Key`` is answered
     through ``idempotency``: a repeat gets the stored answer and the endpoint is not called; a first
@@ -93,8 +116,7 @@ def operation(method: str, path: str, summary: str, *, body: type[BaseModel] | N
     keyed = method != "GET" and not public
     errs = sorted(set(errors) | ({401} if not public else set()) | ({400, 413} if body else set())
                   | ({400, 409, 422} if keyed else set()) | {503})
-    op = Operation(method, path, summary, body, status, response or {"type": "object"}, errs, public, params or {},
-                   keyed)
+    op = Operation(method, path, summary, op_id, body, status, response, errs, public, params or {}, keyed)
     OPERATIONS.append(op)
 
     def register(fn):
@@ -119,6 +141,7 @@ def operation(method: str, path: str, summary: str, *, body: type[BaseModel] | N
                 raise
             response = jsonify(result)
             response.status_code = status
+            responses.check(op.response, response.get_data())
             if claim is not None:
                 idempotency.finish(claim, response)
             db.session.commit()
@@ -130,21 +153,25 @@ def operation(method: str, path: str, summary: str, *, body: type[BaseModel] | N
     return register
 
 
-def _error_schema() -> dict:
-    return {"type": "object", "required": ["error"], "properties": {"error": {
-        "type": "object", "required": ["code", "message"],
-        "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}
+def _schema(model: Any, schemas: dict, mode: str) -> dict:
+    """The JSON Schema of ``model`` (a model, or a list of one), its models moved into ``schemas``."""
+    schema = responses.adapter(model).json_schema(ref_template=REF, mode=mode)
+    schemas.update(schema.pop("$defs", {}))
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        schemas[model.__name__] = schema
+        return {"$ref": REF.format(model=model.__name__)}
+    return schema
 
 
 def document() -> dict:
     """The OpenAPI 3.1 document of every registered operation."""
     paths: dict = {}
-    schemas: dict = {"Error": _error_schema()}
+    schemas: dict = {}
+    error_ref = _schema(responses.Error, schemas, "serialization")
     for op in OPERATIONS:
-        op_id = op.method.lower() + re.sub(r"\W+", "_", op.path)
-        entry: dict = {"summary": op.summary, "operationId": op_id,
+        entry: dict = {"summary": op.summary, "operationId": op.op_id,
                        "responses": {str(op.status): {"description": "Success", "content": {
-                           "application/json": {"schema": op.response}}}}}
+                           "application/json": {"schema": _schema(op.response, schemas, "serialization")}}}}}
         names = re.findall(r"\{(\w+)\}", op.path)
         parameters = [{"name": n, "in": "path", "required": True,
                        "schema": op.params.get(n, {"type": "integer", "minimum": 1})} for n in names]
@@ -154,20 +181,16 @@ def document() -> dict:
         if parameters:
             entry["parameters"] = parameters
         if op.body is not None:
-            schema = op.body.model_json_schema(ref_template="#/components/schemas/{model}")
-            for name, sub in schema.pop("$defs", {}).items():
-                schemas[name] = sub
-            schemas[op.body.__name__] = schema
-            entry["requestBody"] = {"required": True, "content": {"application/json": {
-                "schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}}}
+            schema = _schema(op.body, schemas, "validation")
+            required = bool(op.body.model_json_schema().get("required"))
+            entry["requestBody"] = {"required": required, "content": {"application/json": {"schema": schema}}}
         texts = {**ERROR_TEXT, **ERROR_TEXT_KEYED} if op.keyed else ERROR_TEXT
         for code in op.errors:
-            entry["responses"][str(code)] = {"description": texts.get(code, "Error"), "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-        if not op.public:
-            entry["security"] = [{"bearer": []}]
-        else:
-            entry["security"] = []
+            answer = {"description": texts.get(code, "Error"), "content": {"application/json": {"schema": error_ref}}}
+            if code in ERROR_HEADERS:
+                answer["headers"] = ERROR_HEADERS[code]
+            entry["responses"][str(code)] = answer
+        entry["security"] = [] if op.public else [{"bearer": []}]
         paths.setdefault(op.path, {})[op.method.lower()] = entry
     return {
         "openapi": "3.1.0",

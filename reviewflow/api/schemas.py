@@ -1,14 +1,48 @@
 """Request bodies of the JSON API as pydantic models.
 
 The same models validate requests and, through their JSON Schema, make the OpenAPI
-document, so the two cannot drift apart. Strict types: a number is not a title.
+document, so the two cannot drift apart. Strict types: a number is not a title, a string is
+not a number, ``true`` is not 1. As in JSON Schema, an integer is any integral number: ``1.0``
+is 1, ``1.5`` is refused. A date is a ``YYYY-MM-DD`` string and nothing else (not a date-time,
+not a number of seconds).
 """
 from __future__ import annotations
 
+import math
+import re
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr, WithJsonSchema
+
+#: The largest id or number the API accepts (the databases' 32-bit integer columns).
+INT_MAX = 2_147_483_647
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _integral(value: object) -> int:
+    """An int, or a float with no fractional part (JSON ``1.0``); never a bool or a string."""
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    raise ValueError("must be an integer")
+
+
+def _date_only(value: object) -> date:
+    """A ``YYYY-MM-DD`` string as a date; anything else (a date-time, a number) is refused."""
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return date.fromisoformat(value)
+
+
+#: A positive integer, 1.0 counting as 1.
+Positive = Annotated[int, BeforeValidator(_integral), Field(ge=1, le=INT_MAX)]
+#: A calendar date, strictly ``YYYY-MM-DD``.
+StrictDate = Annotated[date, BeforeValidator(_date_only),
+                       WithJsonSchema({"type": "string", "format": "date", "examples": ["2026-06-30"]})]
 
 
 class Body(BaseModel):
@@ -24,7 +58,7 @@ class ArticleCreate(Body):
 class RevisionCreate(Body):
     title: StrictStr = Field(min_length=1, max_length=200)
     body: StrictStr = Field(min_length=1, max_length=200_000)
-    base_revision: StrictInt = Field(ge=1)
+    base_revision: Positive
     note: StrictStr | None = Field(default=None, max_length=500)
 
 
@@ -33,12 +67,12 @@ class Empty(Body):
 
 
 class AssignmentCreate(Body):
-    reviewer_id: StrictInt = Field(ge=1)
-    due_date: date | None = None
+    reviewer_id: Positive
+    due_date: StrictDate | None = None
 
 
 class AnnotationCreate(Body):
-    revision: StrictInt = Field(ge=1)
+    revision: Positive
     quote: StrictStr = Field(min_length=1, max_length=1000)
     prefix: StrictStr | None = Field(default=None, max_length=200)
     suffix: StrictStr | None = Field(default=None, max_length=200)
@@ -51,7 +85,7 @@ class ReplyCreate(Body):
 
 
 class DecisionCreate(Body):
-    revision: StrictInt = Field(ge=1)
+    revision: Positive
     decision: Literal["approve", "request_changes"]
     password: StrictStr = Field(max_length=1024)
     comment: StrictStr | None = Field(default=None, max_length=5000)
@@ -59,7 +93,7 @@ class DecisionCreate(Body):
 
 
 class PublishCreate(Body):
-    revision: StrictInt = Field(ge=1)
+    revision: Positive
     change_note: StrictStr | None = Field(default=None, max_length=500)
 
 
@@ -68,7 +102,7 @@ class UnpublishCreate(Body):
 
 
 class SourceCheckCreate(Body):
-    revision: StrictInt = Field(ge=1)
+    revision: Positive
     key: StrictStr = Field(min_length=1, max_length=100)
     verdict: Literal["supports", "does_not_support", "outdated", "inaccessible"]
     comment: StrictStr | None = Field(default=None, max_length=5000)

@@ -1,10 +1,10 @@
 """The endpoints of /api/v1, each a few lines over a service (PRODUCT.md lists them)."""
 from __future__ import annotations
 
-from flask import jsonify
 from sqlalchemy import select
 
 from reviewflow import policy, public_url
+from reviewflow.api import responses as r
 from reviewflow.api import schemas as s
 from reviewflow.api import serializers as out
 from reviewflow.api.openapi import bp, document, operation
@@ -16,29 +16,29 @@ from reviewflow.publishing import services as publishing
 from reviewflow.reviews import services as reviews
 from reviewflow.sources import services as sources
 
-OBJ = {"type": "object"}
-LIST = {"type": "array", "items": OBJ}
+#: The blueprint ``create_app`` registers, with every operation below on it.
+__all__ = ["bp"]
 SLUG = {"slug": {"type": "string", "maxLength": 200}}
 
 
-@bp.get("/openapi.json")
-def openapi():
-    return jsonify(document())
+@operation("GET", "/openapi.json", "This document", op_id="getOpenApi", response=r.OpenApiDocument, public=True)
+def openapi(user, _):
+    return document()
 
 
-@operation("GET", "/me", "The person holding the token")
+@operation("GET", "/me", "The person holding the token", op_id="getMe", response=r.Me)
 def me(user, _):
     return {"id": user.id, "email": user.email, "name": user.name, "roles": user.roles}
 
 
-@operation("GET", "/review-checklist", "What an approval attests, item by item", public=True,
-           response={"type": "object", "required": ["items"],
-                     "properties": {"items": {"type": "array", "items": {"type": "string"}}}})
+@operation("GET", "/review-checklist", "What an approval attests, item by item", op_id="getReviewChecklist",
+           response=r.ReviewChecklist, public=True)
 def review_checklist(user, _):
     return {"items": reviews.review_checklist()}
 
 
-@operation("POST", "/articles", "Start an article (writers)", body=s.ArticleCreate, status=201, errors=(403,))
+@operation("POST", "/articles", "Start an article (writers)", op_id="createArticle", response=r.Article,
+           body=s.ArticleCreate, status=201, errors=(403,))
 def create_article(user, body):
     article = articles.create_article(user, body.title, body.body, body.topic or "")
     db.session.flush()
@@ -51,12 +51,14 @@ def _visible(user, article_id):
     return article
 
 
-@operation("GET", "/articles/{id}", "An article with its current revision", errors=(403, 404))
+@operation("GET", "/articles/{id}", "An article with its current revision", op_id="getArticle", response=r.Article,
+           errors=(403, 404))
 def get_article(user, _, id):
     return out.article_json(_visible(user, id))
 
 
-@operation("POST", "/articles/{id}/revisions", "Save a new revision (its writer)", body=s.RevisionCreate,
+@operation("POST", "/articles/{id}/revisions", "Save a new revision (its writer)", op_id="saveRevision",
+           response=r.Article, body=s.RevisionCreate,
            status=201, errors=(403, 404, 409))
 def save_revision(user, body, id):
     article = articles.get_article(id)
@@ -66,14 +68,16 @@ def save_revision(user, body, id):
     return out.article_json(article)
 
 
-@operation("POST", "/articles/{id}/submit", "Submit for review (its writer)", body=s.Empty, errors=(403, 404, 409))
+@operation("POST", "/articles/{id}/submit", "Submit for review (its writer)", op_id="submitArticle",
+           response=r.Article, body=s.Empty, errors=(403, 404, 409))
 def submit(user, _, id):
     article = articles.get_article(id)
     articles.submit_article(user, article)
     return out.article_json(article)
 
 
-@operation("POST", "/articles/{id}/assignments", "Assign a reviewer (editors)", body=s.AssignmentCreate,
+@operation("POST", "/articles/{id}/assignments", "Assign a reviewer (editors)", op_id="assignReviewer",
+           response=r.Assignment, body=s.AssignmentCreate,
            status=201, errors=(403, 404, 409))
 def assign(user, body, id):
     article = articles.get_article(id)
@@ -81,20 +85,21 @@ def assign(user, body, id):
 
 
 @operation("DELETE", "/articles/{id}/assignments/{assignment_id}", "Withdraw a reviewer (editors)",
-           errors=(403, 404, 409))
+           op_id="withdrawAssignment", response=r.Assignment, errors=(403, 404, 409))
 def withdraw(user, _, id, assignment_id):
     article = articles.get_article(id)
     assignment = reviews.get_assignment(article, assignment_id)
     return out.assignment_json(reviews.withdraw_assignment(user, article, assignment))
 
 
-@operation("GET", "/articles/{id}/annotations", "Annotations of an article", response=LIST, errors=(403, 404))
+@operation("GET", "/articles/{id}/annotations", "Annotations of an article", op_id="listAnnotations",
+           response=list[r.Annotation], errors=(403, 404))
 def list_annotations(user, _, id):
     return [out.annotation_json(a) for a in reviews.annotations_of(_visible(user, id))]
 
 
-@operation("POST", "/articles/{id}/annotations", "Annotate quoted text (assigned reviewers)",
-           body=s.AnnotationCreate, status=201, errors=(403, 404))
+@operation("POST", "/articles/{id}/annotations", "Annotate quoted text (assigned reviewers)", op_id="annotate",
+           response=r.Annotation, body=s.AnnotationCreate, status=201, errors=(403, 404))
 def annotate(user, body, id):
     article = articles.get_article(id)
     ann = reviews.add_annotation(user, article, body.revision, body.quote, body.comment, body.blocking,
@@ -102,23 +107,27 @@ def annotate(user, body, id):
     return out.annotation_json(ann)
 
 
-@operation("POST", "/annotations/{id}/replies", "Reply to an annotation (staff)", body=s.ReplyCreate, status=201,
+@operation("POST", "/annotations/{id}/replies", "Reply to an annotation (staff)", op_id="replyToAnnotation",
+           response=r.Reply, body=s.ReplyCreate, status=201,
            errors=(403, 404))
 def reply(user, body, id):
     return out.reply_json(reviews.reply_to_annotation(user, reviews.get_annotation(id), body.comment))
 
 
-@operation("POST", "/annotations/{id}/resolve", "Resolve an annotation", body=s.Empty, errors=(403, 404, 409))
+@operation("POST", "/annotations/{id}/resolve", "Resolve an annotation", op_id="resolveAnnotation",
+           response=r.Annotation, body=s.Empty, errors=(403, 404, 409))
 def resolve(user, _, id):
     return out.annotation_json(reviews.set_annotation_status(user, reviews.get_annotation(id), "resolved"))
 
 
-@operation("POST", "/annotations/{id}/reopen", "Reopen an annotation", body=s.Empty, errors=(403, 404, 409))
+@operation("POST", "/annotations/{id}/reopen", "Reopen an annotation", op_id="reopenAnnotation",
+           response=r.Annotation, body=s.Empty, errors=(403, 404, 409))
 def reopen(user, _, id):
     return out.annotation_json(reviews.set_annotation_status(user, reviews.get_annotation(id), "open"))
 
 
-@operation("POST", "/articles/{id}/decisions", "Sign a decision (assigned reviewers)", body=s.DecisionCreate,
+@operation("POST", "/articles/{id}/decisions", "Sign a decision (assigned reviewers)", op_id="signDecision",
+           response=r.Decision, body=s.DecisionCreate,
            status=201, errors=(403, 404, 409, 429))
 def decide(user, body, id):
     article = articles.get_article(id)
@@ -128,7 +137,8 @@ def decide(user, body, id):
 
 
 @operation("POST", "/articles/{id}/source-checks", "Give a verdict on a cited source (assigned reviewers)",
-           body=s.SourceCheckCreate, status=201, errors=(403, 404, 409))
+           op_id="createSourceCheck", response=r.SourceCheck, body=s.SourceCheckCreate, status=201,
+           errors=(403, 404, 409))
 def check_source(user, body, id):
     article = articles.get_article(id)
     return out.source_check_json(sources.check_source(user, article, body.revision, body.key, body.verdict,
@@ -136,19 +146,20 @@ def check_source(user, body, id):
 
 
 @operation("GET", "/articles/{id}/source-checks", "The verdicts that stand on the current revision's sources (staff)",
-           response=LIST, errors=(403, 404))
+           op_id="listSourceChecks", response=list[r.SourceCheck], errors=(403, 404))
 def list_source_checks(user, _, id):
     return [out.source_check_json(c) for c in sources.standing_checks(_visible(user, id))]
 
 
 @operation("POST", "/articles/{id}/source-flags", "Flag a live source as outdated (editors, assigned reviewers)",
-           body=s.SourceFlagCreate, status=201, errors=(403, 404, 409))
+           op_id="flagSource", response=r.SourceCheck, body=s.SourceFlagCreate, status=201, errors=(403, 404, 409))
 def flag_source(user, body, id):
     article = articles.get_article(id)
     return out.source_check_json(sources.flag_source(user, article, body.key, body.comment))
 
 
-@operation("POST", "/articles/{id}/publish", "Publish an approved revision (editors)", body=s.PublishCreate,
+@operation("POST", "/articles/{id}/publish", "Publish an approved revision (editors)", op_id="publishRevision",
+           response=r.PublishedVersion, body=s.PublishCreate,
            status=201, errors=(403, 404, 409))
 def publish(user, body, id):
     article = articles.get_article(id)
@@ -157,7 +168,8 @@ def publish(user, body, id):
     return out.version_json(version, url)
 
 
-@operation("POST", "/articles/{id}/unpublish", "Unpublish (editors)", body=s.UnpublishCreate,
+@operation("POST", "/articles/{id}/unpublish", "Unpublish (editors)", op_id="unpublishArticle", response=r.Article,
+           body=s.UnpublishCreate,
            errors=(403, 404, 409))
 def unpublish(user, body, id):
     article = articles.get_article(id)
@@ -165,7 +177,8 @@ def unpublish(user, body, id):
     return out.article_json(article)
 
 
-@operation("GET", "/articles/{id}/audit", "Audit events of an article, oldest first (staff)", response=LIST,
+@operation("GET", "/articles/{id}/audit", "Audit events of an article, oldest first (staff)",
+           op_id="listArticleAudit", response=list[r.AuditEvent],
            errors=(403, 404))
 def article_audit(user, _, id):
     article = articles.get_article(id)
@@ -175,7 +188,8 @@ def article_audit(user, _, id):
     return [out.event_json(e) for e in events]
 
 
-@operation("GET", "/published/{slug}", "The latest published version (public)", public=True, errors=(404, 410),
+@operation("GET", "/published/{slug}", "The latest published version (public)", op_id="getPublished",
+           response=r.Published, public=True, errors=(404, 410),
            params=SLUG)
 def published(user, _, slug):
     pa = publishing.public_article(slug)

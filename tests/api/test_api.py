@@ -28,6 +28,7 @@ OPERATIONS = [
     ("POST", "/articles/{id}/annotations", True, False),
     ("POST", "/annotations/{id}/replies", True, False),
     ("POST", "/annotations/{id}/resolve", True, False),
+    ("POST", "/annotations/{id}/reopen", True, False),
     ("POST", "/articles/{id}/decisions", True, False),
     ("POST", "/articles/{id}/publish", True, False),
     ("POST", "/articles/{id}/unpublish", True, False),
@@ -37,6 +38,7 @@ OPERATIONS = [
     ("POST", "/articles/{id}/source-flags", True, False),
     ("GET", "/published/{slug}", False, True),
     ("GET", "/review-checklist", False, True),
+    ("GET", "/openapi.json", False, True),
 ]
 PRIVATE = [(m, p) for m, p, _, public in OPERATIONS if not public]
 WITH_BODY = [(m, p) for m, p, body, _ in OPERATIONS if body]
@@ -814,7 +816,7 @@ def test_openapi_operations_have_parameters_bodies_and_errors(spec):
             for code, resp in responses.items():
                 if code.startswith(("4", "5")):
                     error = _resolve(spec, resp["content"]["application/json"]["schema"])
-                    assert error["properties"]["error"]["required"] == ["code", "message"]
+                    assert _resolve(spec, error["properties"]["error"])["required"] == ["code", "message"]
             if key not in public:
                 assert op.get("security"), key
 
