@@ -81,7 +81,7 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    """A request id for the audit trail; security headers; staff pages never cached."""
+    """A request id for the audit trail; security headers; staff pages never cached; 303 after a POST."""
 
     @app.before_request
     def _request_id() -> None:
@@ -90,6 +90,8 @@ def register_request_hooks(app: Flask) -> None:
 
     @app.after_request
     def _headers(response):
+        if response.status_code == 302 and request.method == "POST":
+            response.status_code = 303  # RFC 9110 15.4.4: see the result with a GET, whatever the client
         h = response.headers
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("X-Frame-Options", "DENY")

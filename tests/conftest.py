@@ -57,7 +57,7 @@ def login(client):
 
     def _login(user, password: str = PASSWORD):
         response = client.post("/login", data={"email": user.email, "password": password})
-        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        assert response.status_code == 303, response.get_data(as_text=True)[:500]
         return client
 
     return _login

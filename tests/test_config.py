@@ -79,7 +79,7 @@ def _session_cookie_header(response) -> str:
 def test_session_cookie_is_httponly_and_samesite_lax(client, db):
     user = make_user("writer")
     response = client.post("/login", data={"email": user.email, "password": PASSWORD})
-    assert response.status_code == 302
+    assert response.status_code == 303
     cookie = _session_cookie_header(response)
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
@@ -101,7 +101,7 @@ def test_production_session_cookie_is_secure(prod_env, tmp_path):
         user = make_user("editor")
         response = app.test_client().post("/login", data={"email": user.email, "password": PASSWORD},
                                           base_url="https://localhost")
-        assert response.status_code == 302
+        assert response.status_code == 303
         cookie = _session_cookie_header(response)
         db.session.remove()
         db.engine.dispose()

@@ -438,7 +438,7 @@ def budget(tmp_path_factory) -> dict:
             for who in {c.who for c in CASES if c.who and not c.api}:
                 clients[who] = app.test_client()
                 response = clients[who].post("/login", data={"email": w.person(who).email, "password": PASSWORD})
-                assert response.status_code == 302, who
+                assert response.status_code == 303, who
             start(w)
             grow(w, SMALL)
             small = measure_all(w, clients)

@@ -73,7 +73,7 @@ def test_anonymous_pages_redirect_to_login(client, cast, path):
 def test_anonymous_posts_redirect_to_login_and_change_nothing(client, cast, path):
     article = make_article(cast["writer"])
     response = client.post(path, data={"body": "x", "title": "x", "base_revision": "1"})
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response.headers["Location"].startswith("/login")
     assert _db.session.get(Article, article.id).state == "draft"
     assert revisions(article) == 1
@@ -298,7 +298,7 @@ def test_new_article_form_creates_a_draft(client, cast, as_user):
     response = client.post("/work/articles/new", data={"title": "Sunburn basics", "topic": "Dermatology",
                                                        "body": BODY, "note": "First go"})
     article = _db.session.scalar(select(Article).where(Article.title == "Sunburn basics"))
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response.headers["Location"] == f"/work/articles/{article.id}"
     assert article.state == "draft" and article.writer_id == cast["writer"].id and article.topic == "Dermatology"
     assert revisions(article) == 1
@@ -337,7 +337,7 @@ def test_edit_form_is_prefilled_and_saves_a_revision(client, cast, as_user):
     assert "Moisturize within three minutes" in page
     response = client.post(f"/work/articles/{article.id}/edit", data={
         "title": "Eczema in winter", "body": BODY.replace("three", "five"), "base_revision": "1", "note": "Timing"})
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert revisions(article) == 2
     assert _db.session.get(Article, article.id).current_revision == 2
     assert events("revision.saved", article) == 1
@@ -496,7 +496,7 @@ def test_submit_with_reviewer_goes_in_review(client, cast, as_user):
     assert _db.session.get(Article, article.id).state == "changes_requested"
     articles.save_revision(w, article, article.title, BODY + "\nA source.\n", article.current_revision)
     _db.session.commit()
-    assert client.post(f"/work/articles/{article.id}/submit").status_code == 302
+    assert client.post(f"/work/articles/{article.id}/submit").status_code == 303
     assert _db.session.get(Article, article.id).state == "in_review"
 
 
@@ -558,7 +558,7 @@ def test_notifications_list_and_mark_all_read(client, cast, as_user):
     page = html(client.get("/notifications"))
     assert "You were asked to review “Eczema notes”" in page and "Mark all as read" in page
     response = client.post("/notifications")
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert notices.unread_count(cast["rev"]) == 0
     assert "Mark all as read" not in html(client.get("/notifications"))
 
@@ -583,5 +583,5 @@ def test_notifications_page_forward_and_back(app, client, cast, as_user):
     assert "There is nothing on this page." in html(client.get("/notifications?before=n1"))
     # Marking as read still works from any page, and comes back to the newest.
     response = client.post("/notifications?before=n1")
-    assert response.status_code == 302 and response.headers["Location"] == "/notifications"
+    assert response.status_code == 303 and response.headers["Location"] == "/notifications"
     assert notices.unread_count(cast["writer"]) == 0 and notices.unread_count(cast["writer2"]) == 5

@@ -346,7 +346,7 @@ def test_admin_verifies_now_and_the_badge_says_so(cast, login, client, published
     login(cast["admin"])
     assert "never verified" in client.get("/audit").get_data(as_text=True)
     response = client.post("/audit/verify", data={"next": f"/work/articles/{published.id}/audit"})
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response.headers["Location"].endswith(f"/work/articles/{published.id}/audit")
     run = db.session.scalars(select(AuditVerification)).one()
     assert run.ok and run.events == len(all_events(db))

@@ -22,7 +22,7 @@ def events(db, action: str) -> list[AuditEvent]:
 def test_anonymous_visitors_are_sent_to_log_in(client):
     response = client.get("/account")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
-    assert client.post("/account/tokens/1/revoke").status_code == 302
+    assert client.post("/account/tokens/1/revoke").status_code == 303
 
 
 def test_account_page_shows_who_you_are(cast, login, client):
@@ -52,21 +52,21 @@ def test_reviewer_sees_credential_history_newest_first(cast, login, client, db):
 def test_password_change_ends_other_sessions(app, cast, login, client, db):
     writer = cast["writer"]
     other = app.test_client()
-    assert other.post("/login", data={"email": writer.email, "password": PASSWORD}).status_code == 302
+    assert other.post("/login", data={"email": writer.email, "password": PASSWORD}).status_code == 303
     assert other.get("/dashboard").status_code == 200
     login(writer)
 
     response = client.post("/account", data={"pw-current_password": PASSWORD, "pw-new_password": NEW_PASSWORD,
                                              "pw-submit": "1"})
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert client.get("/dashboard").status_code == 200  # this browser keeps a fresh session
     response = other.get("/dashboard")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     assert len(events(db, "account.password_changed")) == 1
 
     third = app.test_client()
-    assert third.post("/login", data={"email": writer.email, "password": PASSWORD}).status_code != 302
-    assert third.post("/login", data={"email": writer.email, "password": NEW_PASSWORD}).status_code == 302
+    assert third.post("/login", data={"email": writer.email, "password": PASSWORD}).status_code != 303
+    assert third.post("/login", data={"email": writer.email, "password": NEW_PASSWORD}).status_code == 303
 
 
 def test_wrong_current_password_changes_nothing(cast, login, client, db):
@@ -105,7 +105,7 @@ def test_token_is_shown_once_and_revoking_it_locks_the_api(cast, login, client, 
     assert "never" not in client.get("/account").get_data(as_text=True).split("CMS sync")[1].split("</tr>")[0]
 
     response = client.post(f"/account/tokens/{token.id}/revoke", headers={"Referer": "https://evil.example/x"})
-    assert response.status_code == 302 and response.headers["Location"].endswith("/account")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/account")
     assert client.get("/api/v1/me", headers=headers).status_code == 401
     assert len(events(db, "token.revoked")) == 1
     assert "Revoked" in client.get("/account").get_data(as_text=True)

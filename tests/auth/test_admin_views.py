@@ -56,7 +56,7 @@ def test_admin_pages_send_anonymous_visitors_to_log_in(cast, client):
         response = client.get(path)
         assert response.status_code == 302 and "/login" in response.headers["Location"], path
     response = client.post(f"/admin/users/{cast['rev'].id}/verify")
-    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert response.status_code == 303 and "/login" in response.headers["Location"]
 
 
 def test_people_list_searches_and_pages(app, cast, login, client):
@@ -84,7 +84,7 @@ def test_admin_creates_an_account(cast, login, client, db):
     response = client.post("/admin/users/new", data={
         "email": "Nia.Obi@example.org", "name": "Nia Obi", "password": "A-long-enough-password",
         "roles": ["writer", "reviewer"], "bio": "Health writer.", "active": "y"})
-    assert response.status_code == 302
+    assert response.status_code == 303
     user = accounts.find_user("nia.obi@example.org")
     assert user is not None and user.roles == ["reviewer", "writer"] and user.active
     created = events(db, "account.created")[-1]
@@ -106,7 +106,7 @@ def test_admin_changes_roles(cast, login, client, db):
     login(cast["admin"])
     writer = cast["writer"]
     response = client.post(f"/admin/users/{writer.id}", data=account_form(writer, roles=["writer", "editor"]))
-    assert response.status_code == 302
+    assert response.status_code == 303
     db.session.expire_all()
     assert writer.roles == ["editor", "writer"]
     changed = events(db, "account.roles_changed")
@@ -127,16 +127,16 @@ def test_admin_cannot_remove_own_admin_role(cast, login, client, db):
 def test_deactivated_people_cannot_log_in(app, cast, login, client, db):
     writer = cast["writer"]
     theirs = app.test_client()
-    assert theirs.post("/login", data={"email": writer.email, "password": PASSWORD}).status_code == 302
+    assert theirs.post("/login", data={"email": writer.email, "password": PASSWORD}).status_code == 303
     login(cast["admin"])
     response = client.post(f"/admin/users/{writer.id}", data=account_form(writer, active=None))
-    assert response.status_code == 302
+    assert response.status_code == 303
     db.session.expire_all()
     assert not writer.active
     assert events(db, "account.updated")[-1].target_id == writer.id
     assert theirs.get("/dashboard").status_code == 302  # their open session ended
     fresh = app.test_client()
-    assert fresh.post("/login", data={"email": writer.email, "password": PASSWORD}).status_code != 302
+    assert fresh.post("/login", data={"email": writer.email, "password": PASSWORD}).status_code != 303
     assert "Inactive" in client.get("/admin/users").get_data(as_text=True)
 
 
@@ -146,11 +146,11 @@ def test_credentials_saved_twice_keep_both_versions(cast, login, client, db):
     before = profiles_of(db, rev)  # version 1, and version 2 that verified it
     original = {f: getattr(before[-1], f) for f in PROFILE_FIELDS}
     first = client.post(f"/admin/users/{rev.id}", data=profile_form(credentials="M.D., Ph.D.", license_number="GA-2"))
-    assert first.status_code == 302
+    assert first.status_code == 303
     v2 = {f: getattr(profiles_of(db, rev)[-1], f) for f in PROFILE_FIELDS}
     second = client.post(f"/admin/users/{rev.id}", data=profile_form(credentials="M.D., Ph.D., FAAD",
                                                                       license_number="GA-3"))
-    assert second.status_code == 302
+    assert second.status_code == 303
     db.session.expire_all()
     versions = profiles_of(db, rev)
     assert [p.version for p in versions] == [1, 2, 3, 4]
@@ -183,7 +183,7 @@ def test_admin_verifies_credentials(cast, login, client, db):
     page = client.get(f"/admin/users/{rev.id}").get_data(as_text=True)
     assert "Mark credentials verified" in page and "How did you check them?" in page
     response = client.post(f"/admin/users/{rev.id}/verify", data={"method": "Licence looked up in the register."})
-    assert response.status_code == 302
+    assert response.status_code == 303
     db.session.expire_all()
     current = rev.profile
     assert current.version == 2 and current.verified_by_id == admin.id and current.verified_at is not None
@@ -207,7 +207,7 @@ def test_admin_sees_and_revokes_a_persons_tokens(cast, login, client, db):
     assert "Reference manager" in page and token.prefix in page and plain not in page
     response = client.post(f"/account/tokens/{token.id}/revoke",
                            headers={"Referer": f"http://localhost/admin/users/{rev.id}"})
-    assert response.status_code == 302 and response.headers["Location"].endswith(f"/admin/users/{rev.id}")
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/admin/users/{rev.id}")
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {plain}"}).status_code == 401
     revoked = events(db, "token.revoked")
     assert len(revoked) == 1 and revoked[0].actor_id == cast["admin"].id

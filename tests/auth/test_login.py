@@ -61,14 +61,14 @@ def test_anonymous_dashboard_is_sent_to_login(client):
 def test_login_then_dashboard(client, db):
     user = make_user("writer")
     response = _post_login(client, user.email, PASSWORD)
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response.headers["Location"] == "/dashboard"
     assert client.get("/dashboard").status_code == 200
 
 
 def test_login_email_is_case_insensitive(client, db):
     make_user("writer", email="Mixed.Case@Example.org")
-    assert _post_login(client, "  MIXED.case@example.ORG ", PASSWORD).status_code == 302
+    assert _post_login(client, "  MIXED.case@example.ORG ", PASSWORD).status_code == 303
 
 
 def test_logged_in_visit_to_login_goes_to_dashboard(client, login, db):
@@ -80,7 +80,7 @@ def test_logged_in_visit_to_login_goes_to_dashboard(client, login, db):
 def test_logout_ends_the_session(client, login, db):
     login(make_user("writer"))
     response = client.post("/logout")
-    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
     response = client.get("/dashboard")
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
 
@@ -157,7 +157,7 @@ def test_successful_login_resets_the_counts(app, client, db):
     app.config.update(LOGIN_SLOW_AFTER=100, LOGIN_LOCK_AFTER=100)
     user = make_user("writer")
     _post_login(client, user.email, WRONG)
-    assert _post_login(client, user.email, PASSWORD).status_code == 302
+    assert _post_login(client, user.email, PASSWORD).status_code == 303
     assert _throttle(f"email:{user.email}").failures == 0
 
 
@@ -172,7 +172,7 @@ def test_failed_logins_are_slowed(app, client, db):
     assert "Wait" in response.get_data(as_text=True)
     assert _throttle(f"email:{user.email}").failures == 2  # a refusal to try is not another failure
     _let_time_pass()
-    assert _post_login(client, user.email, PASSWORD).status_code == 302
+    assert _post_login(client, user.email, PASSWORD).status_code == 303
 
 
 def test_account_is_locked_after_repeated_failures(app, client, db):
@@ -191,7 +191,7 @@ def test_account_is_locked_after_repeated_failures(app, client, db):
     row.locked_until = row.locked_until - timedelta(minutes=16)
     db.session.commit()
     _let_time_pass(60)
-    assert _post_login(client, user.email, PASSWORD, ip="10.2.9.9").status_code == 302
+    assert _post_login(client, user.email, PASSWORD, ip="10.2.9.9").status_code == 303
 
 
 def test_lock_message_is_the_same_for_unknown_and_known_emails(app, client, db):
@@ -217,7 +217,7 @@ def test_address_is_locked_after_failures_across_accounts(app, client, db):
     assert _throttle("ip:10.4.4.4").locked_until is not None
     assert _post_login(client, victim.email, PASSWORD, ip="10.4.4.4").status_code == 429
     # The same person from another address is not affected.
-    assert _post_login(client, victim.email, PASSWORD, ip="10.5.5.5").status_code == 302
+    assert _post_login(client, victim.email, PASSWORD, ip="10.5.5.5").status_code == 303
 
 
 # CSRF --------------------------------------------------------------------------------------------
@@ -251,7 +251,7 @@ def test_login_with_csrf_token_from_the_form_works(csrf_app):
         r'value="([^"]+)"[^>]*name="csrf_token"', html)
     assert token, "the log-in form carries a CSRF token"
     response = client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token.group(1)})
-    assert response.status_code == 302
+    assert response.status_code == 303
 
 
 def test_logout_without_csrf_token_is_refused(csrf_app):
@@ -281,7 +281,7 @@ def test_next_redirect_stays_on_the_site(client, db, target, expected):
 
     user = make_user("writer")
     response = _post_login(client, user.email, PASSWORD, next_url=quote(target, safe=""))
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response.headers["Location"] == expected
 
 

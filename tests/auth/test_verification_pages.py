@@ -100,7 +100,7 @@ def test_admin_page_asks_how_and_records_it(cast, newcomer, login, client, db):
     assert "How did you check them?" in page and "Licence looked up in the issuing board’s public register" in page
 
     response = client.post(f"/admin/users/{newcomer.id}/verify", data={"method": f"  {PHONE_CHECK} "})
-    assert response.status_code == 302 and response.headers["Location"].endswith(f"/admin/users/{newcomer.id}")
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/admin/users/{newcomer.id}")
     db.session.expire_all()
     current = newcomer.profile
     assert current.version == 2 and current.verified_by_id == admin.id and current.verified_at is not None
@@ -141,7 +141,7 @@ def test_nobody_verifies_their_own_credentials(cast, login, client, db):
 
     client.post("/logout")
     login(cast["admin"])
-    assert client.post(f"/admin/users/{both.id}/verify", data={"method": METHOD}).status_code == 302
+    assert client.post(f"/admin/users/{both.id}/verify", data={"method": METHOD}).status_code == 303
     db.session.expire_all()
     assert both.profile.verified_by_id == cast["admin"].id
 
@@ -182,7 +182,7 @@ def test_assignment_list_shows_each_reviewers_verification(cast, newcomer, login
     page = text_of(client.get(f"/work/articles/{article.id}/assign"))
     assert f"Credentials verified on {staff_date(newcomer.profile)} by Ada Admin" in page
     assert "Not verified — cannot be assigned" not in page
-    assert client.post(f"/work/articles/{article.id}/assign", data={"reviewer": newcomer.id}).status_code == 302
+    assert client.post(f"/work/articles/{article.id}/assign", data={"reviewer": newcomer.id}).status_code == 303
 
 
 def test_signing_page_shows_the_verification_the_signature_records(cast, login, client, db):

@@ -10,7 +10,7 @@ def test_editor_sets_rereview_interval_from_article_page(client, login, db, cast
     assert f"/work/articles/{article.id}/versions/1/certificate" in page
     assert 'name="months"' in page
     response = client.post(f"/work/articles/{article.id}/rereview", data={"months": "6"})
-    assert response.status_code == 302
+    assert response.status_code == 303
     db.session.expire_all()
     assert db.session.get(Article, article.id).rereview_months == 6
 

@@ -56,7 +56,7 @@ def test_confirm_page_shows_what_will_be_published(client, login, cast, approved
 def test_publishing_through_the_page(client, login, cast, db, approved):
     login(cast["editor"])
     r = client.post(f"/work/articles/{approved.id}/publish", data={"revision": "1", "change_note": ""})
-    assert r.status_code == 302 and r.headers["Location"].endswith(f"/articles/{approved.slug}")
+    assert r.status_code == 303 and r.headers["Location"].endswith(f"/articles/{approved.slug}")
     db.session.expire_all()
     [version] = publishing.versions_of(approved.id)
     assert (version.version, version.revision_number, version.change_note) == (1, 1, "First published.")
@@ -80,7 +80,7 @@ def test_an_update_needs_a_change_note_and_replaces_the_live_version(client, log
     assert len(publishing.versions_of(approved.id)) == 1
     r = client.post(f"/work/articles/{approved.id}/publish",
                     data={"revision": "2", "change_note": "Updated to add a source on bathing."})
-    assert r.status_code == 302
+    assert r.status_code == 303
     versions = publishing.versions_of(approved.id)
     assert [v.version for v in versions] == [1, 2] and versions[1].change_note == "Updated to add a source on bathing."
 
@@ -144,7 +144,7 @@ def test_anonymous_visitors_are_sent_to_log_in(client, approved):
                 f"/work/articles/{approved.id}/versions/1/certificate"):
         r = client.get(url)
         assert r.status_code == 302 and "/login" in r.headers["Location"]
-    assert client.post(f"/work/articles/{approved.id}/rereview", data={"months": "6"}).status_code == 302
+    assert client.post(f"/work/articles/{approved.id}/rereview", data={"months": "6"}).status_code == 303
 
 
 def test_unknown_articles_are_404(client, login, cast):
@@ -167,7 +167,7 @@ def test_unpublishing_through_the_page(client, login, cast, db):
     assert r.status_code == 400 and "Give the reason" in r.get_data(as_text=True)
     assert client.get(f"/articles/{article.slug}").status_code == 200
     r = client.post(f"/work/articles/{article.id}/unpublish", data={"reason": "Outdated dosage advice."})
-    assert r.status_code == 302 and r.headers["Location"].endswith(f"/work/articles/{article.id}")
+    assert r.status_code == 303 and r.headers["Location"].endswith(f"/work/articles/{article.id}")
     assert events("article.unpublished") == 1
     client.get("/logout")
     gone = client.get(f"/articles/{article.slug}")
@@ -192,13 +192,13 @@ def test_setting_the_rereview_interval(client, login, cast, db):
     article = make_article(cast["writer"], "published", reviewer=cast["rev"], editor=cast["editor"])
     login(cast["editor"])
     r = client.post(f"/work/articles/{article.id}/rereview", data={"months": "6"}, follow_redirects=False)
-    assert r.status_code == 302
+    assert r.status_code == 303
     db.session.expire_all()
     assert publishing.versions_of(article.id)  # still live
     assert db.session.get(type(article), article.id).rereview_months == 6 and events("rereview.scheduled") == 1
     for bad in ("0", "61", "six", ""):
         r = client.post(f"/work/articles/{article.id}/rereview", data={"months": bad})
-        assert r.status_code == 302
+        assert r.status_code == 303
     db.session.expire_all()
     assert db.session.get(type(article), article.id).rereview_months == 6 and events("rereview.scheduled") == 1
 

@@ -268,7 +268,7 @@ def test_assigned_reviewer_annotates(db, cast, login, client, in_review):
     response = client.post(f"/work/articles/{in_review.id}/annotations", data={
         "quote": QUOTE, "prefix": "humidity dry the skin barrier. ", "suffix": "", "comment": "Cite a source.",
         "blocking": "y", "revision": "1"})
-    assert response.status_code == 302
+    assert response.status_code == 303
     ann = db.session.scalar(select(Annotation).where(Annotation.article_id == in_review.id))
     assert ann.blocking and ann.quote == QUOTE and ann.author_id == cast["rev"].id
     assert events(db, "annotation.added", in_review.id) == 1
@@ -306,7 +306,7 @@ def test_writer_replies_resolves_and_reopens(db, cast, login, client, in_review)
     ann = annotate(db, in_review, cast["rev"])
     login(cast["writer"])
     response = client.post(f"/work/annotations/{ann.id}/reply", data={"comment": "Source added."})
-    assert response.status_code == 302 and f"/work/articles/{in_review.id}/review" in response.headers["Location"]
+    assert response.status_code == 303 and f"/work/articles/{in_review.id}/review" in response.headers["Location"]
     assert count(db, AnnotationReply, AnnotationReply.annotation_id == ann.id) == 1
     response = client.post(f"/work/annotations/{ann.id}/resolve", data={"next": f"/work/articles/{in_review.id}/edit"})
     assert response.headers["Location"].endswith(f"/work/articles/{in_review.id}/edit")
@@ -327,10 +327,10 @@ def test_blocking_annotation_is_resolved_by_its_reviewer_not_the_writer(db, cast
     assert db.session.get(Annotation, ann.id).status == "open"
     assert events(db, "annotation.resolved") == 0
     # The writer still answers it with a reply.
-    assert client.post(f"/work/annotations/{ann.id}/reply", data={"comment": "Guideline cited."}).status_code == 302
+    assert client.post(f"/work/annotations/{ann.id}/reply", data={"comment": "Guideline cited."}).status_code == 303
     client.post("/logout")
     login(cast["rev"])
-    assert client.post(f"/work/annotations/{ann.id}/resolve").status_code == 302
+    assert client.post(f"/work/annotations/{ann.id}/resolve").status_code == 303
     db.session.expire_all()
     assert db.session.get(Annotation, ann.id).status == "resolved"
     client.post("/logout")
@@ -383,7 +383,7 @@ def test_sign_dialog_shows_what_is_signed(app, cast, login, client, in_review):
 def test_approve_happy_path(app, db, cast, login, client, in_review):
     login(cast["rev"])
     response = sign(client, in_review, items=checklist(app))
-    assert response.status_code == 302
+    assert response.status_code == 303
     db.session.expire_all()
     assert db.session.get(Article, in_review.id).state == "approved"
     decision = db.session.scalar(select(Decision).where(Decision.article_id == in_review.id))
@@ -455,7 +455,7 @@ def test_request_changes_needs_a_comment(db, cast, login, client, in_review):
     assert response.status_code == 400
     assert count(db, Decision) == 0
     response = sign(client, in_review, decision="request_changes", comment="Add a source for the timing.")
-    assert response.status_code == 302
+    assert response.status_code == 303
     db.session.expire_all()
     assert db.session.get(Article, in_review.id).state == "changes_requested"
     decision = db.session.scalar(select(Decision))
@@ -506,7 +506,7 @@ def test_rereview_approval_republishes(app, db, cast, login, client):
     reviews.assign_reviewer(cast["editor"], article, cast["rev"].id)
     db.session.commit()
     login(cast["rev"])
-    assert sign(client, article, items=checklist(app)).status_code == 302
+    assert sign(client, article, items=checklist(app)).status_code == 303
     assert count(db, PublishedVersion, PublishedVersion.article_id == article.id) == 2
     db.session.expire_all()
     assert db.session.get(Article, article.id).state == "published"
@@ -530,7 +530,7 @@ def test_editor_assigns_a_reviewer(db, cast, login, client):
     login(cast["editor"])
     due = (utcnow().date() + timedelta(days=5)).isoformat()
     response = client.post(f"/work/articles/{article.id}/assign", data={"reviewer": cast["rev"].id, "due_date": due})
-    assert response.status_code == 302
+    assert response.status_code == 303
     row = db.session.scalar(select(ReviewAssignment).where(ReviewAssignment.article_id == article.id))
     assert row.reviewer_id == cast["rev"].id and row.status == "pending" and row.due_date.isoformat() == due
     db.session.expire_all()
@@ -590,7 +590,7 @@ def test_editor_withdraws_a_reviewer(db, cast, login, client, in_review):
     page = client.get(f"/work/articles/{in_review.id}/assign").get_data(as_text=True)
     assert f"/assignments/{row.id}/withdraw" in page and "data-confirm" in page
     response = client.post(f"/work/articles/{in_review.id}/assignments/{row.id}/withdraw")
-    assert response.status_code == 302
+    assert response.status_code == 303
     db.session.expire_all()
     assert db.session.get(ReviewAssignment, row.id).status == "withdrawn"
     assert db.session.get(Article, in_review.id).state == "submitted"

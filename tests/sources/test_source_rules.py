@@ -233,7 +233,7 @@ def test_workspace_shows_a_verdict_form_per_source_and_refuses_beside_it(client,
     assert 'id="verdict-nhs-error"' in page and "comment" in page.split('id="verdict-nhs-error"')[1][:300]
     response = client.post(f"/work/articles/{article.id}/source-checks",
                            data={"revision": "1", "key": "nhs", "verdict": "supports", "comment": ""})
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert "1 of 2 supported" in client.get(f"/work/articles/{article.id}/review").get_data(as_text=True)
 
 
