@@ -16,9 +16,9 @@ class SiteSettingsForm(FlaskForm):
         description="An https:// address or a path on this site, such as /static/logo.svg. Shown beside the "
                     "site's name in the header of public pages. Leave empty for the name alone.")
     editorial_policy = TextAreaField(
-        "About our medical review (Markdown)", validators=[Length(max=LIMITS[POLICY])],
+        "About our medical review (Markdown)", validators=[Length(max=LIMITS[POLICY])], render_kw={"rows": 20},
         description="The editorial policy page every public page links to. Use ## for section headings. "
                     "Leave empty to restore the default text.")
     disclaimer = TextAreaField(
-        "Medical disclaimer (Markdown)", validators=[Length(max=LIMITS[DISCLAIMER])],
+        "Medical disclaimer (Markdown)", validators=[Length(max=LIMITS[DISCLAIMER])], render_kw={"rows": 5},
         description="Shown at the foot of every public page. Leave empty to restore the default text.")

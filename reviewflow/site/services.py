@@ -29,15 +29,29 @@ LOGO_URL, POLICY, DISCLAIMER = "logo_url", "editorial_policy", "disclaimer"
 #: The settings an admin edits, with the longest value each may hold.
 LIMITS = {LOGO_URL: 2000, POLICY: 20_000, DISCLAIMER: 2_000}
 
-DEFAULT_POLICY = """\
+def _unwrap(text: str) -> str:
+    """Markdown written wrapped in the source, as an admin edits it: one line per paragraph or list item."""
+    blocks = []
+    for block in text.strip().split("\n\n"):
+        lines: list[str] = []
+        for line in block.splitlines():
+            if lines and not line.startswith(("- ", "#")):
+                lines[-1] += " " + line.strip()
+            else:
+                lines.append(line)
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
+
+
+DEFAULT_POLICY = _unwrap("""\
 Every article on this site is written by a health writer and checked by a medical reviewer before
 readers see it. This page says how.
 
 ## Who reviews our articles
 
 Our medical reviewers are licensed health professionals: physicians, pharmacists, nurses and other
-clinicians. Before anyone reviews for us, an editor checks their credentials and licence with the body
-that issued them and records how. Each reviewer's page lists their current credentials and when we
+clinicians. Before anyone reviews for us, we check their credentials and licence with the body that
+issued them and record how. Each reviewer's page lists their current credentials and when we
 verified them.
 
 ## How an article is reviewed
@@ -62,7 +76,7 @@ when we change it, say what changed.
 ## Independence
 
 Advertisers and sponsors have no say in what we publish or in how it is reviewed.
-"""
+""")
 
 DEFAULT_DISCLAIMER = (
     "The information on this site is for general education and is not a substitute for professional medical "

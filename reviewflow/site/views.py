@@ -42,5 +42,5 @@ def admin_settings():
             flash(f"Saved {', '.join(LABELS[k] for k in changed)}. Readers see the change within seconds."
                   if changed else "Nothing changed.", "success" if changed else "info")
             return redirect(url_for("site.admin_settings"))
-    return render_template("admin/site.html", form=form, rows=rows, defaults=site.DEFAULTS), \
+    return render_template("admin/site.html", form=form, rows=rows), \
         400 if form.errors else 200
