@@ -94,7 +94,9 @@ def byline_details(actor, kind: str, number: int, rev: Revision, decisions: list
 
 
 def summary_of(body_html: str, limit: int = 300) -> str:
-    """The opening text of an article for lists and feeds: headings left out, cut at a word near ``limit``."""
+    """The opening text of an article for lists and feeds: headings and citation numbers left out (no
+    "damage.1 Acetaminophen"), cut at a word near ``limit``."""
+    body_html = re.sub(r'<sup class="cite">.*?</sup>', "", body_html, flags=re.S)
     text = re.sub(r"\s+", " ", nh3.clean(re.sub(r"<h([1-6])>.*?</h\1>", " ", body_html, flags=re.S), tags=set()))
     text = html.unescape(text).strip()
     if len(text) <= limit:

@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from reviewflow.articles.rendering import render_markdown
 from reviewflow.publishing import services as publishing
 from reviewflow.publishing.feeds import feed_summary, sentence
 from tests.factories import make_article
@@ -131,3 +132,9 @@ def test_an_empty_site_has_valid_empty_feeds(client, db):
     root = atom(client)
     assert root.findall("a:entry", A) == [] and root.find("a:updated", A).text
     assert json_feed(client)["items"] == []
+
+
+def test_summaries_leave_citation_numbers_out(app):
+    body = "Too much can cause liver damage.[^liver] Take it as directed.\n\n[^liver]: NHS, Paracetamol, 2024.\n"
+    assert '<sup class="cite">' in render_markdown(body)
+    assert publishing.summary_of(render_markdown(body)) == "Too much can cause liver damage. Take it as directed."
