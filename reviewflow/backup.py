@@ -407,7 +407,7 @@ def _current_revision(engine: Engine) -> str | None:
 
 def data_tables(engine: Engine) -> list[str]:
     """The tables of the database that hold a row; the empty chain head that the migrations write
-    (``audit_head`` at sequence 0) is not data."""
+    (``audit_head`` at sequence 0) and the public pages' counter (``public_state``) are not data."""
     found = []
     with engine.connect() as conn:
         for name in sorted(set(inspect(conn).get_table_names()) - BOOKKEEPING):
@@ -415,6 +415,8 @@ def data_tables(engine: Engine) -> list[str]:
             query = select(literal_column("1")).select_from(t).limit(1)
             if name == "audit_head":
                 query = query.where(literal_column("seq") != 0)
+            if name == "public_state":
+                continue
             if conn.execute(query).first() is not None:
                 found.append(name)
     return found
@@ -446,6 +448,8 @@ def _load(conn: Connection, backup: Backup) -> None:
     else:
         conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")  # a row may name a later row of its own table
     conn.execute(text("DELETE FROM audit_head WHERE seq = 0"))  # the empty chain head the migrations wrote
+    if "public_state" in {spec.name for spec in backup.specs}:
+        conn.execute(text("DELETE FROM public_state"))  # the migrations' counter; the backup has the source's
     for spec in backup.specs:
         rows = (json.loads(line) for line in backup.lines(spec))
         (_copy if postgres else _insert)(conn, spec, rows)

@@ -137,9 +137,11 @@ with app.app_context():
     writer = make_user("writer", name="Wren Alder")
     reviewer = make_user("reviewer", name="Dana Okafor", credentials="M.D.", specialty="Dermatology")
     editor = make_user("editor", name="Eddie Marsh")
+    # The live article cites nothing, so any release can publish it (from 0004 on, a cited source must be
+    # checked first); the draft cites one, parsed by the release that saved it or by the upgrade.
     body = BODY + "\\nMoisturizers help.[^aad]\\n\\n[^aad]: American Academy of Dermatology. https://www.aad.org/\\n"
-    live = make_article(writer, "published", reviewer=reviewer, editor=editor, title="Winter skin", body=body)
-    draft = make_article(writer, "draft", title="Sun safety")
+    live = make_article(writer, "published", reviewer=reviewer, editor=editor, title="Winter skin")
+    draft = make_article(writer, "draft", title="Sun safety", body=body)
     articles.save_revision(writer, draft, "Sun safety", "Shade first.", base_revision=1, note="Shorter.")
     accounts.create_token(None, writer, "old token")
     db.session.commit()
