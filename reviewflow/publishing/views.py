@@ -239,8 +239,10 @@ def jsonld(version, when: dates.TextDates, url: str) -> dict:
 
 def social_tags(version, when: dates.TextDates, url: str) -> list[tuple[str, str, str]]:
     """Open Graph and Twitter card tags of an article page as ``(attribute, name, content)``:
-    ``property`` for Open Graph, ``name`` for Twitter. The image is the article's first, if any."""
+    ``property`` for Open Graph, ``name`` for Twitter. The image is the article's first (a large card),
+    else the site's logo (a small one), else none."""
     image = first_image(version.body_html)
+    logo = site.current().logo_url
     tags = [("property", "og:type", "article"), ("property", "og:site_name", public_url.site_name()),
             ("property", "og:title", version.title), ("property", "og:description", version.summary),
             ("property", "og:url", url), ("property", "og:locale", "en_US"),
@@ -249,8 +251,8 @@ def social_tags(version, when: dates.TextDates, url: str) -> list[tuple[str, str
             ("property", "article:section", version.topic),
             ("name", "twitter:card", "summary_large_image" if image else "summary"),
             ("name", "twitter:title", version.title), ("name", "twitter:description", version.summary)]
-    if image:
-        tags += [("property", "og:image", image), ("name", "twitter:image", image)]
+    if image or logo:
+        tags += [("property", "og:image", image or absolute(logo)), ("name", "twitter:image", image or absolute(logo))]
     return [t for t in tags if t[2]]
 
 

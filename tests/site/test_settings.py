@@ -54,6 +54,9 @@ def test_an_admin_edits_the_settings_and_readers_see_them(app, client, login, ca
     assert '<h2>Our reviewers</h2>' in policy and "<em>only</em>" in policy
     data = json.loads(re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)[1])
     assert data["publisher"]["logo"]["url"] == "http://localhost/static/favicon.svg"
+    # Without an image of its own, the article is shared with the site's logo on a small card.
+    assert '<meta property="og:image" content="http://localhost/static/favicon.svg">' in html
+    assert '<meta name="twitter:card" content="summary">' in html
 
 
 def test_saving_the_same_values_records_nothing_and_empty_restores_the_default(client, login, cast, db):
