@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := reviewflow
 
-.PHONY: run test test-sqlite test-postgres lint bench bench-quick clean
+.PHONY: run test test-sqlite test-postgres lint bench bench-quick clean tools
 
 $(BIN)/flask: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,13 +14,23 @@ $(BIN)/flask: requirements.txt
 
 .venv: $(BIN)/flask
 
+# The tools that check the API from outside (tests/api/test_api_tools.py): a venv of their own, so
+# they never enter the app's. About 15 s once; skipped tests without it, failed ones when CI=true.
+TOOLS := .venv-tools
+$(TOOLS)/.installed: requirements-tools.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet -r requirements-tools.txt
+	touch $@
+
+tools: $(TOOLS)/.installed
+
 run: $(BIN)/flask
 	$(BIN)/flask --app reviewflow db upgrade
 	$(BIN)/flask --app reviewflow seed-demo
 	@$(BIN)/python -c "from reviewflow.demo_content import PEOPLE; print('\nDemo log-ins (password for all: ' + PEOPLE[0]['password'] + '):'); [print(f\"  {p['email']:<32} {', '.join(p['roles'])}\") for p in PEOPLE]; print('\nServing on http://127.0.0.1:5000\n')"
 	$(BIN)/flask --app reviewflow run --host 127.0.0.1 --port 5000
 
-test: $(BIN)/flask
+test: $(BIN)/flask $(TOOLS)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(BIN)/flask
@@ -33,4 +43,4 @@ bench-quick: $(BIN)/flask
 	$(BIN)/python -m bench --quick $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) $(TOOLS) instance .pytest_cache

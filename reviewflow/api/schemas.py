@@ -38,8 +38,29 @@ def _date_only(value: object) -> date:
     return date.fromisoformat(value)
 
 
+_C0_C1 = r"\u0000-\u001f\u007f-\u009f"
+_ONE = _C0_C1 + r"\u2028\u2029"
+_MULTI = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f"
+
+
+def _text(bad: str, required: bool) -> dict:
+    """The JSON Schema ``pattern`` of what ``textrules`` accepts (documented here, enforced there):
+    no character of ``bad``; when required, at least one that is not white space."""
+    if not required:
+        return {"pattern": f"^[^{bad}]*$"}
+    return {"pattern": f"^[^{bad}]*[^\\s{bad}][^{bad}]*$"}
+
+
+#: One line of text (titles, notes, reasons): no control character, nor a line or paragraph separator.
+ONE_LINE = _text(_ONE, True)
+ONE_LINE_OPTIONAL = _text(_ONE, False)
+#: Text of several lines (bodies, comments): tab, LF and CR are the only control characters allowed.
+MULTI_LINE = _text(_MULTI, True)
+MULTI_LINE_OPTIONAL = _text(_MULTI, False)
+
 #: A positive integer, 1.0 counting as 1.
-Positive = Annotated[int, BeforeValidator(_integral), Field(ge=1, le=INT_MAX)]
+Positive = Annotated[int, BeforeValidator(_integral), Field(ge=1, le=INT_MAX),
+                     WithJsonSchema({"type": "integer", "minimum": 1, "maximum": INT_MAX})]
 #: A calendar date, strictly ``YYYY-MM-DD``.
 StrictDate = Annotated[date, BeforeValidator(_date_only),
                        WithJsonSchema({"type": "string", "format": "date", "examples": ["2026-06-30"]})]
@@ -50,16 +71,16 @@ class Body(BaseModel):
 
 
 class ArticleCreate(Body):
-    title: StrictStr = Field(min_length=1, max_length=200)
-    body: StrictStr = Field(min_length=1, max_length=200_000)
-    topic: StrictStr | None = Field(default=None, max_length=120)
+    title: StrictStr = Field(min_length=1, max_length=200, json_schema_extra=ONE_LINE)
+    body: StrictStr = Field(min_length=1, max_length=200_000, json_schema_extra=MULTI_LINE)
+    topic: StrictStr | None = Field(default=None, max_length=120, json_schema_extra=ONE_LINE_OPTIONAL)
 
 
 class RevisionCreate(Body):
-    title: StrictStr = Field(min_length=1, max_length=200)
-    body: StrictStr = Field(min_length=1, max_length=200_000)
+    title: StrictStr = Field(min_length=1, max_length=200, json_schema_extra=ONE_LINE)
+    body: StrictStr = Field(min_length=1, max_length=200_000, json_schema_extra=MULTI_LINE)
     base_revision: Positive
-    note: StrictStr | None = Field(default=None, max_length=500)
+    note: StrictStr | None = Field(default=None, max_length=500, json_schema_extra=ONE_LINE_OPTIONAL)
 
 
 class Empty(Body):
@@ -73,41 +94,41 @@ class AssignmentCreate(Body):
 
 class AnnotationCreate(Body):
     revision: Positive
-    quote: StrictStr = Field(min_length=1, max_length=1000)
+    quote: StrictStr = Field(min_length=1, max_length=1000, json_schema_extra=MULTI_LINE)
     prefix: StrictStr | None = Field(default=None, max_length=200)
     suffix: StrictStr | None = Field(default=None, max_length=200)
-    comment: StrictStr = Field(min_length=1, max_length=5000)
+    comment: StrictStr = Field(min_length=1, max_length=5000, json_schema_extra=MULTI_LINE)
     blocking: StrictBool = False
 
 
 class ReplyCreate(Body):
-    comment: StrictStr = Field(min_length=1, max_length=5000)
+    comment: StrictStr = Field(min_length=1, max_length=5000, json_schema_extra=MULTI_LINE)
 
 
 class DecisionCreate(Body):
     revision: Positive
     decision: Literal["approve", "request_changes"]
     password: StrictStr = Field(max_length=1024)
-    comment: StrictStr | None = Field(default=None, max_length=5000)
+    comment: StrictStr | None = Field(default=None, max_length=5000, json_schema_extra=MULTI_LINE_OPTIONAL)
     checklist: list[StrictStr] | None = Field(default=None, max_length=20)
 
 
 class PublishCreate(Body):
     revision: Positive
-    change_note: StrictStr | None = Field(default=None, max_length=500)
+    change_note: StrictStr | None = Field(default=None, max_length=500, json_schema_extra=ONE_LINE_OPTIONAL)
 
 
 class UnpublishCreate(Body):
-    reason: StrictStr = Field(min_length=1, max_length=500)
+    reason: StrictStr = Field(min_length=1, max_length=500, json_schema_extra=ONE_LINE)
 
 
 class SourceCheckCreate(Body):
     revision: Positive
     key: StrictStr = Field(min_length=1, max_length=100)
     verdict: Literal["supports", "does_not_support", "outdated", "inaccessible"]
-    comment: StrictStr | None = Field(default=None, max_length=5000)
+    comment: StrictStr | None = Field(default=None, max_length=5000, json_schema_extra=MULTI_LINE_OPTIONAL)
 
 
 class SourceFlagCreate(Body):
     key: StrictStr = Field(min_length=1, max_length=100)
-    comment: StrictStr = Field(min_length=1, max_length=5000)
+    comment: StrictStr = Field(min_length=1, max_length=5000, json_schema_extra=MULTI_LINE)
