@@ -1,4 +1,6 @@
-"""The public site (articles, versions, reviewer and writer pages, feed, sitemap) and the editor's publish pages.
+"""The public site (articles, versions, the reviewer directory, reviewer and writer pages) and the editor's
+publish pages. The feeds, sitemap and robots.txt are in ``feeds``; JSON-LD and the Open Graph and Twitter
+tags of an article page in ``structured``; the directory and related articles in ``directory``.
 
 Public pages are built from the stored published versions only, never from drafts. The
 reader-facing part of an article page is rendered once per version and kept for
@@ -19,10 +21,9 @@ meta tag in ``base.html``).
 from __future__ import annotations
 
 import hashlib
-import html
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flask import (
     Blueprint,
@@ -48,12 +49,11 @@ from reviewflow.auth import services as accounts
 from reviewflow.auth.views import verifier_names
 from reviewflow.errors import NotFound
 from reviewflow.extensions import db, utcnow
-from reviewflow.publishing import dates, directory, fastpath, feeds
+from reviewflow.publishing import dates, directory, fastpath, feeds, structured
 from reviewflow.publishing import services as publishing
-from reviewflow.publishing.feeds import EPOCH, PUBLIC_CACHE, iso
+from reviewflow.publishing.feeds import EPOCH, PUBLIC_CACHE
 from reviewflow.publishing.forms import PublishForm, RereviewForm, UnpublishForm
 from reviewflow.reviews import services as reviews
-from reviewflow.site import services as site
 from reviewflow.sources import services as sources
 
 bp = Blueprint("publishing", __name__)
@@ -62,7 +62,6 @@ feeds.register(bp)
 #: Shadows Flask-WTF's ``csrf_token`` global on anonymous public pages, so no session is created for readers.
 NO_CSRF = Undefined(name="csrf_token")
 #: Endpoints of the public site: search engines may index them; every other response is noindex.
-_IMG = re.compile(r'<img[^>]*?\ssrc="([^"]+)"')
 INDEXABLE = frozenset({"publishing.home", "publishing.index", "publishing.article", "publishing.version",
                        "publishing.reviewers", "publishing.reviewer", "publishing.writer", "publishing.feed",
                        "publishing.feed_json", "publishing.sitemap", "publishing.robots", "site.medical_review",
@@ -151,118 +150,6 @@ def _serve(cached: tuple[Page, float]):
     return _respond(html, personal, page.status, page.cache_control, page.etag, page.last_modified)
 
 
-def _credentials(text: str) -> list[str]:
-    return [c.strip() for c in (text or "").split(",") if c.strip()]
-
-
-def _reviewer(r) -> dict:
-    """A sign-off's reviewer as a schema.org Person, with the credentials and specialty as signed.
-
-    ``medicalSpecialty`` is defined for Physician and medical organisations, not Person, so the
-    specialty as recorded ("Dermatology") is ``knowsAbout``, and ``jobTitle`` says it in the page's
-    words: "Specialist in Dermatology".
-    """
-    person = {"@type": "Person", "name": r.name,
-              "url": public_url.public_url_for("publishing.reviewer", user_id=r.reviewer_id)}
-    if r.credentials:
-        person["honorificSuffix"] = r.credentials
-        person["hasCredential"] = [{"@type": "EducationalOccupationalCredential",
-                                    "credentialCategory": "professional credential", "name": c}
-                                   for c in _credentials(r.credentials)]
-    if r.specialty:
-        person["jobTitle"] = f"Specialist in {r.specialty}"
-        person["knowsAbout"] = r.specialty
-    if r.affiliation:
-        person["affiliation"] = {"@type": "Organization", "name": r.affiliation}
-    return person
-
-
-def publisher() -> dict:
-    """The publisher of every public page: the site (``SITE_NAME`` at ``PUBLIC_URL``), with its logo when
-    an admin set one."""
-    org = {"@type": "Organization", "name": public_url.site_name(), "url": public_url.base()}
-    logo = site.current().logo_url
-    if logo:
-        org["logo"] = {"@type": "ImageObject", "url": absolute(logo)}
-    return org
-
-
-def absolute(src: str) -> str:
-    """An address from a page or a setting made absolute on the public site (``https://…`` as it is)."""
-    return src if "://" in src else public_url.absolute(src)
-
-
-def first_image(body_html: str) -> str | None:
-    """The absolute address of the article's first image, if its text has one."""
-    match = _IMG.search(body_html or "")
-    return absolute(html.unescape(match[1])) if match and match[1].startswith(("https://", "/")) else None
-
-
-def breadcrumb_list(items: list[tuple[str, str]]) -> dict:
-    """schema.org BreadcrumbList of ``(name, absolute url)`` pairs, in order."""
-    return {"@type": "BreadcrumbList", "itemListElement": [
-        {"@type": "ListItem", "position": i, "name": name, "item": url} for i, (name, url) in enumerate(items, 1)]}
-
-
-def jsonld(version, when: dates.TextDates, url: str) -> dict:
-    """Schema.org MedicalWebPage for one published version, from the sign-offs as signed.
-
-    ``url`` is the live article's address, on a version's own page too (its canonical).
-    ``lastReviewed`` is the Date of the latest signed approval behind the version;
-    ``dateModified`` is when its text last changed (``when``), so a re-review of unchanged text
-    moves only ``lastReviewed``. The article itself is the page's ``mainEntity``.
-    """
-    author = {"@type": "Person", "name": version.writer_name,
-              "url": public_url.public_url_for("publishing.writer", user_id=version.writer_id)}
-    org = publisher()
-    published, modified = iso(when.first_published), iso(when.text_changed)
-    image = first_image(version.body_html)
-    crumbs = breadcrumb_list([
-        ("Articles", public_url.public_url_for("publishing.index")),
-        (version.topic, public_url.public_url_for("publishing.index", topic=version.topic)), (version.title, url)])
-    return {
-        "@context": "https://schema.org", "@type": "MedicalWebPage", "name": version.title,
-        "headline": version.title, "url": url, "description": version.summary, "inLanguage": "en",
-        "about": {"@type": "Thing", "name": version.topic}, "version": str(version.version),
-        "reviewedBy": [_reviewer(r) for r in version.reviews],
-        "lastReviewed": version.last_reviewed_at.astimezone(UTC).date().isoformat(),
-        "author": author, "publisher": org, "datePublished": published, "dateModified": modified,
-        "breadcrumb": crumbs,
-        "mainEntity": {"@type": "Article", "@id": f"{url}#article", "headline": version.title,
-                       "description": version.summary, "articleSection": version.topic, "inLanguage": "en",
-                       "author": author, "publisher": org, "datePublished": published,
-                       "dateModified": modified, **({"image": image} if image else {})},
-        **({"image": image} if image else {}),
-        **_citations(version),
-    }
-
-
-def social_tags(version, when: dates.TextDates, url: str) -> list[tuple[str, str, str]]:
-    """Open Graph and Twitter card tags of an article page as ``(attribute, name, content)``:
-    ``property`` for Open Graph, ``name`` for Twitter. The image is the article's first (a large card),
-    else the site's logo (a small one), else none."""
-    image = first_image(version.body_html)
-    logo = site.current().logo_url
-    tags = [("property", "og:type", "article"), ("property", "og:site_name", public_url.site_name()),
-            ("property", "og:title", version.title), ("property", "og:description", version.summary),
-            ("property", "og:url", url), ("property", "og:locale", "en_US"),
-            ("property", "article:published_time", iso(when.first_published)),
-            ("property", "article:modified_time", iso(when.text_changed)),
-            ("property", "article:section", version.topic),
-            ("name", "twitter:card", "summary_large_image" if image else "summary"),
-            ("name", "twitter:title", version.title), ("name", "twitter:description", version.summary)]
-    if image or logo:
-        tags += [("property", "og:image", image or absolute(logo)), ("name", "twitter:image", image or absolute(logo))]
-    return [t for t in tags if t[2]]
-
-
-def _citations(version) -> dict:
-    """The version's sources as schema.org ``citation``: CreativeWorks with name and url."""
-    works = [{"@type": "CreativeWork", "name": s["text"], **({"url": s["url"]} if s.get("url") else {})}
-             for s in version.sources]
-    return {"citation": works} if works else {}
-
-
 def _source_changes(history) -> dict[int, str]:
     """For each version whose sources differ from the version before: a sentence saying how."""
     out, before = {}, []
@@ -302,8 +189,8 @@ def _version_page(pa: publishing.PublicArticle, version, permanent: bool) -> Pag
                "recent_dates": dates.live_text_dates(r.article_id for r in recent + related), "when": when,
                "source_changes": _source_changes(history),
                "first_published": when.first_published, "reviewers": pa.reviewers, "writer": pa.writer}
-    head = render_template("public/_article_head.html", data=jsonld(version, when, url), canonical=url,
-                           social=social_tags(version, when, url))
+    head = render_template("public/_article_head.html", data=structured.jsonld(version, when, url), canonical=url,
+                           social=structured.social_tags(version, when, url))
     crumbs = [("Articles", url_for("publishing.index")),
               (version.topic, url_for("publishing.index", topic=version.topic))]
     crumbs += [(version.title, url_for("publishing.article", slug=pa.article.slug)),
