@@ -37,7 +37,7 @@ TOOLS = Path(os.environ.get("REVIEWFLOW_TOOLS_VENV", ROOT / ".venv-tools"))
 TOOLS_BIN = TOOLS / "bin"
 PG_URL = os.environ.get("REVIEWFLOW_TEST_DATABASE_URL", "")
 #: Examples per operation and phase: enough to cross every operation's cases, small enough for CI.
-MAX_EXAMPLES = int(os.environ.get("REVIEWFLOW_FUZZ_EXAMPLES", "12"))
+MAX_EXAMPLES = int(os.environ.get("REVIEWFLOW_FUZZ_EXAMPLES", "8"))
 SEED = 14
 #: What schemathesis may expect of this API beyond its document (tests/api/schemathesis.toml).
 CONFIG = Path(__file__).with_name("schemathesis.toml")
