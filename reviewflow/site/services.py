@@ -85,6 +85,8 @@ DEFAULT_DISCLAIMER = (
     "number at once."
 )
 DEFAULTS = {LOGO_URL: "", POLICY: DEFAULT_POLICY, DISCLAIMER: DEFAULT_DISCLAIMER}
+#: Each setting in words: flash messages and the audit event's target.
+LABELS = {LOGO_URL: "the logo", POLICY: "the editorial policy", DISCLAIMER: "the medical disclaimer"}
 CACHE_KEY = ("site_settings",)
 
 
@@ -186,7 +188,8 @@ def save_settings(actor, values: dict) -> list[str]:
         row.value, row.updated_at, row.updated_by_id = value, now, actor.id
         changed.append(key)
         audit.record("site.setting_changed", actor=actor, role="admin", target_type="site_setting",
-                     target_label=key, details={"key": key, "value": value, "default": not value})
+                     target_label=f"site settings: {LABELS[key]}",
+                     details={"key": key, "value": value, "default": not value})
     if changed:
         public_changed()
     return changed

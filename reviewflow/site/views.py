@@ -13,9 +13,6 @@ from reviewflow.site.forms import SiteSettingsForm
 
 bp = Blueprint("site", __name__)
 
-LABELS = {site.LOGO_URL: "the logo", site.POLICY: "the editorial policy", site.DISCLAIMER: "the medical disclaimer"}
-
-
 @bp.get("/about/medical-review")
 def medical_review():
     """The publisher's editorial policy (Markdown from the settings, else the default), public and cacheable."""
@@ -39,7 +36,7 @@ def admin_settings():
             getattr(form, exc.field or "logo_url").errors = [exc.message]
         else:
             db.session.commit()
-            flash(f"Saved {', '.join(LABELS[k] for k in changed)}. Readers see the change within seconds."
+            flash(f"Saved {', '.join(site.LABELS[k] for k in changed)}. Readers see the change within seconds."
                   if changed else "Nothing changed.", "success" if changed else "info")
             return redirect(url_for("site.admin_settings"))
     return render_template("admin/site.html", form=form, rows=rows), \
