@@ -69,6 +69,8 @@ class Operation:
     params: dict = field(default_factory=dict)
     #: The operation honours an ``Idempotency-Key`` (every one but a GET or a public one).
     keyed: bool = False
+    #: OpenAPI links from the answer to what a client can do next: ``{operationId: {param: expression}}``.
+    links: dict = field(default_factory=dict)
 
 
 OPERATIONS: list[Operation] = []
@@ -105,7 +107,7 @@ def _parse(model: type[BaseModel] | None) -> BaseModel | None:
 
 
 def operation(method: str, path: str, summary: str, *, op_id: str, response: Any, body: type[BaseModel] | None = None,
-              status: int = 200, errors: tuple[int, ...] = (), public: bool = False, params=None):
+              status: int = 200, errors: tuple[int, ...] = (), public: bool = False, params=None, links=None):
     """Register an API operation and its route. The endpoint gets ``(user, body, **path_params)`` and
     returns the answer's JSON values, which go out through ``response`` (``responses.serialise``).
 
@@ -116,7 +118,8 @@ def operation(method: str, path: str, summary: str, *, op_id: str, response: Any
     keyed = method != "GET" and not public
     errs = sorted(set(errors) | ({401} if not public else set()) | ({400, 413} if body else set())
                   | ({400, 409, 422} if keyed else set()) | {503})
-    op = Operation(method, path, summary, op_id, body, status, response, errs, public, params or {}, keyed)
+    op = Operation(method, path, summary, op_id, body, status, response, errs, public, params or {}, keyed,
+                   links or {})
     OPERATIONS.append(op)
 
     def register(fn):
@@ -180,6 +183,9 @@ def document() -> dict:
             entry["responses"][str(op.status)]["headers"] = {"Idempotent-Replayed": dict(idempotency.REPLAYED)}
         if parameters:
             entry["parameters"] = parameters
+        if op.links:
+            entry["responses"][str(op.status)]["links"] = {
+                target: {"operationId": target, "parameters": values} for target, values in op.links.items()}
         if op.body is not None:
             schema = _schema(op.body, schemas, "validation")
             required = bool(op.body.model_json_schema().get("required"))

@@ -18,6 +18,13 @@ from reviewflow.sources import services as sources
 
 #: The blueprint ``create_app`` registers, with every operation below on it.
 __all__ = ["bp"]
+#: From an answer that is an article (or names one) to what can be done with it next.
+ARTICLE_ID = "$response.body#/id"
+ON_ARTICLE = {op: {"id": ARTICLE_ID} for op in ("getArticle", "saveRevision", "submitArticle", "assignReviewer",
+                                                 "listAnnotations", "annotate", "signDecision", "publishRevision",
+                                                 "unpublishArticle", "listArticleAudit", "listSourceChecks")}
+ON_ANNOTATION = {op: {"id": "$response.body#/id"} for op in ("replyToAnnotation", "resolveAnnotation",
+                                                              "reopenAnnotation")}
 SLUG = {"slug": {"type": "string", "maxLength": 200}}
 
 
@@ -38,7 +45,7 @@ def review_checklist(user, _):
 
 
 @operation("POST", "/articles", "Start an article (writers)", op_id="createArticle", response=r.Article,
-           body=s.ArticleCreate, status=201, errors=(403,))
+           body=s.ArticleCreate, links=ON_ARTICLE, status=201, errors=(403,))
 def create_article(user, body):
     article = articles.create_article(user, body.title, body.body, body.topic or "")
     db.session.flush()
@@ -78,6 +85,7 @@ def submit(user, _, id):
 
 @operation("POST", "/articles/{id}/assignments", "Assign a reviewer (editors)", op_id="assignReviewer",
            response=r.Assignment, body=s.AssignmentCreate,
+           links={"withdrawAssignment": {"id": "$request.path.id", "assignment_id": "$response.body#/id"}},
            status=201, errors=(403, 404, 409))
 def assign(user, body, id):
     article = articles.get_article(id)
@@ -99,7 +107,7 @@ def list_annotations(user, _, id):
 
 
 @operation("POST", "/articles/{id}/annotations", "Annotate quoted text (assigned reviewers)", op_id="annotate",
-           response=r.Annotation, body=s.AnnotationCreate, status=201, errors=(403, 404))
+           response=r.Annotation, body=s.AnnotationCreate, links=ON_ANNOTATION, status=201, errors=(403, 404))
 def annotate(user, body, id):
     article = articles.get_article(id)
     ann = reviews.add_annotation(user, article, body.revision, body.quote, body.comment, body.blocking,

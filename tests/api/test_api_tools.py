@@ -39,6 +39,7 @@ PG_URL = os.environ.get("REVIEWFLOW_TEST_DATABASE_URL", "")
 #: Examples per operation and phase: enough to cross every operation's cases, small enough for CI.
 MAX_EXAMPLES = int(os.environ.get("REVIEWFLOW_FUZZ_EXAMPLES", "8"))
 SEED = 14
+PHASES = os.environ.get("REVIEWFLOW_FUZZ_PHASES", "examples,coverage,fuzzing,stateful")
 #: What schemathesis may expect of this API beyond its document (tests/api/schemathesis.toml).
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 
@@ -203,7 +204,7 @@ def test_schemathesis_finds_nothing(live, who, tmp_path):
     schemathesis = _tool("schemathesis")
     args = [schemathesis, "--no-color", "--config-file", CONFIG, "run", f"{live['base']}/api/v1/openapi.json",
             "--url", f"{live['base']}/api/v1", "--checks", "all", "--max-examples", MAX_EXAMPLES, "--seed", SEED,
-            "--workers", "1", "--phases", "examples,coverage,fuzzing", "--suppress-health-check", "all",
+            "--workers", "1", "--phases", PHASES, "--suppress-health-check", "all",
             "--generation-database", "none", "--request-timeout", "20"]
     if who != "anonymous":
         args += ["--header", f"Authorization: Bearer {live['tokens'][who]}"]

@@ -263,3 +263,18 @@ def test_a_wrong_signing_password_carries_the_challenge_too(api, cast, db):
 def test_pages_get_no_bearer_challenge(client, db):
     response = client.get("/dashboard")
     assert "WWW-Authenticate" not in response.headers
+
+
+def test_links_lead_from_an_answer_to_the_next_operations(spec):
+    """OpenAPI links (what schemathesis's stateful phase follows, and a client's docs show)."""
+    ids = {op["operationId"] for ops in spec["paths"].values() for op in ops.values()}
+    created = spec["paths"]["/articles"]["post"]["responses"]["201"]["links"]
+    assert created["getArticle"] == {"operationId": "getArticle", "parameters": {"id": "$response.body#/id"}}
+    assigned = spec["paths"]["/articles/{id}/assignments"]["post"]["responses"]["201"]["links"]
+    assert assigned["withdrawAssignment"]["parameters"] == {"id": "$request.path.id",
+                                                            "assignment_id": "$response.body#/id"}
+    for ops in spec["paths"].values():
+        for op in ops.values():
+            for answer in op["responses"].values():
+                for link in answer.get("links", {}).values():
+                    assert link["operationId"] in ids, link
