@@ -144,9 +144,11 @@ def check_logo_url(value: str) -> str:
     if not value:
         return ""
     parts = urlsplit(value)
+    if "\\" in value or re.search(r"\s", value):  # browsers read /\host as //host
+        raise InvalidInput("The logo's address cannot hold spaces or backslashes.", field="logo_url")
     if value.startswith("/") and not value.startswith("//") and not parts.scheme:
         return value
-    if parts.scheme == "https" and parts.netloc and not re.search(r"\s", value):
+    if parts.scheme == "https" and parts.netloc:
         return value
     raise InvalidInput("The logo must be an https:// address or a path on this site such as /static/logo.svg.",
                        field="logo_url")
