@@ -65,7 +65,9 @@ PARAMETER = {
     "description": "Makes a retry safe: the same request sent again with the same key within 24 hours gets "
                    "the first answer again (with `Idempotent-Replayed: true`) and changes nothing. Another "
                    "request with a used key is refused with 422.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[\\x20-\\x7E]+$"},
+    # No space first or last: HTTP drops white space around a header's value, so such a key never arrives whole.
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200,
+               "pattern": "^[\\x21-\\x7E]([\\x20-\\x7E]*[\\x21-\\x7E])?$"},
 }
 #: The OpenAPI header of a replayed answer.
 REPLAYED = {"description": "`true` when this is the stored answer to an earlier request with the same "
