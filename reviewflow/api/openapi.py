@@ -2,7 +2,11 @@
 
 ``operation`` wraps an endpoint: it authenticates the bearer token, parses and
 validates the JSON body with the operation's pydantic model, calls the endpoint,
-commits once and returns JSON. The same registration feeds ``document()``.
+checks the JSON it answers against the operation's response model (``responses``),
+commits once and returns it. The same registration feeds ``document()``: operationIds,
+request and response schemas, error answers with their codes and headers, and links.
+An answer that strays from its model is a bug answered 500 before the commit, so the
+document never describes an answer the API does not give.
 
 Every operation but a GET honours an ``Idempotency-Key`` header (``idempotency``): a retry of
 the same request gets the first answer again, and the key's row commits with the endpoint's work.
@@ -109,7 +113,9 @@ def _parse(model: type[BaseModel] | None) -> BaseModel | None:
 def operation(method: str, path: str, summary: str, *, op_id: str, response: Any, body: type[BaseModel] | None = None,
               status: int = 200, errors: tuple[int, ...] = (), public: bool = False, params=None, links=None):
     """Register an API operation and its route. The endpoint gets ``(user, body, **path_params)`` and
-    returns the answer's JSON values, which go out through ``response`` (``responses.serialise``).
+    returns the answer's JSON values, checked against ``response`` (``responses.check``) as they go out.
+    ``op_id`` is the operationId a generated client names the call by; ``links`` lead from the answer
+    to the operations that take its ids.
 
     Unless the operation is a GET or public, a request with an ``Idempotency-Key`` is answered
     through ``idempotency``: a repeat gets the stored answer and the endpoint is not called; a first
