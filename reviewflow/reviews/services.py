@@ -147,7 +147,8 @@ def withdraw_assignment(actor, article: Article, assignment: ReviewAssignment) -
         raise Conflict(f"{assignment.reviewer.name} was already withdrawn from this article.")
     assignment.status, assignment.withdrawn_at = AssignmentStatus.WITHDRAWN.value, utcnow()
     db.session.flush()
-    reviewer = db.session.get(User, assignment.reviewer_id, options=[selectinload(User.profile)], populate_existing=True)
+    reviewer = db.session.get(User, assignment.reviewer_id, options=[selectinload(User.profile)],
+                              populate_existing=True)
     workflow.apply(article, "withdraw", actor=actor, role="editor", target=assignment,
                    details={"reviewer": reviewer.display_name, "reviewer_id": assignment.reviewer_id})
     return assignment
