@@ -20,6 +20,9 @@ TOOLS := .venv-tools
 $(TOOLS)/.installed: requirements-tools.txt
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet -r requirements-tools.txt
+	# The Nu Html Checker (tests/test_html_valid.py) from the npm registry; it runs on the machine's Java.
+	if command -v npm >/dev/null; then npm install --silent --no-audit --no-fund --ignore-scripts \
+		--prefix $(TOOLS) vnu-jar@26.9.27; fi
 	touch $@
 
 tools: $(TOOLS)/.installed
