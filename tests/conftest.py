@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 from flask import g
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from reviewflow import create_app
 from reviewflow.extensions import db as _db
-from tests.factories import PASSWORD, make_user, token_for
+from tests.factories import PASSWORD, empty_schema, make_user, token_for
 
 PG_URL = os.environ.get("REVIEWFLOW_TEST_DATABASE_URL", "")
 
@@ -31,11 +31,7 @@ def app(tmp_path, monkeypatch):
 
     application = create_app(Cfg)
     with application.app_context():
-        if url.startswith("postgresql"):
-            with _db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-        _db.create_all()
+        empty_schema()
         yield application
         _db.session.remove()
         _db.engine.dispose()

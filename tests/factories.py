@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import itertools
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 import config
 from reviewflow.articles import services as articles
@@ -94,6 +94,16 @@ def make_article(writer, state: str = "draft", reviewer=None, editor=None, title
     db.session.commit()
     assert state == "published", state
     return article
+
+
+def empty_schema() -> None:
+    """An empty schema on the current app's database: PostgreSQL's public schema dropped and made
+    again, then every table made with ``create_all`` (the audit triggers and chain head with them)."""
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    db.create_all()
 
 
 def event_count() -> int:

@@ -9,12 +9,12 @@ import json
 
 from sqlalchemy import func, select
 
+from reviewflow import policy
 from reviewflow.articles import workflow
 from reviewflow.articles.models import Article, Revision
 from reviewflow.errors import InvalidInput, NotFound
 from reviewflow.extensions import db
 from reviewflow.notifications.services import notify, notify_role
-from reviewflow.reviews.models import ReviewAssignment
 from reviewflow.sources import status
 from reviewflow.sources.models import VERDICT_VALUES, RevisionSource, SourceCheck, Verdict
 from reviewflow.sources.parsing import sources_of
@@ -111,9 +111,7 @@ def flag_source(actor, article: Article, key, comment) -> SourceCheck:
     source = _source(rev, key)
     comment = _comment(Verdict.OUTDATED, comment)
     check = _record(actor, article, rev, source, Verdict.OUTDATED, comment, "flag")
-    role = "reviewer" if db.session.scalar(select(ReviewAssignment.id).where(
-        ReviewAssignment.article_id == article.id, ReviewAssignment.reviewer_id == actor.id,
-        ReviewAssignment.status != "withdrawn").limit(1)) else "editor"
+    role = "reviewer" if policy.active_assignment(actor, article) is not None else "editor"
     workflow.apply(article, "flag_source", actor=actor, role=role, revision=rev, target=check,
                    details=_details(check, source))
     notify_role("editor", f"Source [^{key}] of “{article.title}” was flagged as outdated: the article is due for "

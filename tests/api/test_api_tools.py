@@ -22,12 +22,11 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from reviewflow import create_app
 from reviewflow.extensions import db as _db
-from tests.factories import PASSWORD, make_article, make_user, token_for
+from tests.factories import PASSWORD, empty_schema, make_article, make_user, token_for
 
 #: The server runs in this process, where conftest's N+1 guard would end a request thread with pytest's
 #: own failure (a dropped connection to schemathesis); query counts are test_query_budget's business.
@@ -77,11 +76,7 @@ def live(tmp_path_factory):
 
     app = create_app(Cfg)
     with app.app_context():
-        if url.startswith("postgresql"):
-            with _db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-        _db.create_all()
+        empty_schema()
         people = {"writer": make_user("writer", name="Wren Alder"),
                   "reviewer": make_user("reviewer", name="Dana Okafor"),
                   "reviewer2": make_user("reviewer", name="Ravi Senn"),

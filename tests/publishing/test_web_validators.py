@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from reviewflow import create_app
 from reviewflow.articles import services as articles
@@ -33,7 +32,7 @@ from reviewflow.publishing import services as publishing
 from reviewflow.reviews import services as reviews
 from reviewflow.sources import services as sources
 from reviewflow.sources import status
-from tests.factories import BODY, CHECKLIST, PASSWORD, make_article, make_user, verify
+from tests.factories import BODY, CHECKLIST, PASSWORD, empty_schema, make_article, make_user, verify
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = Path(os.environ.get("REVIEWFLOW_TOOLS_VENV", ROOT / ".venv-tools"))
@@ -131,11 +130,7 @@ def docs(tmp_path_factory):
 
     app = create_app(Cfg)
     with app.app_context():
-        if url.startswith("postgresql"):
-            with _db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-        _db.create_all()
+        empty_schema()
         world = _world()
         _db.session.remove()
     client = app.test_client()
