@@ -1,6 +1,7 @@
 /* reviewflow: small progressive enhancements (vanilla JS, CSP-safe, loaded with defer).
    Confirm dialogs, local times, live Markdown preview, annotation by text selection,
-   annotation highlighting from the side panel, keyboard access to tables that scroll sideways.
+   annotation highlighting from the side panel, keyboard access to tables that scroll sideways,
+   tables as labelled cards on a phone.
    Every page works without this file. */
 (function () {
   "use strict";
@@ -199,6 +200,26 @@
       }
     });
   }
+  /* 6. On a phone a table becomes a stack of cards (app.css, .js only): each cell carries the name of its
+     column, read from the header, so "Due 12 Dec" still says what 12 Dec is. Headers that are hidden
+     from sight (an actions column) give no label. */
+  function labelTableCells() {
+    document.querySelectorAll("table.table:not(.diff-table)").forEach(function (table) {
+      var names = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+        var hidden = th.classList.contains("visually-hidden") || !th.textContent.trim() ||
+          (th.children.length === 1 && th.children[0].classList.contains("visually-hidden"));
+        return hidden ? "" : th.textContent.trim().replace(/\s+/g, " ");
+      });
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        var column = 0;
+        Array.prototype.forEach.call(row.children, function (cell) {
+          if (names[column] && !cell.hasAttribute("data-label")) cell.setAttribute("data-label", names[column]);
+          column += cell.colSpan || 1;
+        });
+      });
+    });
+  }
+
   var resizeTimer = null;
   window.addEventListener("resize", function () {
     window.clearTimeout(resizeTimer);
@@ -253,6 +274,7 @@
     focusFirstError();
     document.querySelectorAll("textarea[data-preview-url]").forEach(setupPreview);
     setupAnnotation();
+    labelTableCells();
     markScrollableTables();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
