@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from sqlalchemy import text
+from sqlalchemy import select, text
 from werkzeug.serving import make_server
 
 import config
@@ -164,3 +164,16 @@ def check_a11y(request):
         assert not bad, f"{page.url}: {detail}"
 
     return _check
+
+
+@pytest.fixture
+def demo_server(live_app, live_server):
+    """The live server with the demo data (every article state) loaded; yields it and the article ids."""
+    from reviewflow import demo
+    from reviewflow.articles.models import Article
+
+    with live_app.app_context():
+        demo.seed()
+        ids = db.session.scalars(select(Article.id).order_by(Article.id)).all()
+        db.session.remove()
+    return live_server, ids

@@ -9,12 +9,9 @@ table sideways to reach is off-screen for a phone user). The same pages are chec
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
-from reviewflow import demo
-from reviewflow.articles.models import Article
 from reviewflow.demo_content import PEOPLE
-from reviewflow.extensions import db
+from tests.browser.helpers import sign_in
 
 PHONE = {"width": 390, "height": 844}
 
@@ -68,23 +65,6 @@ OFF_SCREEN = """() => {
 }"""
 
 
-@pytest.fixture
-def demo_server(live_app, live_server):
-    with live_app.app_context():
-        demo.seed()
-        ids = db.session.scalars(select(Article.id).order_by(Article.id)).all()
-        db.session.remove()
-    return live_server, ids
-
-
-def _sign_in(page, server, email: str) -> None:
-    page.goto(f"{server.url}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PEOPLE[0]["password"])
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
-
-
 def _problems(page) -> list[str]:
     return page.evaluate(OFF_SCREEN)
 
@@ -99,7 +79,7 @@ def test_every_staff_page_fits_a_phone(role, demo_server, browser, check_a11y, s
     context = browser.new_context(viewport=PHONE, locale="en-GB", timezone_id="Europe/Berlin",
                                   is_mobile=True, has_touch=True)
     page = context.new_page()
-    _sign_in(page, server, email)
+    sign_in(page, server, email, PEOPLE[0]["password"])
     urls = [server.url + path for path in pages]
     urls += [f"{server.url}/work/articles/{article_id}{sub}" for article_id in article_ids
              for sub in ARTICLE_PAGES[role]]

@@ -376,7 +376,9 @@ def test_sign_dialog_shows_what_is_signed(app, cast, login, client, in_review):
     assert in_review.revision.content_hash in html
     assert "Dana Okafor, M.D., Ph.D., Dermatology" in html
     assert "I have medically reviewed this content and approve it as accurate." in html
-    assert 'type="password"' in html and "Sign and approve" in html
+    assert 'type="password"' in html
+    # Signing is the page's primary action, not a danger: the button says so in its colour.
+    assert '<button type="submit" class="btn btn-primary">Sign and approve</button>' in html
     assert all(item.replace("'", "&#39;") in html for item in checklist(app))
 
 

@@ -1,5 +1,5 @@
 /* reviewflow: small progressive enhancements (vanilla JS, CSP-safe, loaded with defer).
-   Confirm dialogs, local times, live Markdown preview, annotation by text selection,
+   Confirmation dialogs (<dialog>, not confirm()), local times, live Markdown preview, annotation by text selection,
    annotation highlighting from the side panel, keyboard access to tables that scroll sideways,
    tables as labelled cards on a phone.
    Every page works without this file. */
@@ -13,13 +13,64 @@
     return meta ? meta.getAttribute("content") : "";
   }
 
-  /* 1. Confirm before submitting forms (or buttons) that carry data-confirm. */
+  /* 1. Confirm before submitting forms (or buttons) that carry data-confirm, in a modal <dialog> (focus
+     stays inside it, Escape cancels, Cancel has the focus first): the browser's bare confirm() cannot be
+     styled, names no action and is blocked by some browsers after a few uses. Without this file the
+     form submits at once and the server's own confirmation pages still stand where they exist. */
+  var confirmDialog = null;
+
+  function buildConfirmDialog() {
+    var dialog = document.createElement("dialog");
+    dialog.className = "confirm-box confirm-dialog";
+    dialog.setAttribute("aria-labelledby", "confirm-dialog-title");
+    dialog.setAttribute("aria-describedby", "confirm-dialog-message");
+    dialog.innerHTML =
+      '<form method="dialog">' +
+      '<h2 id="confirm-dialog-title">Are you sure?</h2>' +
+      '<p id="confirm-dialog-message"></p>' +
+      '<div class="form-actions">' +
+      '<button type="submit" value="cancel" class="btn btn-secondary" data-cancel>Cancel</button>' +
+      '<button type="submit" value="confirm" class="btn btn-primary" data-go>Confirm</button>' +
+      "</div></form>";
+    document.body.appendChild(dialog);
+    return dialog;
+  }
+
+  function askToConfirm(message, actionLabel, danger, onConfirm) {
+    if (!confirmDialog) confirmDialog = buildConfirmDialog();
+    var dialog = confirmDialog;
+    if (typeof dialog.showModal !== "function") {  /* very old browsers: the bare dialog */
+      if (window.confirm(message)) onConfirm();
+      return;
+    }
+    dialog.querySelector("#confirm-dialog-message").textContent = message;
+    var go = dialog.querySelector("[data-go]");
+    go.textContent = actionLabel || "Confirm";
+    go.className = "btn " + (danger ? "btn-danger" : "btn-primary");
+    dialog.classList.toggle("danger", !!danger);
+    dialog.returnValue = "";
+    dialog.onclose = function () { if (dialog.returnValue === "confirm") onConfirm(); };
+    dialog.showModal();
+    dialog.querySelector("[data-cancel]").focus();
+  }
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (!(form instanceof HTMLFormElement)) return;
+    if (!(form instanceof HTMLFormElement) || form.method === "dialog") return;
     var submitter = event.submitter;
     var message = (submitter && submitter.getAttribute("data-confirm")) || form.getAttribute("data-confirm");
-    if (message && !window.confirm(message)) event.preventDefault();
+    if (!message || form.hasAttribute("data-confirmed")) {
+      form.removeAttribute("data-confirmed");
+      return;
+    }
+    event.preventDefault();
+    var label = submitter ? (submitter.getAttribute("data-confirm-label") || submitter.textContent.trim()) : "";
+    var danger = !!(submitter && submitter.classList.contains("btn-danger")) || form.hasAttribute("data-danger");
+    askToConfirm(message, label.replace(/[.\u2026]+$/, ""), danger, function () {
+      form.setAttribute("data-confirmed", "");
+      if (typeof form.requestSubmit === "function") form.requestSubmit(submitter || undefined);
+      else form.submit();
+    });
   });
 
   /* 2. Show <time datetime="…" data-local> in the reader's local time; keep UTC in the title. */
