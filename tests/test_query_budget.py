@@ -56,7 +56,10 @@ OWN_CODE = (str(ROOT / "reviewflow"), str(ROOT / "templates"))
 SMALL, LARGE = 1, 3
 #: Not measured: static files touch no database, and only GET requests are pages or reads.
 EXCLUDED = {"static": "serves files from disk; no database",
-            "publishing.home": "a redirect to /articles or /dashboard, reading no more than the session"}
+            "publishing.home": "a redirect to /articles or /dashboard, reading no more than the session",
+            "articles.resubmit": "open only between a new revision and the resubmission, which the growing world "
+                                 "passes through at once; a fixed set of queries (decisions, annotations with "
+                                 "their replies, sources), run under the N+1 guard by tests/articles/test_resubmit.py"}
 STATES = ("draft", "submitted", "in_review", "changes_requested", "approved", "published")
 
 

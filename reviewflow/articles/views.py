@@ -203,11 +203,32 @@ def _preview(body: str) -> Markup:
 # The article ---------------------------------------------------------------------------
 
 
-def _buttons(article, transitions) -> list[SimpleNamespace]:
-    """The transitions drawn as plain POST buttons (``Transition.button``), with the URL each posts to."""
-    return [SimpleNamespace(name=t.name, label=t.label, confirm=t.confirm, danger=t.danger,
-                            url=url_for(BUTTON_ENDPOINTS[t.name], id=article.id))
-            for t in transitions if t.button and t.name in BUTTON_ENDPOINTS]
+def _buttons(article, transitions, asked_on: int | None = None) -> list[SimpleNamespace]:
+    """The transitions drawn as plain POST buttons (``Transition.button``), with the URL each posts to.
+
+    After a request for changes (signed on revision ``asked_on``), submitting again is a step of its own,
+    offered once a new revision is saved: the button opens the resubmit page (``href``), which lists what
+    was asked and answered before the writer sends the revision back.
+    """
+    buttons = []
+    waiting_for_revision = (article.state == ArticleState.CHANGES_REQUESTED and asked_on is not None
+                            and article.current_revision <= asked_on)
+    for t in transitions:
+        if not (t.button and t.name in BUTTON_ENDPOINTS) or (t.name == "submit" and waiting_for_revision):
+            continue
+        button = SimpleNamespace(name=t.name, label=t.label, confirm=t.confirm, danger=t.danger, href=None,
+                                 url=url_for(BUTTON_ENDPOINTS[t.name], id=article.id))
+        if t.name == "submit" and article.state == ArticleState.CHANGES_REQUESTED:
+            button.label, button.confirm = "Resubmit for review…", None
+            button.href = url_for("articles.resubmit", id=article.id)
+        buttons.append(button)
+    return buttons
+
+
+def _changes_requested_on(decisions) -> int | None:
+    """The revision the latest request for changes was signed on (None when nobody asked for changes)."""
+    asked = [d.revision_number for d in decisions if d.decision == "request_changes"]
+    return asked[-1] if asked else None
 
 
 @bp.get("/work/articles/<int:id>")
@@ -219,14 +240,38 @@ def detail(id: int):
     policy.authorize(user, "article.view", article)
     transitions = available_transitions(article, user)
     live = publishing.live_version_of(article)
+    decisions = reviews.decisions_of(article)
+    asked_on = _changes_requested_on(decisions)
     return render_template(
         "articles/detail.html", article=article, revision=article.revision,
         body_html=render_markdown(article.revision.body),
         assignments=queries.assignments_by_article([article.id], include_withdrawn=True)[article.id],
         live=live, live_sources=source_status.source_states(article, live.revision_number) if live else [],
-        decisions=reviews.decisions_of(article),
+        decisions=decisions, changes_requested_on=asked_on,
         annotations=[a for a in reviews.annotations_of(article) if a.is_open],
-        buttons=_buttons(article, transitions), actions={t.name for t in transitions},
+        buttons=_buttons(article, transitions, asked_on), actions={t.name for t in transitions},
+    )
+
+
+@bp.get("/work/articles/<int:id>/resubmit")
+@login_required
+def resubmit(id: int):
+    """The step before sending a revised article back: what the reviewers asked (each annotation, open or
+    resolved, with the replies), where each source stands, and what changed since the request."""
+    user = _me()
+    article = articles.get_article(id)
+    workflow.check(article, "submit", user, lock_row=False)
+    if article.state != ArticleState.CHANGES_REQUESTED:
+        return redirect(url_for("articles.detail", id=article.id))
+    decisions = reviews.decisions_of(article)
+    annotations = reviews.annotations_of(article)
+    return render_template(
+        "articles/resubmit.html", article=article, asked_on=_changes_requested_on(decisions),
+        requests=[d for d in decisions if d.decision == "request_changes"],
+        open_annotations=[a for a in annotations if a.is_open],
+        resolved_annotations=[a for a in annotations if not a.is_open],
+        source_states=source_status.source_states(article, article.current_revision),
+        submit_url=url_for("articles.submit", id=article.id),
     )
 
 
