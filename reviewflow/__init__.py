@@ -63,6 +63,7 @@ def register_blueprints(app: Flask) -> None:
     from reviewflow.auth.views import bp as auth_bp
     from reviewflow.health import bp as health_bp
     from reviewflow.notifications.views import bp as notifications_bp
+    from reviewflow.overview.views import bp as overview_bp
     from reviewflow.publishing.views import bp as publishing_bp
     from reviewflow.reviews.views import bp as reviews_bp
     from reviewflow.site.views import bp as site_bp
@@ -72,6 +73,7 @@ def register_blueprints(app: Flask) -> None:
                site_bp):
         app.register_blueprint(bp)
     app.register_blueprint(webhooks_bp)
+    app.register_blueprint(overview_bp)
 
 
 def register_error_handlers(app: Flask) -> None:

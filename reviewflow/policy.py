@@ -225,6 +225,12 @@ def _audit_all(user, obj=None) -> bool:
     return _role(user, "editor") or _role(user, "admin")
 
 
+@rule("overview.view")
+def _overview(user, obj=None) -> bool:
+    """Only editors and admins see the editorial overview."""
+    return _role(user, "editor") or _role(user, "admin")
+
+
 @rule("audit.verify")
 def _audit_verify(user, obj=None) -> bool:
     """Only admins can run a verification of the audit chain from the pages."""

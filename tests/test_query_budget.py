@@ -245,6 +245,7 @@ CASES = [
     *[Case("articles.index", who, "/work/articles") for who in STAFF],
     Case("articles.index", "editor", "/work/articles?state=in_review&state=published&topic=Dermatology&q=round"),
     *[Case("articles.notifications", who, "/notifications") for who in ("writer", "rev", "editor")],
+    Case("overview.overview", "editor", "/editorial"),
     Case("articles.new", "writer", "/work/articles/new", grows=False),
     *[Case("articles.detail", who, "/work/articles/{review}") for who in STAFF],
     Case("articles.detail", "editor", "/work/articles/{live}"),
