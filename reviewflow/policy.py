@@ -233,8 +233,8 @@ def _overview(user, obj=None) -> bool:
 
 @rule("audit.verify")
 def _audit_verify(user, obj=None) -> bool:
-    """Only admins can run a verification of the audit chain from the pages."""
-    return _role(user, "admin")
+    """Only editors and admins can run a verification of the audit chain from the pages."""
+    return _role(user, "editor") or _role(user, "admin")
 
 
 @rule("admin.manage")

@@ -116,8 +116,8 @@ def article_timeline(article_id: int):
 @bp.post("/audit/verify")
 @login_required
 def verify_now():
-    """Recompute the whole chain, its head and the tables it signs now and record the result (admins); names
-    the first bad event."""
+    """Recompute the whole chain, its head and the tables it signs now and record the result (editors and
+    admins); names the first bad event."""
     policy.require(current_user, "audit.verify")
     result = audit.verify(parallel=False)
     if result.ok:

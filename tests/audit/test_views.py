@@ -52,7 +52,7 @@ def test_global_log_is_for_editors_and_admins(cast, login, client, who, status):
 def test_anonymous_visitors_are_sent_to_log_in(client, published):
     for path in ("/audit", "/audit/export?format=jsonl", "/audit/events/1", f"/work/articles/{published.id}/audit"):
         response = client.get(path)
-        assert response.status_code == 302 and "/login" in response.headers["Location"], path
+        assert response.status_code == 303 and "/login" in response.headers["Location"], path
 
 
 # The global log ------------------------------------------------------------------------
@@ -355,10 +355,19 @@ def test_admin_verifies_now_and_the_badge_says_so(cast, login, client, published
     assert "Audit chain verified" in html  # the flash
 
 
-def test_verify_now_refuses_others_and_external_next(cast, login, client, db):
-    login(cast["editor"])
+@pytest.mark.parametrize("who", ["writer", "rev"])
+def test_verify_now_refuses_writers_and_reviewers(cast, login, client, db, who):
+    login(cast[who])
     assert client.post("/audit/verify").status_code == 403
-    assert "Verify now" not in client.get("/audit").get_data(as_text=True)
+    assert db.session.scalars(select(AuditVerification)).first() is None
+
+
+def test_editors_verify_from_the_pages_and_external_next_is_refused(cast, login, client, db):
+    login(cast["editor"])
+    assert "Verify now" in client.get("/audit").get_data(as_text=True)
+    response = client.post("/audit/verify", data={"next": "https://evil.example/"})
+    assert response.status_code == 303 and response.headers["Location"].endswith("/audit")
+    assert db.session.scalars(select(AuditVerification)).one().ok
     client.post("/logout")
     login(cast["admin"])
     response = client.post("/audit/verify", data={"next": "https://evil.example/"})
