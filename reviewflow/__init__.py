@@ -64,6 +64,7 @@ def register_blueprints(app: Flask) -> None:
     from reviewflow.health import bp as health_bp
     from reviewflow.notifications.views import bp as notifications_bp
     from reviewflow.overview.views import bp as overview_bp
+    from reviewflow.preferences.views import bp as preferences_bp
     from reviewflow.publishing.views import bp as publishing_bp
     from reviewflow.reviews.views import bp as reviews_bp
     from reviewflow.site.views import bp as site_bp
@@ -74,6 +75,7 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(overview_bp)
+    app.register_blueprint(preferences_bp)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, request
 from flask_login import current_user
@@ -25,12 +26,31 @@ from reviewflow.site import services as site
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
+def zone_of(user) -> ZoneInfo:
+    """The time zone a person's pages show times in (``User.time_zone``); UTC for readers and strangers."""
+    name = getattr(user, "time_zone", None) if getattr(user, "is_authenticated", False) else None
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
 def human_date(value) -> str:
+    """The one way a date is written: "7 Dec 2026" (a datetime's date in UTC, as public pages show it)."""
     if value is None:
         return "—"
     if isinstance(value, datetime):
         value = value.astimezone(UTC)
-    return f"{value:%B} {value.day}, {value.year}"
+    return f"{value.day} {value:%b %Y}"
+
+
+def when(value: datetime | None, zone: ZoneInfo | None = None, seconds: bool = False) -> str:
+    """The one way a moment is written: "7 Dec 2026, 09:35 CET", in ``zone`` (the viewer's by default)."""
+    if value is None:
+        return "—"
+    local = value.astimezone(zone or zone_of(current_user))
+    clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
+    return f"{local.day} {local:%b %Y}, {clock} {local.tzname()}"
 
 
 def relative_due(value: date | None) -> str:
@@ -110,6 +130,8 @@ def register(app: Flask) -> None:
         }
 
     app.jinja_env.filters["human_date"] = human_date
+    app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["when_utc"] = lambda value, seconds=False: when(value, ZoneInfo("UTC"), seconds)
     app.jinja_env.filters["relative_due"] = relative_due
     app.jinja_env.filters["short_hash"] = lambda h: f"{h[:4]}…{h[-4:]}" if h else ""
     register_static_fingerprints(app)

@@ -39,6 +39,8 @@ class User(db.Model):
     #: The version number of the current reviewer profile (0: none).
     profile_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The IANA time zone the person's pages show times in (reviewflow.preferences); stored times stay UTC.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
 
     # Loaded on demand: most queries show other people by name only. The signed-in user's roles and
     # profile are loaded with them (``services.with_roles``), and lists that show them load them too.
