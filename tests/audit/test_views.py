@@ -52,7 +52,7 @@ def test_global_log_is_for_editors_and_admins(cast, login, client, who, status):
 def test_anonymous_visitors_are_sent_to_log_in(client, published):
     for path in ("/audit", "/audit/export?format=jsonl", "/audit/events/1", f"/work/articles/{published.id}/audit"):
         response = client.get(path)
-        assert response.status_code == 303 and "/login" in response.headers["Location"], path
+        assert response.status_code == 302 and "/login" in response.headers["Location"], path
 
 
 # The global log ------------------------------------------------------------------------
