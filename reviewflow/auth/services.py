@@ -94,7 +94,7 @@ def get_user(user_id) -> User:
     return user
 
 
-def _clean_roles(roles) -> list[str]:
+def clean_roles(roles) -> list[str]:
     roles = sorted(set(roles or []))
     bad = [r for r in roles if r not in ROLE_NAMES]
     if bad or not roles:
@@ -111,7 +111,7 @@ def create_user(actor, email, name, password, roles, bio: str = "", profile: dic
     name = one_line(name, "name", NAME_MAX)
     bio = multi_line(bio or "", "bio", BIO_MAX, required=False)
     validate_password(password)
-    roles = _clean_roles(roles)
+    roles = clean_roles(roles)
     if find_user(email):
         raise Conflict(f"An account for {email} already exists.")
     user = User(email=email, name=name.strip(), password_hash=hash_password(password), bio=bio or "")
@@ -144,7 +144,7 @@ def update_user(actor, user: User, name=None, email=None, bio=None, roles=None, 
         changes["bio"] = "changed"
         user.bio = bio
     if roles is not None:
-        roles = _clean_roles(roles)
+        roles = clean_roles(roles)
         if roles != user.roles:
             if actor.id == user.id and "admin" not in roles:
                 raise Conflict("You cannot remove your own admin role.")
