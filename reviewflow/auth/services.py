@@ -390,7 +390,8 @@ def with_roles():
 
 
 def user_from_session_id(value: str) -> User | None:
-    """Flask-Login loader: "<id>:<generation>"; an old generation means the session was ended."""
+    """Flask-Login loader: "<id>:<generation>" and this browser's session record (``sessions``). An old
+    generation (log-out, deactivation, password change) or a record ended or gone means signed out."""
     try:
         user_id, generation = (int(x) for x in value.split(":", 1))
     except (ValueError, AttributeError):
@@ -401,17 +402,17 @@ def user_from_session_id(value: str) -> User | None:
         # populate_existing: the user may already be in the session (as an article's writer, say)
         # without roles and profile; the options apply only to a fresh load.
         user = db.session.get(User, user_id, options=with_roles(), populate_existing=True)
+        if user is None or user.session_generation != generation or not user.active:
+            return None
+        record = sessions.find_session(user.id, session.get(sessions.SESSION_KEY))
+        if record is None:
+            return None  # ended (signed out elsewhere, password changed) or never recorded
+        sessions.touch(record)
     except SQLAlchemyError as exc:
         db.session.rollback()
         if database_unavailable(exc):
             raise  # the database is away: a 503 page, not a detour through the log-in page
         return None
-    if user is None or user.session_generation != generation or not user.active:
-        return None
-    record = sessions.find_session(user.id, session.get(sessions.SESSION_KEY))
-    if record is None:
-        return None  # ended (signed out elsewhere, password changed) or never recorded
-    sessions.touch(record)
     return user
 
 
