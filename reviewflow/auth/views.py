@@ -40,6 +40,7 @@ def safe_next(target: str | None) -> str | None:
 def sign_in(user: User) -> None:
     """Sign this browser in as ``user``: a new server-side session record (``sessions``), committed, and
     its key in the session cookie. Call after the action that let them in was recorded."""
+    sessions.end_session(session.get(sessions.SESSION_KEY))  # whoever this browser was signed in as before
     key = sessions.start_session(user, request.user_agent.string, request.remote_addr or "")
     db.session.commit()
     login_user(user)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from reviewflow.audit.models import AuditEvent
 from reviewflow.auth import invitations
-from reviewflow.auth.models import Invitation, User
+from reviewflow.auth.models import Invitation, User, UserSession
 from reviewflow.extensions import utcnow
 from tests.auth.mail_helpers import last_link, outbox
 from tests.factories import make_user
@@ -200,3 +200,13 @@ def test_the_admin_sees_pending_invitations_with_resend_and_revoke(client, db, a
     html = client.get("/admin/invitations").get_data(as_text=True)
     assert INVITEE in html and "Resend" in html and "Revoke" in html
     assert 'href="/admin/invitations"' in client.get("/admin/users").get_data(as_text=True)
+
+
+def test_accepting_in_a_browser_signed_in_as_someone_else_ends_that_session(app, client, db, admin):
+    _invite(client)
+    path = last_link(INVITEE)
+    assert _accept(client, path).status_code == 303  # the admin's own browser
+    db.session.expire_all()
+    live = {s.user_id for s in db.session.scalars(select(UserSession).where(UserSession.ended_at.is_(None)))}
+    assert live == {db.session.scalar(select(User.id).where(User.email == INVITEE))}
+    assert "Noor Haddad" in client.get("/account").get_data(as_text=True)
