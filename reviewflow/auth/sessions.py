@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from reviewflow.audit import services as audit
 from reviewflow.auth.models import User, UserSession
@@ -92,11 +92,6 @@ def active_sessions(user: User) -> list[UserSession]:
     return list(db.session.scalars(select(UserSession).where(UserSession.user_id == user.id,
                                                              UserSession.ended_at.is_(None))
                                    .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())))
-
-
-def count_active(user: User) -> int:
-    return db.session.scalar(select(func.count()).select_from(UserSession).where(
-        UserSession.user_id == user.id, UserSession.ended_at.is_(None))) or 0
 
 
 def is_current(record: UserSession, key) -> bool:
