@@ -60,6 +60,7 @@ def register_blueprints(app: Flask) -> None:
     from reviewflow.api import views as api_views
     from reviewflow.articles.views import bp as articles_bp
     from reviewflow.audit.views import bp as audit_bp
+    from reviewflow.auth.access_views import bp as access_bp
     from reviewflow.auth.views import bp as auth_bp
     from reviewflow.health import bp as health_bp
     from reviewflow.notifications.views import bp as notifications_bp
@@ -76,6 +77,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(overview_bp)
     app.register_blueprint(preferences_bp)
+    app.register_blueprint(access_bp)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -2,7 +2,17 @@
 from reviewflow.api.models import IdempotencyKey
 from reviewflow.articles.models import Article, ArticleState, Revision
 from reviewflow.audit.models import AuditEvent, AuditHead, AuditVerification
-from reviewflow.auth.models import ApiToken, LoginThrottle, ReviewerProfile, Role, User, UserRole
+from reviewflow.auth.models import (
+    ApiToken,
+    Invitation,
+    LoginThrottle,
+    PasswordReset,
+    ReviewerProfile,
+    Role,
+    User,
+    UserRole,
+    UserSession,
+)
 from reviewflow.notifications.models import Notification, OutboxEmail
 from reviewflow.publishing.models import PublicState, PublishedReview, PublishedVersion
 from reviewflow.reviews.models import Annotation, AnnotationReply, AssignmentStatus, Decision, ReviewAssignment
@@ -22,9 +32,11 @@ __all__ = [
     "AuditVerification",
     "Decision",
     "IdempotencyKey",
+    "Invitation",
     "LoginThrottle",
     "Notification",
     "OutboxEmail",
+    "PasswordReset",
     "PublicState",
     "PublishedReview",
     "PublishedVersion",
@@ -37,6 +49,7 @@ __all__ = [
     "SourceCheck",
     "User",
     "UserRole",
+    "UserSession",
     "Verdict",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -243,6 +243,18 @@ def _admin(user, obj=None) -> bool:
     return _role(user, "admin")
 
 
+@rule("account.invite")
+def _invite(user, obj=None) -> bool:
+    """Only admins invite people and manage their invitations."""
+    return _role(user, "admin")
+
+
+@rule("token.revoke")
+def _revoke_token(user, token) -> bool:
+    """Only the token's holder or an admin can revoke an API token."""
+    return _active(user) and token is not None and (token.user_id == user.id or user.has_role("admin"))
+
+
 @rule("credentials.verify")
 def _verify_credentials(user, reviewer=None) -> bool:
     """Only admins verify a reviewer's credentials, and nobody verifies their own."""

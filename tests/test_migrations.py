@@ -150,7 +150,7 @@ with app.app_context():
 
 
 def _previous_release(tmp_path) -> tuple[Path, str, str]:
-    """The tree of the release before the newest migration, and that release's newest revision and
+    """The tree of the release before the newest migration was added, that tree's newest revision and
     the current head. Skipped without git history (failed in CI, where the clone is whole)."""
     from alembic.script import ScriptDirectory
 
@@ -171,6 +171,10 @@ def _previous_release(tmp_path) -> tuple[Path, str, str]:
                     "reviewflow", "migrations", "templates", "config.py", "tests/__init__.py", "tests/factories.py"],
                    check=True, capture_output=True)
     subprocess.run(["tar", "-x", "-f", str(archive), "-C", str(tree)], check=True, capture_output=True)
+    # That release's own newest revision: the newest one's parent in a straight history, an older one
+    # when migrations written side by side were chained one after another when their branches merged.
+    previous = ScriptDirectory(str(tree / "migrations")).get_current_head()
+    assert script.get_revision(previous) is not None, f"{previous} is not in the chain any more"
     return tree, previous, head
 
 

@@ -23,31 +23,31 @@ from tests.factories import make_article, make_user
 #: ("annotation.resolve[blocking]") or suggestion ("annotation.resolve[suggestion]").
 ACTIONS = ["article.view", "article.edit", "article.submit", "review.assign", "article.decide", "annotation.create",
            "annotation.resolve[blocking]", "annotation.resolve[suggestion]", "article.publish", "article.unpublish",
-           "audit.view_all", "admin.manage"]
+           "audit.view_all", "admin.manage", "account.invite"]
 
 #: persona -> one letter per action, in ACTIONS order: Y allowed, "." refused. Columns: view, edit, submit,
 #: assign, decide, annotate, resolve a blocking annotation, resolve a suggestion, publish, unpublish,
-#: audit (all), admin. A blocking annotation is its assigned author's to resolve (another assigned reviewer's
-#: once the author is withdrawn), never the writer's; the writer may resolve suggestions. Four eyes: an editor
-#: assigned to review the article does not publish it.
+#: audit (all), admin, invite. A blocking annotation is its assigned author's to resolve (another assigned
+#: reviewer's once the author is withdrawn), never the writer's; the writer may resolve suggestions. Four eyes: an
+#: editor assigned to review the article does not publish it.
 EXPECTED = {
-    "writer of the article":                  "YYY....Y....",
-    "another writer":                         "............",
-    "assigned reviewer who annotated":        "Y...YYYY....",
-    "assigned reviewer, not the annotator":   "Y...YY......",
-    "assigned reviewer, annotator withdrawn": "Y...YYYY....",
-    "withdrawn reviewer who annotated":       "............",
-    "unassigned reviewer":                    "............",
-    "editor":                                 "Y..Y....YYY.",
-    "editor who wrote the article":           "YYYY...Y.YY.",
-    "editor assigned to review the article":  "Y..YYY...YY.",
-    "admin":                                  "Y.........YY",
-    "writer-reviewer assigned elsewhere":     "............",
-    "inactive writer of the article":         "............",
-    "inactive assigned reviewer":             "............",
-    "inactive editor":                        "............",
-    "inactive admin":                         "............",
-    "anonymous visitor":                      "............",
+    "writer of the article":                  "YYY....Y.....",
+    "another writer":                         ".............",
+    "assigned reviewer who annotated":        "Y...YYYY.....",
+    "assigned reviewer, not the annotator":   "Y...YY.......",
+    "assigned reviewer, annotator withdrawn": "Y...YYYY.....",
+    "withdrawn reviewer who annotated":       ".............",
+    "unassigned reviewer":                    ".............",
+    "editor":                                 "Y..Y....YYY..",
+    "editor who wrote the article":           "YYYY...Y.YY..",
+    "editor assigned to review the article":  "Y..YYY...YY..",
+    "admin":                                  "Y.........YYY",
+    "writer-reviewer assigned elsewhere":     ".............",
+    "inactive writer of the article":         ".............",
+    "inactive assigned reviewer":             ".............",
+    "inactive editor":                        ".............",
+    "inactive admin":                         ".............",
+    "anonymous visitor":                      ".............",
 }
 
 

@@ -38,8 +38,9 @@ from reviewflow import create_app
 from reviewflow.articles import services as articles
 from reviewflow.articles.models import Article
 from reviewflow.audit.models import AuditEvent
+from reviewflow.auth import invitations, links, sessions
 from reviewflow.auth import services as accounts
-from reviewflow.auth.models import User
+from reviewflow.auth.models import PasswordReset, User
 from reviewflow.extensions import db, utcnow
 from reviewflow.notifications.models import OutboxEmail
 from reviewflow.notifications.services import send_outbox
@@ -177,7 +178,9 @@ def grow_background(w: World, n: int) -> User:
     due = make_article(writer2, "published", reviewer=rev, editor=editor, title=f"Round {n} due for re-review")
     due.rereview_due = utcnow().date() + timedelta(days=3)
     _commit()
-    accounts.create_token(rev, rev, f"Script {n}")
+    accounts.create_token(rev, rev, f"Script {n}", PASSWORD)
+    invitations.invite(admin, f"invitee{n}@example.org", f"Invitee {n}", ["writer", "editor"])
+    sessions.start_session(rev, f"Browser {n}", f"192.0.2.{n}")  # another device of the reviewer
     accounts.save_profile(admin, rev, {"credentials": "M.D., Ph.D.", "specialty": "Dermatology",
                                        "license_number": "LIC-REV", "license_jurisdiction": "Georgia, USA",
                                        "license_expires": "2099-12-31", "affiliation": f"Clinic {n}",
@@ -214,6 +217,14 @@ def build_people() -> World:
         "rev2": make_user("reviewer", name="Ravi Senn", credentials="PharmD", specialty="Pharmacology"),
     }
     tokens = {key: token_for(people[key]) for key in ("writer", "editor", "rev")}
+    _, tokens["invitation"] = invitations.invite(people["admin"], "newcomer@example.org", "Nia Newcomer",
+                                                 ["reviewer"], profile={"credentials": "R.N.", "specialty": "Sleep",
+                                                                        "license_number": "RN-1",
+                                                                        "license_expires": "2099-12-31"})
+    tokens["reset"], digest = links.new_token()
+    db.session.add(PasswordReset(email=people["writer"].email, user_id=people["writer"].id, token_hash=digest,
+                                 expires_at=utcnow() + timedelta(days=1)))
+    db.session.commit()
     return World({k: u.id for k, u in people.items()}, tokens)
 
 
@@ -280,6 +291,12 @@ CASES = [
     Case("webhooks.new_endpoint", "admin", "/admin/webhooks/new", grows=False),
     Case("webhooks.deliveries", "admin", "/admin/webhooks/deliveries"),
     Case("auth.login", None, "/login", grows=False),
+    Case("access.forgot_password", None, "/password/forgot", grows=False),
+    Case("access.reset_sent", None, "/password/forgot/sent", grows=False),
+    Case("access.reset_password", None, "/password/reset/{reset}", grows=False),
+    Case("access.accept_invitation", None, "/invitations/{invitation}", grows=False),
+    Case("access.admin_invitations", "admin", "/admin/invitations"),
+    Case("access.admin_invite", "admin", "/admin/invitations/new", grows=False),
     Case("publishing.index", None, "/articles"),
     Case("publishing.index", None, "/articles?topic=Dermatology"),
     Case("publishing.index", "editor", "/articles"),
@@ -313,7 +330,8 @@ def fields(w: World) -> dict:
     live = w.live_article
     seq = db.session.scalar(select(func.max(AuditEvent.seq)).where(AuditEvent.article_id == w.review_id))
     return {"review": w.review_id, "live": w.live_id, "slug": live.slug, "version": live.live_version,
-            "seq": seq, "rev": w.people["rev"], "writer2": w.people["writer2"]}
+            "seq": seq, "rev": w.people["rev"], "writer2": w.people["writer2"],
+            "invitation": w.tokens["invitation"], "reset": w.tokens["reset"]}
 
 
 # Counting --------------------------------------------------------------------------------------

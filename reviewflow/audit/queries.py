@@ -453,6 +453,20 @@ def _what(event: AuditEvent, d: dict, title: str) -> str:
         return f"updated the account of {label}" + (f": {'; '.join(changes)}" if changes else "")
     if action == "account.password_changed":
         return "changed their password, ending their other sessions"
+    if action == "account.password_reset":
+        return "reset their password by e-mail, ending every session"
+    if action == "auth.password_reset_requested":
+        return f"asked for a password reset link for {d.get('email') or label}"
+    if action == "auth.sessions_ended":
+        return f"signed out everywhere else ({_plural(d.get('ended') or 0, 'session')} ended)"
+    if action == "invitation.created":
+        return f"invited {d.get('name') or label} ({d.get('email') or label}) with roles {_join(d.get('roles'))}"
+    if action == "invitation.resent":
+        return f"sent the invitation to {d.get('email') or label} again, with a new link"
+    if action == "invitation.revoked":
+        return f"revoked the invitation to {d.get('email') or label}"
+    if action == "invitation.accepted":
+        return f"accepted their invitation, opening the account {label} with roles {_join(d.get('roles'))}"
     if action == "credentials.changed":
         facts = ", ".join(x for x in (d.get("credentials"), d.get("specialty")) if x)
         licence = f", licence {d['license_number']}" if d.get("license_number") else ""

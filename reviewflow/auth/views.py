@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func, select
 
 from reviewflow import policy
 from reviewflow.auth import services as accounts
+from reviewflow.auth import sessions
 from reviewflow.auth.forms import (
     LoginForm,
     NewUserForm,
@@ -21,7 +22,7 @@ from reviewflow.auth.forms import (
 from reviewflow.auth.models import ApiToken, User
 from reviewflow.demo_content import PEOPLE
 from reviewflow.errors import DomainError, InvalidInput
-from reviewflow.extensions import db
+from reviewflow.extensions import db, utcnow
 
 bp = Blueprint("auth", __name__)
 
@@ -34,6 +35,16 @@ def safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     return target
+
+
+def sign_in(user: User) -> None:
+    """Sign this browser in as ``user``: a new server-side session record (``sessions``), committed, and
+    its key in the session cookie. Call after the action that let them in was recorded."""
+    sessions.end_session(session.get(sessions.SESSION_KEY))  # whoever this browser was signed in as before
+    key = sessions.start_session(user, request.user_agent.string, request.remote_addr or "")
+    db.session.commit()
+    login_user(user)
+    session[sessions.SESSION_KEY] = key
 
 
 def _demo_logins() -> list[dict]:
@@ -59,8 +70,7 @@ def login():
             form.password.errors = [refused.message]
             status = 429 if refused.retry_after else 200
         else:
-            db.session.commit()
-            login_user(user)
+            sign_in(user)
             flash(f"Welcome back, {user.name}.", "success")
             return redirect(safe_next(request.args.get("next")) or url_for("articles.dashboard"))
     elif request.method == "POST":
@@ -74,6 +84,7 @@ def logout():
     accounts.end_sessions(current_user._get_current_object())
     db.session.commit()
     logout_user()
+    session.pop(sessions.SESSION_KEY, None)
     flash("You are signed out. Every session of yours has ended.", "success")
     return redirect(url_for("auth.login"))
 
@@ -87,25 +98,51 @@ def account():
     new_token, status = None, 200
     if "pw-submit" in request.form and form.validate_on_submit():
         try:
-            accounts.change_password(user, form.current_password.data, form.new_password.data)
+            accounts.change_password(user, form.current_password.data, form.new_password.data,
+                                     keep_session=session.get(sessions.SESSION_KEY))
         except DomainError as exc:  # shown on the form: a wrong current password is not a page-level error
             db.session.rollback()
             (form.new_password if exc.field == "password" else form.current_password).errors.append(exc.message)
         else:
             db.session.commit()
-            login_user(user)  # a fresh session for this browser; all others ended
-            flash("Your password is changed. Your other sessions have ended.", "success")
+            login_user(user)  # the cookie carries the new session generation; this browser's record stays
+            flash("Your password is changed. Your other sessions have ended and your API tokens are revoked.",
+                  "success")
             return redirect(url_for("auth.account"))
     if "tok-submit" in request.form and token_form.validate_on_submit():
-        _, new_token = accounts.create_token(user, user, token_form.name.data)
-        db.session.commit()
-        flash("New API token created. Copy it now: it will not be shown again.", "success")
+        try:
+            _, new_token = accounts.create_token(user, user, token_form.name.data, token_form.password.data,
+                                                 token_form.lifetime())
+        except InvalidInput as exc:  # a wrong password or lifetime: said on its field
+            db.session.rollback()
+            token_form.error_on(exc.field, exc.message)
+        else:
+            db.session.commit()
+            flash("New API token created. Copy it now: it will not be shown again.", "success")
     if request.method == "POST" and new_token is None:
         status = 400
+    return _account_page(user, form, token_form, new_token, status)
+
+
+def _account_page(user: User, form, token_form, new_token=None, status: int = 200):
     profiles = accounts.profile_history(user) if user.has_role("reviewer") else []
+    key = session.get(sessions.SESSION_KEY)
+    live = [(s, sessions.is_current(s, key), sessions.device_label(s.user_agent))
+            for s in sessions.active_sessions(user)]
     return render_template("auth/account.html", form=form, token_form=token_form, new_token=new_token,
-                           tokens=accounts.tokens_of(user), profiles=profiles,
+                           tokens=accounts.tokens_of(user), profiles=profiles, sessions=live, now=utcnow(),
                            verifiers=verifier_names(profiles)), status
+
+
+@bp.post("/account/sessions/end-others")
+@login_required
+def end_other_sessions():
+    """Sign out everywhere else: every session of this person ends but this browser's."""
+    ended = sessions.end_other_sessions(current_user._get_current_object(), session.get(sessions.SESSION_KEY))
+    db.session.commit()
+    flash(f"Signed out everywhere else: {ended} other session{'s' if ended != 1 else ''} ended." if ended
+          else "You were not signed in anywhere else.", "success")
+    return redirect(url_for("auth.account"))
 
 
 def verifier_names(profiles) -> dict[int, str]:
@@ -177,7 +214,7 @@ def _user_edit_page(user: User, form: UserForm | None = None, profile_form: Prof
     profiles = accounts.profile_history(user)
     return render_template("admin/user_edit.html", person=user, form=form, profile_form=profile_form,
                            verify_form=verify_form, profiles=profiles, verifiers=verifier_names(profiles),
-                           tokens=accounts.tokens_of(user)), status
+                           tokens=accounts.tokens_of(user), now=utcnow()), status
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])

@@ -85,9 +85,9 @@ SERVICES = {
               "auth.login"),
     "login_failed": (lambda c: None, lambda c, _: _login_refused(c), "auth.login_failed"),
     "logout": (lambda c: None, lambda c, _: accounts.end_sessions(c["writer"]), "auth.logout"),
-    "create_token": (lambda c: None, lambda c, _: accounts.create_token(c["writer"], c["writer"], "t"),
+    "create_token": (lambda c: None, lambda c, _: accounts.create_token(c["writer"], c["writer"], "t", PASSWORD),
                      "token.created"),
-    "revoke_token": (lambda c: accounts.create_token(c["writer"], c["writer"], "t")[0],
+    "revoke_token": (lambda c: accounts.create_token(c["writer"], c["writer"], "t", PASSWORD)[0],
                      lambda c, tok: accounts.revoke_token(c["writer"], tok), "token.revoked"),
     "create_article": (lambda c: None, lambda c, _: articles.create_article(c["writer"], "New one", BODY),
                        "article.created"),
@@ -515,7 +515,7 @@ def test_no_password_or_token_in_any_event(app, client, db, cast):
     writer = cast["writer"]
     client.post("/login", data={"email": writer.email, "password": WRONG_PASSWORD})
     client.post("/login", data={"email": writer.email, "password": PASSWORD})
-    _, token = accounts.create_token(writer, writer, "ci")
+    _, token = accounts.create_token(writer, writer, "ci", PASSWORD)
     accounts.create_user(cast["admin"], "fresh@example.org", "Fresh Person", NEW_PASSWORD, ["writer"])
     accounts.change_password(cast["editor"], PASSWORD, NEW_PASSWORD)
     article = make_article(writer, "in_review", reviewer=cast["rev"], editor=cast["editor"])

@@ -423,6 +423,14 @@ ACTIONS = [
     ("credentials.verified", {"version": 3, "license_number": "L1"}, "verified the credentials of target (profile"),
     ("token.created", {"name": "CMS"}, "created the API token target named “CMS”"),
     ("token.revoked", {}, "revoked the API token target"),
+    ("account.password_reset", {"sessions_ended": 2}, "reset their password by e-mail, ending every session"),
+    ("auth.password_reset_requested", {"email": "x@example.org"}, "asked for a password reset link for x@example.org"),
+    ("auth.sessions_ended", {"ended": 2}, "signed out everywhere else (2 sessions ended)"),
+    ("invitation.created", {"email": "n@example.org", "name": "Nia", "roles": ["writer"]},
+     "invited Nia (n@example.org) with roles writer"),
+    ("invitation.resent", {"email": "n@example.org"}, "sent the invitation to n@example.org again"),
+    ("invitation.revoked", {"email": "n@example.org"}, "revoked the invitation to n@example.org"),
+    ("invitation.accepted", {"roles": ["writer"]}, "accepted their invitation, opening the account target"),
 ]
 
 
