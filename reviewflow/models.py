@@ -3,6 +3,8 @@ from reviewflow.api.models import IdempotencyKey
 from reviewflow.articles.models import Article, ArticleState, Revision
 from reviewflow.audit.models import AuditEvent, AuditHead, AuditVerification
 from reviewflow.auth.models import ApiToken, LoginThrottle, ReviewerProfile, Role, User, UserRole
+from reviewflow.auth.throttle import LoginCounter
+from reviewflow.auth.twofactor import RecoveryCode, TwoFactor
 from reviewflow.notifications.models import Notification, OutboxEmail
 from reviewflow.publishing.models import PublicState, PublishedReview, PublishedVersion
 from reviewflow.reviews.models import Annotation, AnnotationReply, AssignmentStatus, Decision, ReviewAssignment
@@ -22,12 +24,14 @@ __all__ = [
     "AuditVerification",
     "Decision",
     "IdempotencyKey",
+    "LoginCounter",
     "LoginThrottle",
     "Notification",
     "OutboxEmail",
     "PublicState",
     "PublishedReview",
     "PublishedVersion",
+    "RecoveryCode",
     "ReviewAssignment",
     "ReviewerProfile",
     "Revision",
@@ -35,6 +39,7 @@ __all__ = [
     "Role",
     "SiteSetting",
     "SourceCheck",
+    "TwoFactor",
     "User",
     "UserRole",
     "Verdict",

@@ -73,3 +73,16 @@ class VerifyForm(FlaskForm):
         description="For example “Licence looked up in the issuing board’s public register” or “Board "
                     "certificate checked with the certifying board”. Shown with the verification to editors, "
                     "on certificates and on the reviewer’s public page.")
+
+
+class CodeForm(FlaskForm):
+    """A code from the authenticator app (sign-in's second step, confirming a set-up) or a recovery code."""
+
+    code = StringField("Code", validators=[DataRequired(message="Enter the code from your authenticator app."),
+                                           Length(max=32)])
+
+
+class DisableTwoFactorForm(FlaskForm):
+    password = PasswordField("Password", validators=[DataRequired(message="Enter your password."), Length(max=1024)])
+    code = StringField("Code from your app, or a recovery code",
+                       validators=[DataRequired(message="Enter the current code from your app."), Length(max=32)])
