@@ -128,6 +128,7 @@ def _take_windowed(conn, key: str, limit: int, window: timedelta, now: datetime)
 
 
 def _give_back(conn, key: str) -> None:
+    """One attempt back (a success is not a failure); on a connection or the request's session."""
     t = LoginCounter.__table__
     conn.execute(update(t).where(t.c.key == key, t.c.count > 0).values(count=t.c.count - 1))
 
@@ -141,7 +142,8 @@ def take_login_attempt(email: str, address: str) -> Refusal | None:
 
     Returns a Refusal (nothing is checked, nothing else counted) when the address has had too many
     failures in its window or the pair must still wait; None when the password may be checked.
-    Committed at once, on its own connection.
+    Committed at once, on its own connection: call it before the request's session writes anything
+    (on SQLite a second writer would wait for the first, in the same thread).
     """
     cfg = current_app.config
     now = utcnow()
@@ -157,10 +159,12 @@ def take_login_attempt(email: str, address: str) -> Refusal | None:
 
 
 def login_succeeded(email: str, address: str) -> None:
-    """A right password: this pair starts afresh, and the address gets back this one attempt only."""
-    with db.engine.begin() as conn:
-        conn.execute(delete(LoginCounter.__table__).where(LoginCounter.key == pair_key(email, address)))
-        _give_back(conn, address_key(address))
+    """A right password: this pair starts afresh, and the address gets back this one attempt only.
+
+    In the request's transaction (unlike the counting): it lands with the sign-in's audit event.
+    """
+    db.session.execute(delete(LoginCounter).where(LoginCounter.key == pair_key(email, address)))
+    _give_back(db.session, address_key(address))
 
 
 def take_code_attempt(user_id: int) -> Refusal | None:
@@ -175,9 +179,8 @@ def take_code_attempt(user_id: int) -> Refusal | None:
 
 
 def code_succeeded(user_id: int) -> None:
-    """A right code (or recovery code): the account's code counter starts afresh."""
-    with db.engine.begin() as conn:
-        conn.execute(delete(LoginCounter.__table__).where(LoginCounter.key == code_key(user_id)))
+    """A right code (or recovery code): the account's code counter starts afresh (in the request's transaction)."""
+    db.session.execute(delete(LoginCounter).where(LoginCounter.key == code_key(user_id)))
 
 
 def human_wait(seconds: int) -> str:
