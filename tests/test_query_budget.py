@@ -56,7 +56,8 @@ OWN_CODE = (str(ROOT / "reviewflow"), str(ROOT / "templates"))
 SMALL, LARGE = 1, 3
 #: Not measured: static files touch no database, and only GET requests are pages or reads.
 EXCLUDED = {"static": "serves files from disk; no database",
-            "publishing.home": "a redirect to /articles or /dashboard, reading no more than the session"}
+            "publishing.home": "a redirect to /articles or /dashboard, reading no more than the session",
+            "two_factor.login_code": "the code step of a sign-in: one person read by id, from the session"}
 STATES = ("draft", "submitted", "in_review", "changes_requested", "approved", "published")
 
 
@@ -268,6 +269,7 @@ CASES = [
     Case("audit.export", "editor", "/audit/export?format=csv"),
     Case("audit.export", "writer", "/audit/export?format=jsonl&article={review}"),
     *[Case("auth.account", who, "/account", grows=who != "admin") for who in ("writer", "rev", "admin")],
+    *[Case("two_factor.setup", who, "/account/two-factor", grows=False) for who in ("writer", "rev")],
     Case("auth.admin_users", "admin", "/admin/users"),
     Case("auth.admin_user_new", "admin", "/admin/users/new", grows=False),
     Case("auth.admin_user_edit", "admin", "/admin/users/{rev}"),

@@ -8,7 +8,8 @@ SHA-256 is stored.
 
 ``TWO_FACTOR_REQUIRED_ROLES`` (config) names the roles that must have it (reviewers, editors and
 admins in production): such a person without it may only set it up or sign out
-(``policy`` refuses everything else, and pages send them to the set-up page).
+(``policy`` refuses everything else, and pages send them to the set-up page). Commands run on the
+server (``flask …``) are not held: whoever runs them already has the machine.
 
 The services that change these rows are in ``twofactor_services``; this module only holds data
 and answers questions, so the policy can ask it without an import cycle.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app, has_app_context
+from flask import current_app, has_app_context, has_request_context
 from sqlalchemy import ForeignKey, Integer, String, event, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -75,8 +76,9 @@ def enabled(user) -> bool:
 
 
 def must_enrol(user) -> bool:
-    """True when the person's role needs a second factor and they have none yet."""
-    return required_for(user) and not enabled(user)
+    """True when the person, acting through a request (a page or the API), has a role that needs a
+    second factor and has none yet. The command line, run by whoever operates the server, is not held."""
+    return has_request_context() and required_for(user) and not enabled(user)
 
 
 @event.listens_for(Session, "after_flush")
