@@ -278,3 +278,17 @@ def test_without_two_factor_the_api_ignores_the_code(cast, api, db):
 def test_the_openapi_document_describes_the_optional_code(client, db):
     schema = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]["DecisionCreate"]
     assert "code" in schema["properties"] and "code" not in schema.get("required", [])
+
+
+def test_the_half_way_state_ends_with_every_session(client, db):
+    """Signing out elsewhere (or a password change, or deactivation) ends a half-way sign-in too."""
+    from reviewflow.auth import services as accounts
+
+    user = make_user("writer")
+    secret, _ = enrol(user)
+    password_step(client, user)
+    accounts.end_sessions(user)
+    db.session.commit()
+    response = client.post("/login/code", data={"code": code(secret)})
+    assert response.headers["Location"] == "/login"
+    assert client.get("/dashboard").status_code == 302
