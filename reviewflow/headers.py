@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from reviewflow.errors import DB_UNAVAILABLE
+from reviewflow.site import services as site
 
 CSP = ("default-src 'self'; img-src 'self' data:{extra}; style-src 'self'; script-src 'self'; "
        "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'")
@@ -48,8 +49,6 @@ def _logo_of_public_page(response) -> str | None:
         return None
     if request.path.startswith(("/work/", "/admin/")) or request.environ.get(DB_UNAVAILABLE):
         return None
-    from reviewflow.site import services as site
-
     try:
         return site.current().logo_url
     except SQLAlchemyError:  # the page is answered anyway, without the logo's origin at worst
