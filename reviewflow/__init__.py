@@ -61,6 +61,7 @@ def register_blueprints(app: Flask) -> None:
     from reviewflow.articles.views import bp as articles_bp
     from reviewflow.audit.views import bp as audit_bp
     from reviewflow.auth.access_views import bp as access_bp
+    from reviewflow.auth.twofactor_views import bp as two_factor_bp
     from reviewflow.auth.views import bp as auth_bp
     from reviewflow.health import bp as health_bp
     from reviewflow.notifications.views import bp as notifications_bp
@@ -78,6 +79,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(overview_bp)
     app.register_blueprint(preferences_bp)
     app.register_blueprint(access_bp)
+    app.register_blueprint(two_factor_bp)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -87,7 +89,11 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    """A request id for the audit trail; security headers; staff pages never cached; 303 after a POST."""
+    """A request id for the audit trail; security headers and trusted proxies (``headers``); staff pages
+    never cached; 303 after a POST."""
+    from reviewflow import headers
+
+    headers.register(app)
 
     @app.before_request
     def _request_id() -> None:
@@ -99,12 +105,6 @@ def register_request_hooks(app: Flask) -> None:
         if response.status_code == 302 and request.method == "POST":
             response.status_code = 303  # RFC 9110 15.4.4: see the result with a GET, whatever the client
         h = response.headers
-        h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("X-Frame-Options", "DENY")
-        h.setdefault("Referrer-Policy", "same-origin")
-        h.setdefault("Content-Security-Policy",
-                     "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; "
-                     "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'")
         if "Cache-Control" not in h and not request.path.startswith("/static/"):
             h["Cache-Control"] = "no-store"
         h["X-Request-ID"] = g.get("request_id", "")

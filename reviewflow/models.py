@@ -13,6 +13,8 @@ from reviewflow.auth.models import (
     UserRole,
     UserSession,
 )
+from reviewflow.auth.throttle import LoginCounter
+from reviewflow.auth.twofactor import RecoveryCode, TwoFactor
 from reviewflow.notifications.models import Notification, OutboxEmail
 from reviewflow.publishing.models import PublicState, PublishedReview, PublishedVersion
 from reviewflow.reviews.models import Annotation, AnnotationReply, AssignmentStatus, Decision, ReviewAssignment
@@ -33,6 +35,7 @@ __all__ = [
     "Decision",
     "IdempotencyKey",
     "Invitation",
+    "LoginCounter",
     "LoginThrottle",
     "Notification",
     "OutboxEmail",
@@ -40,6 +43,7 @@ __all__ = [
     "PublicState",
     "PublishedReview",
     "PublishedVersion",
+    "RecoveryCode",
     "ReviewAssignment",
     "ReviewerProfile",
     "Revision",
@@ -47,6 +51,7 @@ __all__ = [
     "Role",
     "SiteSetting",
     "SourceCheck",
+    "TwoFactor",
     "User",
     "UserRole",
     "UserSession",

@@ -15,6 +15,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from reviewflow.articles.models import Article
+from reviewflow.auth import twofactor
 from reviewflow.errors import Forbidden, NotFound
 from reviewflow.extensions import db
 from reviewflow.reviews.models import Decision, ReviewAssignment
@@ -31,7 +32,9 @@ def rule(name: str):
 
 
 def _active(user) -> bool:
-    return user is not None and getattr(user, "is_authenticated", False) and user.is_active
+    """Signed in, active, and not waiting to set up a second factor their role requires (``account.act``)."""
+    return user is not None and getattr(user, "is_authenticated", False) and user.is_active \
+        and not twofactor.must_enrol(user)
 
 
 def _role(user, role: str) -> bool:
@@ -103,6 +106,12 @@ def _reviews(user, article) -> bool:
 
 def _staff(user, article) -> bool:
     return _writes(user, article) or _role(user, "editor") or _role(user, "admin") or _reviews(user, article)
+
+
+@rule("account.act")
+def _act(user, obj=None) -> bool:
+    """Reviewers, editors and admins set up two-factor sign-in before they can do anything else."""
+    return _active(user)
 
 
 @rule("article.create")

@@ -60,7 +60,8 @@ EXCLUDED = {"static": "serves files from disk; no database",
             "publishing.home": "a redirect to /articles or /dashboard, reading no more than the session",
             "articles.resubmit": "open only between a new revision and the resubmission, which the growing world "
                                  "passes through at once; a fixed set of queries (decisions, annotations with "
-                                 "their replies, sources), run under the N+1 guard by tests/articles/test_resubmit.py"}
+                                 "their replies, sources), run under the N+1 guard by tests/articles/test_resubmit.py",
+            "two_factor.login_code": "the code step of a sign-in: one person read by id, from the session"}
 STATES = ("draft", "submitted", "in_review", "changes_requested", "approved", "published")
 
 
@@ -257,6 +258,7 @@ CASES = [
     Case("articles.index", "editor", "/work/articles?state=in_review&state=published&topic=Dermatology&q=round"),
     *[Case("articles.notifications", who, "/notifications") for who in ("writer", "rev", "editor")],
     Case("overview.overview", "editor", "/editorial"),
+    Case("preferences.preferences", "writer", "/account/preferences", grows=False),
     Case("articles.new", "writer", "/work/articles/new", grows=False),
     *[Case("articles.detail", who, "/work/articles/{review}") for who in STAFF],
     Case("articles.detail", "editor", "/work/articles/{live}"),
@@ -283,6 +285,7 @@ CASES = [
     Case("audit.export", "editor", "/audit/export?format=csv"),
     Case("audit.export", "writer", "/audit/export?format=jsonl&article={review}"),
     *[Case("auth.account", who, "/account", grows=who != "admin") for who in ("writer", "rev", "admin")],
+    *[Case("two_factor.setup", who, "/account/two-factor", grows=False) for who in ("writer", "rev")],
     Case("auth.admin_users", "admin", "/admin/users"),
     Case("auth.admin_user_new", "admin", "/admin/users/new", grows=False),
     Case("auth.admin_user_edit", "admin", "/admin/users/{rev}"),

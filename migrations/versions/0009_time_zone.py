@@ -1,7 +1,7 @@
 """each person's time zone, for the times the pages show them
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-07 07:05:00
 
 Times are stored in UTC as before; a person's pages show them in the zone they chose on their
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0009'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

@@ -140,7 +140,7 @@ def reopen(user, _, id):
 def decide(user, body, id):
     article = articles.get_article(id)
     signed = reviews.sign_decision(user, article, body.revision, body.decision, body.password, body.comment,
-                                   body.checklist)
+                                   body.checklist, code=body.code)
     return out.decision_json(signed)
 
 

@@ -433,6 +433,15 @@ def _what(event: AuditEvent, d: dict, title: str) -> str:
         return f"failed to sign in as {d.get('email') or label or 'an unknown email'}{failures}"
     if action == "auth.logout":
         return "signed out, ending every session"
+    if action == "auth.code_failed":
+        return "entered a wrong two-factor code while signing in"
+    if action == "two_factor.enabled":
+        return "turned on two-factor sign-in"
+    if action == "two_factor.disabled":
+        return "turned off two-factor sign-in"
+    if action == "two_factor.recovery_code_used":
+        left = f" ({_plural(d['remaining'], 'code')} left)" if isinstance(d.get("remaining"), int) else ""
+        return f"used a two-factor recovery code{left}"
     if action == "account.created":
         name = d.get("name") or label
         return f"created the account of {name} ({d.get('email') or label}) with roles {_join(d.get('roles'))}"

@@ -141,3 +141,16 @@ class InviteForm(FlaskForm):
         if "reviewer" not in (self.roles.data or []):
             return None
         return {k: getattr(self, k).data for k in self.PROFILE}
+
+
+class CodeForm(FlaskForm):
+    """A code from the authenticator app (sign-in's second step, confirming a set-up) or a recovery code."""
+
+    code = StringField("Code", validators=[DataRequired(message="Enter the code from your authenticator app."),
+                                           Length(max=32)])
+
+
+class DisableTwoFactorForm(FlaskForm):
+    password = PasswordField("Password", validators=[DataRequired(message="Enter your password."), Length(max=1024)])
+    code = StringField("Code from your app, or a recovery code",
+                       validators=[DataRequired(message="Enter the current code from your app."), Length(max=32)])

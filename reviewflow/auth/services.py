@@ -3,10 +3,9 @@
 A password change (here, or a reset by e-mail in ``resets``) ends the person's sessions (but the
 browser that changed it), revokes every API token, voids pending reset links and e-mails the person.
 
-Passwords are hashed with Argon2id. Failed log-ins are counted in the database per
-account and per address, so the limits hold across workers and machines: after a few
-failures each attempt must wait (doubling), and after more the key is locked for a
-while. Messages never reveal whether an email exists.
+Passwords are hashed with Argon2id. Log-in attempts are counted in the database per
+(account, address) pair and per address (``throttle``), so the limits hold across workers
+and machines. Messages never reveal whether an email exists.
 """
 from __future__ import annotations
 
@@ -25,8 +24,8 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from reviewflow import policy, public_url
 from reviewflow.audit import services as audit
-from reviewflow.auth import sessions
-from reviewflow.auth.models import ApiToken, LoginThrottle, PasswordReset, ReviewerProfile, Role, User, UserRole
+from reviewflow.auth import sessions, throttle, twofactor
+from reviewflow.auth.models import ApiToken, PasswordReset, ReviewerProfile, Role, User, UserRole
 from reviewflow.errors import DB_UNAVAILABLE, Conflict, InvalidInput, NotFound, database_unavailable
 from reviewflow.extensions import db, utcnow
 from reviewflow.notifications.services import queue_email
@@ -318,39 +317,30 @@ class LoginRefused(Exception):
         self.message, self.retry_after = message, retry_after
 
 
-def _throttle(key: str) -> LoginThrottle:
-    row = db.session.get(LoginThrottle, key)
-    if row is None:
-        row = LoginThrottle(key=key, failures=0)
-        db.session.add(row)
-    return row
+def record_login(user: User, ip: str, **details) -> None:
+    """The audit event of a completed sign-in."""
+    audit.record("auth.login", actor=user, role=_main_role(user), target=user, target_label=user.email,
+                 details={"ip": ip, **details})
 
 
-def _wait_seconds(row: LoginThrottle, slow_after: int) -> int:
-    now = utcnow()
-    if row.locked_until and row.locked_until > now:
-        return int((row.locked_until - now).total_seconds()) + 1
-    if row.failures >= slow_after and row.last_failure_at:
-        delay = min(2 ** (row.failures - slow_after), 60)
-        ready = row.last_failure_at + timedelta(seconds=delay)
-        if ready > now:
-            return int((ready - now).total_seconds()) + 1
-    return 0
+NO_MATCH = "That email and password do not match an active account. Check them and try again."
 
 
 def authenticate(email, password, ip: str) -> User:
     """Check a log-in; returns the user or raises LoginRefused. Records the event either way.
 
-    The caller commits, in both cases, so failure counts persist.
+    The attempt is counted first (``throttle``): one that must wait is refused with its
+    ``retry_after`` before the password is checked, whether or not the email exists. The caller
+    commits, in both cases, so the audit event of a failure stays. For someone with two-factor
+    sign-in on, the right password is only the first step: nothing is recorded yet and the caller
+    must ask for the code (``twofactor_services.complete_sign_in``).
     """
-    cfg = current_app.config
     email = (email or "").strip().lower()[:254]
-    keys = [f"email:{email}", f"ip:{ip}"]
-    rows = [_throttle(k) for k in keys]
-    wait = max(_wait_seconds(rows[0], cfg["LOGIN_SLOW_AFTER"]),
-               _wait_seconds(rows[1], cfg["LOGIN_IP_LOCK_AFTER"] // 2))
-    if wait:
-        raise LoginRefused(f"Too many failed log-ins. Wait {_human(wait)} before trying again.", wait)
+    refusal = throttle.take_login_attempt(email, ip)
+    if refusal is not None:
+        where = "from this address" if refusal.scope == "address" else "for this account from here"
+        raise LoginRefused(f"Too many failed sign-ins {where}. Wait {throttle.human_wait(refusal.retry_after)} "
+                           "before trying again; nothing was checked meanwhile.", refusal.retry_after)
     user = find_user(email) if email else None
     if user is not None:
         ok = check_password(user, password or "")
@@ -360,27 +350,13 @@ def authenticate(email, password, ip: str) -> User:
         with contextlib.suppress(VerificationError, InvalidHashError):
             _hasher().verify(_dummy_hash(_hasher()), password or "")
     if ok and user.active:
-        for row in rows:
-            row.failures, row.locked_until = 0, None
-        audit.record("auth.login", actor=user, role=_main_role(user), target=user, target_label=user.email,
-                     details={"ip": ip})
+        throttle.login_succeeded(email, ip)
+        if not twofactor.enabled(user):  # else signed in only after the second step (twofactor_services)
+            record_login(user, ip)
         return user
-    now = utcnow()
-    for row, limit in zip(rows, (cfg["LOGIN_LOCK_AFTER"], cfg["LOGIN_IP_LOCK_AFTER"]), strict=True):
-        row.failures += 1
-        row.last_failure_at = now
-        if row.failures >= limit:
-            row.locked_until = now + timedelta(minutes=cfg["LOGIN_LOCK_MINUTES"])
     audit.record("auth.login_failed", actor=None, role="anonymous", target_type="user",
-                 target_label=email, actor_name="unknown", details={"email": email, "ip": ip,
-                                                                  "failures": rows[0].failures})
-    if rows[0].locked_until or rows[1].locked_until:
-        raise LoginRefused(f"Too many failed log-ins. Log-in is locked for {cfg['LOGIN_LOCK_MINUTES']} minutes.")
-    raise LoginRefused("That email and password do not match an active account. Check them and try again.")
-
-
-def _human(seconds: int) -> str:
-    return f"{seconds} seconds" if seconds < 120 else f"{seconds // 60} minutes"
+                 target_label=email, actor_name="unknown", details={"email": email, "ip": ip})
+    raise LoginRefused(NO_MATCH)
 
 
 def with_roles():

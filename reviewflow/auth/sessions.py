@@ -105,3 +105,17 @@ def device_label(user_agent: str) -> str:
     browser = next((name for token, name in BROWSERS if token in ua), "Unknown browser")
     system = next((name for token, name in SYSTEMS if token in ua), "")
     return f"{browser} on {system}" if system else browser
+
+
+def sign_in(user: User) -> None:
+    """Sign this browser in as ``user``: a new server-side session record, committed, and its key in the
+    session cookie. Call after the action that let them in was recorded (the password, or the password
+    and the second factor)."""
+    from flask import request, session
+    from flask_login import login_user
+
+    end_session(session.get(SESSION_KEY))  # whoever this browser was signed in as before
+    key = start_session(user, request.user_agent.string, request.remote_addr or "")
+    db.session.commit()
+    login_user(user)
+    session[SESSION_KEY] = key

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from reviewflow import policy
 from reviewflow.auth import services as accounts
-from reviewflow.auth import sessions
+from reviewflow.auth import sessions, twofactor
 from reviewflow.auth.forms import (
     LoginForm,
     NewUserForm,
@@ -20,6 +20,8 @@ from reviewflow.auth.forms import (
     VerifyForm,
 )
 from reviewflow.auth.models import ApiToken, User
+from reviewflow.auth.sessions import sign_in
+from reviewflow.auth.twofactor_views import start_second_step
 from reviewflow.demo_content import PEOPLE
 from reviewflow.errors import DomainError, InvalidInput
 from reviewflow.extensions import db, utcnow
@@ -28,23 +30,17 @@ bp = Blueprint("auth", __name__)
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only same-site paths are followed after log-in."""
-    if not target:
+    """Only same-site paths are followed after log-in: no scheme, no host, no ``//`` or backslash (a
+    browser reads ``/\\host`` as ``//host``), no whitespace or control character (a line break in a
+    ``Location`` header is refused by werkzeug: it was a 500)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target \
+            or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in target):
         return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # e.g. an unbalanced "[" read as an IPv6 host
         return None
-    return target
-
-
-def sign_in(user: User) -> None:
-    """Sign this browser in as ``user``: a new server-side session record (``sessions``), committed, and
-    its key in the session cookie. Call after the action that let them in was recorded."""
-    sessions.end_session(session.get(sessions.SESSION_KEY))  # whoever this browser was signed in as before
-    key = sessions.start_session(user, request.user_agent.string, request.remote_addr or "")
-    db.session.commit()
-    login_user(user)
-    session[sessions.SESSION_KEY] = key
+    return None if parts.scheme or parts.netloc else target
 
 
 def _demo_logins() -> list[dict]:
@@ -66,10 +62,15 @@ def login():
         try:
             user = accounts.authenticate(form.email.data, form.password.data, request.remote_addr or "")
         except accounts.LoginRefused as refused:
-            db.session.commit()  # the failure counts must persist
+            db.session.commit()  # the failure's audit event stays
             form.password.errors = [refused.message]
-            status = 429 if refused.retry_after else 200
+            if refused.retry_after:
+                return (render_template("auth/login.html", form=form, demo_logins=_demo_logins()), 429,
+                        {"Retry-After": str(refused.retry_after)})
         else:
+            db.session.commit()
+            if twofactor.enabled(user):
+                return start_second_step(user, safe_next(request.args.get("next")))
             sign_in(user)
             flash(f"Welcome back, {user.name}.", "success")
             return redirect(safe_next(request.args.get("next")) or url_for("articles.dashboard"))

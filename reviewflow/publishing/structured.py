@@ -15,7 +15,9 @@ from reviewflow.publishing import dates
 from reviewflow.publishing.feeds import iso
 from reviewflow.site import services as site
 
-_IMG = re.compile(r'<img[^>]*?\ssrc="([^"]+)"')
+#: The first image: one on this site, or one from elsewhere that the renderer drew as a link (for
+#: og:image and JSON-LD, fetched by search engines and social sites, not by readers' browsers).
+_IMG = re.compile(r'<img[^>]*?\ssrc="([^"]+)"|<a href="([^"]+)" class="remote-image"')
 
 
 def _credentials(text: str) -> list[str]:
@@ -62,7 +64,8 @@ def absolute(src: str) -> str:
 def first_image(body_html: str) -> str | None:
     """The absolute address of the article's first image, if its text has one."""
     match = _IMG.search(body_html or "")
-    return absolute(html.unescape(match[1])) if match and match[1].startswith(("https://", "/")) else None
+    src = (match[1] or match[2]) if match else ""
+    return absolute(html.unescape(src)) if src.startswith(("https://", "/")) else None
 
 
 def breadcrumb_list(items: list[tuple[str, str]]) -> dict:

@@ -336,10 +336,11 @@ def reviewer(user_id: int):
 
 @bp.get("/writers/<int:user_id>")
 def writer(user_id: int):
-    """A writer's bio and the live articles they wrote (404 for anyone else)."""
+    """A writer's bio and the live articles they wrote; 404 for anyone who never published (a writer's
+    page would otherwise reveal the name and bio of every account with the writer role)."""
     personal = _personal()
     person = accounts.get_user(user_id)
-    if not (person.has_role("writer") or publishing.has_published_writing(person.id)):
+    if not publishing.has_published_writing(person.id):
         raise NotFound("There is no writer at this address.")
     rows, page = _keyset_list("publishing.writer", writer_id=person.id)
     html = _render(personal, "public/writer.html", person=person, rows=rows, page=page, dates=_row_dates(rows))

@@ -19,6 +19,8 @@ from reviewflow.articles.models import Article, ArticleState, Revision
 from reviewflow.articles.services import get_revision
 from reviewflow.audit import services as audit
 from reviewflow.audit.models import AuditEvent
+from reviewflow.auth import twofactor
+from reviewflow.auth import twofactor_services as two_factor
 from reviewflow.auth.models import ReviewerProfile, User, UserRole
 from reviewflow.auth.services import check_password
 from reviewflow.errors import (
@@ -290,7 +292,12 @@ def signing_locked_for(actor, now: datetime | None = None) -> int:
     return max(0, math.ceil((until - now).total_seconds())) if until else 0
 
 
-def _check_signing_password(actor, article: Article, rev: Revision, decision: str, password) -> None:
+def _check_signing_password(actor, article: Article, rev: Revision, decision: str, password, code=None) -> None:
+    """The password, and with two-factor sign-in on the app's current code too (never one used before).
+
+    A wrong one of either is a ``signature.failed`` event and a 401 ``bad_password``; they count
+    together towards the pause after five.
+    """
     wait = signing_locked_for(actor)
     if wait:
         raise TooManyAttempts(f"Too many wrong signing passwords: signing is paused for {math.ceil(wait / 60)} "
@@ -299,17 +306,23 @@ def _check_signing_password(actor, article: Article, rev: Revision, decision: st
         audit.record("signature.failed", actor=actor, role="reviewer", target=article, article=article, revision=rev,
                      details={"decision": decision})
         raise BadPassword("Signing needs your password, and the one entered is not right. Nothing was signed.")
+    if twofactor.enabled(actor) and not two_factor.check_totp(actor, code if isinstance(code, str) else ""):
+        audit.record("signature.failed", actor=actor, role="reviewer", target=article, article=article, revision=rev,
+                     details={"decision": decision, "factor": "code"})
+        raise BadPassword("Signing needs the current code from your authenticator app, and the one entered is not "
+                          "right or was used already. Nothing was signed.", field="code")
 
 
 def sign_decision(actor, article: Article, revision_number, decision, password, comment=None,
-                  checklist: list[str] | None = None) -> Decision:
+                  checklist: list[str] | None = None, code: str | None = None) -> Decision:
     """Sign a decision on the current revision: an electronic signature (21 CFR Part 11).
 
     Refusals, in order: 404 (cannot see the article), 403 (not an assigned reviewer), 409 (not in
     review; not the current revision: stale_revision), 400 (no such decision, no password), 409
     reviewer_unavailable (credentials not verified, licence expired), 429 too_many_attempts (five
     wrong passwords in fifteen minutes), 401 bad_password (recorded as a ``signature.failed`` event,
-    which stays), 400 (checklist or comment wrong), 409 (approval while a blocking annotation is open),
+    which stays; with two-factor sign-in on, also a wrong or reused ``code``, and 400 without one),
+    400 (checklist or comment wrong), 409 (approval while a blocking annotation is open),
     409 sources_unchecked (approval while a cited source has no standing ``supports``).
     The password is checked before what the signature says, so a wrong one is always a 401.
     """
@@ -321,10 +334,13 @@ def sign_decision(actor, article: Article, revision_number, decision, password, 
         raise InvalidInput("decision must be \"approve\" or \"request_changes\".", field="decision")
     if not isinstance(password, str) or not password:
         raise InvalidInput("Signing needs your password. Nothing was signed.", field="password")
+    if twofactor.enabled(actor) and not (isinstance(code, str) and code.strip()):
+        raise InvalidInput("Signing needs the current code from your authenticator app (two-factor sign-in is on). "
+                           "Nothing was signed.", field="code")
     reason = reviewer_unavailable_reason(actor, article)
     if reason:
         raise ReviewerUnavailable(f"You cannot sign: {reason} Nothing was signed.")
-    _check_signing_password(actor, article, rev, decision, password)
+    _check_signing_password(actor, article, rev, decision, password, code)
     items = _attested(decision, checklist)
     comment = _comment(comment, required=decision == "request_changes",
                        field="comment" if decision == "approve" else "comment (what must change)")

@@ -14,6 +14,7 @@ from reviewflow.articles import workflow
 from reviewflow.articles.models import ArticleState
 from reviewflow.articles.rendering import render_markdown
 from reviewflow.articles.services import get_article
+from reviewflow.auth import twofactor
 from reviewflow.auth.views import safe_next, verifier_names
 from reviewflow.errors import BadPassword, Conflict, DomainError, InvalidInput, StaleRevision, settle_after_refusal
 from reviewflow.extensions import db
@@ -219,13 +220,13 @@ def sign(id: int):
     elif request.method == "POST":
         try:
             signed = reviews.sign_decision(user, article, form.revision.data, decision, form.password.data,
-                                           form.comment.data, form.checklist.data)
+                                           form.comment.data, form.checklist.data, code=form.code.data)
         except DomainError as exc:
             settle_after_refusal(exc)
             status, stale = exc.status, isinstance(exc, StaleRevision)
-            field = {"password": form.password, "checklist": form.checklist}.get(exc.field or "") \
+            field = {"password": form.password, "checklist": form.checklist, "code": form.code}.get(exc.field or "") \
                 or (form.comment if (exc.field or "").startswith("comment") else None)
-            if isinstance(exc, BadPassword):
+            if isinstance(exc, BadPassword) and exc.field != "code":
                 form.password.errors = [f"That password is not right. {form.verb} needs your password. "
                                         "Nothing was signed."]
             elif field is not None:
@@ -239,7 +240,8 @@ def sign(id: int):
     blocking = workflow.open_blocking(article) if decision == "approve" else []
     return render_template("reviews/sign.html", article=article, revision=article.revision, form=form,
                            decision=decision, meaning=MEANINGS[decision], profile=user.profile, problem=problem,
-                           stale=stale, blocking=blocking, verifiers=verifier_names([user.profile])), status
+                           stale=stale, blocking=blocking, verifiers=verifier_names([user.profile]),
+                           two_factor=twofactor.enabled(user)), status
 
 
 def _describe(form: SignForm, decision: str) -> None:
