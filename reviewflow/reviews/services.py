@@ -18,6 +18,7 @@ from reviewflow.articles.anchoring import context_of, locate
 from reviewflow.articles.models import Article, ArticleState, Revision
 from reviewflow.articles.services import get_revision
 from reviewflow.audit import services as audit
+from reviewflow.audit.actions import AuditAction
 from reviewflow.audit.models import AuditEvent
 from reviewflow.auth.models import ReviewerProfile, User, UserRole
 from reviewflow.auth.services import check_password
@@ -207,8 +208,8 @@ def reply_to_annotation(actor, ann: Annotation, comment) -> AnnotationReply:
     reply = AnnotationReply(annotation_id=ann.id, author_id=actor.id, comment=_comment(comment))
     db.session.add(reply)
     db.session.flush()
-    audit.record("annotation.replied", actor=actor, role=_role_on(actor, article), target=ann, article=article,
-                 details={"comment": reply.comment[:500], "reply_id": reply.id})
+    audit.record(AuditAction.ANNOTATION_REPLIED, actor=actor, role=_role_on(actor, article), target=ann,
+                 article=article, details={"comment": reply.comment[:500], "reply_id": reply.id})
     for person in {ann.author, article.writer} - {actor}:
         notify(person, f"{actor.name} replied on “{article.title}”: {reply.comment[:80]}",
                f"/work/articles/{article.id}/review")
@@ -280,7 +281,8 @@ def signing_locked_for(actor, now: datetime | None = None) -> int:
     """
     now = now or utcnow()
     times = list(db.session.scalars(
-        select(AuditEvent.occurred_at).where(AuditEvent.action == "signature.failed", AuditEvent.actor_id == actor.id,
+        select(AuditEvent.occurred_at).where(AuditEvent.action == AuditAction.SIGNATURE_FAILED,
+                                             AuditEvent.actor_id == actor.id,
                                              AuditEvent.occurred_at > now - 2 * SIGNING_WINDOW)
         .order_by(AuditEvent.occurred_at)))
     until = None
@@ -296,8 +298,8 @@ def _check_signing_password(actor, article: Article, rev: Revision, decision: st
         raise TooManyAttempts(f"Too many wrong signing passwords: signing is paused for {math.ceil(wait / 60)} "
                               "more minute(s). Nothing was signed.", retry_after=wait)
     if not isinstance(password, str) or not check_password(actor, password):
-        audit.record("signature.failed", actor=actor, role="reviewer", target=article, article=article, revision=rev,
-                     details={"decision": decision})
+        audit.record(AuditAction.SIGNATURE_FAILED, actor=actor, role="reviewer", target=article, article=article,
+                     revision=rev, details={"decision": decision})
         raise BadPassword("Signing needs your password, and the one entered is not right. Nothing was signed.")
 
 
@@ -347,7 +349,7 @@ def sign_decision(actor, article: Article, revision_number, decision, password, 
     assignment.status = (AssignmentStatus.APPROVED if approved else AssignmentStatus.CHANGES_REQUESTED).value
     assignment.status_revision, assignment.decision_id = rev.number, signed.id
     workflow.apply(article, "decide", actor=actor, role="reviewer", revision=rev, target=signed,
-                   details=signature_details(signed, profile), action="decision.signed")
+                   details=signature_details(signed, profile), action=AuditAction.DECISION_SIGNED)
     if decision == "request_changes":
         notify(article.writer, f"{actor.display_name} requested changes to “{article.title}”.",
                f"/work/articles/{article.id}")
