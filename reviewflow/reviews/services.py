@@ -208,7 +208,7 @@ def reply_to_annotation(actor, ann: Annotation, comment) -> AnnotationReply:
     reply = AnnotationReply(annotation_id=ann.id, author_id=actor.id, comment=_comment(comment))
     db.session.add(reply)
     db.session.flush()
-    audit.record(AuditAction.ANNOTATION_REPLIED, actor=actor, role=_role_on(actor, article), target=ann,
+    audit.record(AuditAction.ANNOTATION_REPLIED, actor=actor, role=policy.acting_role(actor, article), target=ann,
                  article=article, details={"comment": reply.comment[:500], "reply_id": reply.id})
     for person in {ann.author, article.writer} - {actor}:
         notify(person, f"{actor.name} replied on “{article.title}”: {reply.comment[:80]}",
@@ -230,7 +230,7 @@ def set_annotation_status(actor, ann: Annotation, status: str) -> Annotation:
     ann.status = status
     ann.resolved_at, ann.resolved_by_id = (utcnow(), actor.id) if status == "resolved" else (None, None)
     db.session.flush()
-    workflow.apply(article, name, actor=actor, role=_role_on(actor, article), target=ann,
+    workflow.apply(article, name, actor=actor, role=policy.acting_role(actor, article), target=ann,
                    details={"annotation": [before, status], "blocking": ann.blocking})
     return ann
 
@@ -238,14 +238,6 @@ def set_annotation_status(actor, ann: Annotation, status: str) -> Annotation:
 def annotations_of(article: Article) -> list[Annotation]:
     return list(db.session.scalars(select(Annotation).where(Annotation.article_id == article.id)
                                    .order_by(Annotation.status, Annotation.id)))
-
-
-def _role_on(actor, article: Article) -> str:
-    if actor.id == article.writer_id:
-        return "writer"
-    if policy.active_assignment(actor, article):
-        return "reviewer"
-    return "editor" if actor.has_role("editor") else ("admin" if actor.has_role("admin") else "")
 
 
 def review_checklist() -> list[str]:
