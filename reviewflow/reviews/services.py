@@ -292,7 +292,8 @@ def _check_signing_password(actor, article: Article, rev: Revision, decision: st
     if not isinstance(password, str) or not check_password(actor, password):
         audit.record(AuditAction.SIGNATURE_FAILED, actor=actor, role="reviewer", target=article, article=article,
                      revision=rev, details={"decision": decision})
-        raise BadPassword("Signing needs your password, and the one entered is not right. Nothing was signed.")
+        raise BadPassword("Signing needs your password, and the one entered is not right. Nothing was signed.",
+                          field="password")
 
 
 def sign_decision(actor, article: Article, revision_number, decision, password, comment=None,
