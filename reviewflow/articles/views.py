@@ -80,18 +80,21 @@ def dashboard():
     writing = queries.writer_work(user) if user.has_role("writer") else None
     queue = queries.review_queue(user) if user.has_role("reviewer") else None
     editing = queries.editor_work() if user.has_role("editor") else None
-    rereviews = (publishing.rereviews_due(queries.REREVIEW_HORIZON_DAYS, limit=queries.SECTION_LIMIT)
-                 if editing else [])
-    flagged = sources.flagged_for_rereview(queries.SECTION_LIMIT) if editing else []
+    due = _due_for_rereview() if editing else {"rereviews": [], "flagged": []}
     listed = [a.id for a in (writing.todo + writing.others if writing else [])]
     listed += [a.id for a in (editing.waiting + editing.ready if editing else [])]
     policy.know_assignments(user, [a.id for a in editing.ready] if editing else [])  # four eyes, row by row
     return render_template(
-        "articles/dashboard.html", user=user, writing=writing, queue=queue, editing=editing, rereviews=rereviews,
-        flagged=flagged,
+        "articles/dashboard.html", user=user, writing=writing, queue=queue, editing=editing, **due,
         assignments=queries.assignments_by_article(listed), notifications=notices.recent(user, 5),
-        unread=notices.unread_count(user), limit=queries.SECTION_LIMIT, due_soon_days=queries.DUE_SOON_DAYS,
-    )
+        unread=notices.unread_count(user), limit=queries.SECTION_LIMIT, due_soon_days=queries.DUE_SOON_DAYS)
+
+
+def _due_for_rereview() -> dict:
+    """The editors' sections of what is due for re-review: periodic ones coming due, and live articles with
+    a source flagged as outdated."""
+    return {"rereviews": publishing.rereviews_due(queries.REREVIEW_HORIZON_DAYS, limit=queries.SECTION_LIMIT),
+            "flagged": sources.flagged_for_rereview(queries.SECTION_LIMIT)}
 
 
 @bp.get("/work/articles")
@@ -197,8 +200,7 @@ def _buttons(article, transitions) -> list[SimpleNamespace]:
 @login_required
 def detail(id: int):
     """The article as staff see it: current revision, reviewers, live version, actions, signed decisions."""
-    user = _me()
-    article = articles.get_article(id)
+    user, article = _me(), articles.get_article(id)
     policy.authorize(user, "article.view", article)
     transitions = available_transitions(article, user)
     live = publishing.live_version_of(article)
@@ -272,6 +274,10 @@ def diff(id: int):
         raise InvalidInput('The view must be "inline" or "side".', field="view")
     new_rev = articles.get_revision(article, request.args.get("b", article.current_revision))
     old_rev = articles.get_revision(article, request.args.get("a", max(1, new_rev.number - 1)))
+    return _diff_page(article, old_rev, new_rev, view)
+
+
+def _diff_page(article, old_rev, new_rev, view: str):
     added, removed = stats(old_rev.body, new_rev.body)
     return render_template(
         "articles/diff.html", article=article, old=old_rev, new=new_rev, view=view, added=added, removed=removed,

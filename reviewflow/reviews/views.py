@@ -292,6 +292,11 @@ def _assign_page(article, form: AssignForm, candidates: list[dict], refused: ref
                            verifiers=verifier_names([row["user"].profile for row in candidates])), refused.status
 
 
+def _assigned_message(article, assignment) -> str:
+    due = f", due {assignment.due_date:%d %b %Y}" if assignment.due_date else ""
+    return f"{assignment.reviewer.display_name} is assigned to review “{article.title}”{due}. They have been notified."
+
+
 @bp.route("/work/articles/<int:id>/assign", methods=["GET", "POST"])
 @login_required
 def assign(id: int):
@@ -303,9 +308,7 @@ def assign(id: int):
     with refusal_to(form, Conflict, InvalidInput) as refused:
         if form.validate_on_submit():
             assignment = reviews.assign_reviewer(_actor(), article, form.reviewer.data, form.due_date.data)
-            due = f", due {assignment.due_date:%d %b %Y}" if assignment.due_date else ""
-            message = (f"{assignment.reviewer.display_name} is assigned to review “{article.title}”{due}. "
-                       "They have been notified.")  # written before the commit expires what was loaded
+            message = _assigned_message(article, assignment)  # written before the commit expires what was loaded
             db.session.commit()
             flash(message, "success")
             return redirect(url_for("reviews.assign", id=article.id))
