@@ -236,7 +236,7 @@ def unavailable_response(app: Flask, exc: BaseException):
     if wants_json():
         response = json_error(503, "unavailable", message)
     else:
-        response = app.make_response((render_template("errors/503.html", message=message, status=503), 503))
+        response = app.make_response(_page(503, message))
     response.headers["Retry-After"] = str(RETRY_AFTER)
     return response
 
@@ -269,8 +269,8 @@ def json_error(status: int, code: str, message: str):
 
 
 def _page(status: int, message: str):
-    template = f"errors/{status}.html" if status in (400, 403, 404, 409, 410, 413, 500, 503) else "errors/400.html"
-    return render_template(template, message=message, status=status), status
+    """The error page for ``status`` (``errors/error.html``: a status without a page of its own gets the 400 one)."""
+    return render_template("errors/error.html", message=message, status=status), status
 
 
 def settle_after_refusal(exc: DomainError) -> None:
@@ -397,7 +397,7 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         if wants_json():
             return json_error(500, "internal_error", FRIENDLY[500])
-        return render_template("errors/500.html", message=FRIENDLY[500], status=500), 500
+        return _page(500, FRIENDLY[500])
 
 
 def register_outage_watch(app: Flask) -> None:
