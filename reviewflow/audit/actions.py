@@ -58,6 +58,11 @@ class Told:
         """The title and revision: "“Eczema in winter” revision 3 (sha256 4f2a…9c1e)", or ``fallback``."""
         return _text_rev(self.title, self.rev, fallback)
 
+    def part(self, key: str, words: str) -> str:
+        """``words`` with the detail ``key`` in place of "{}", or "" when the event has no such detail."""
+        value = self.d.get(key)
+        return words.format(value) if value else ""
+
     @property
     def of_title(self) -> str:
         return f" of {quoted(self.title)}" if self.title else ""
@@ -86,8 +91,7 @@ def _saved(t: Told) -> str:
 def _assigned(t: Told) -> str:
     who = t.d.get("reviewer") or t.label or "a reviewer"
     kind = "re-review" if t.d.get("rereview") else "review"
-    due = f", due {t.d['due_date']}" if t.d.get("due_date") else ""
-    return f"assigned {who} to {kind} {quoted(t.title) or 'the article'}{due}"
+    return f"assigned {who} to {kind} {quoted(t.title) or 'the article'}{t.part('due_date', ', due {}')}"
 
 
 def _annotated(t: Told) -> str:
@@ -103,9 +107,7 @@ def _signed(t: Told) -> str:
                                  if d.get("license_number") else "") if x)
     if d.get("credentials"):
         sentence += f", signing with the credentials {d['credentials']}" + (f" ({held})" if held else "")
-    if d.get("meaning"):
-        sentence += f": {quoted(d['meaning'])}"
-    return sentence
+    return sentence + t.part("meaning", ": “{}”")
 
 
 def _signing_failed(t: Told) -> str:
@@ -115,17 +117,12 @@ def _signing_failed(t: Told) -> str:
 
 def _source_checked(t: Told) -> str:
     verdict = str(t.d.get("verdict") or "a verdict").replace("_", " ")
-    comment = f"; comment: {quoted(t.d['comment'])}" if t.d.get("comment") else ""
-    return f"checked source [^{t.d.get('key', '?')}] of {t.text()}: {verdict}{comment}"
+    return f"checked source [^{t.d.get('key', '?')}] of {t.text()}: {verdict}{t.part('comment', '; comment: “{}”')}"
 
 
 def _source_flagged(t: Told) -> str:
-    comment = f"; comment: {quoted(t.d['comment'])}" if t.d.get("comment") else ""
-    return f"flagged source [^{t.d.get('key', '?')}] of {t.text()} as outdated, due for re-review{comment}"
-
-
-def _published(t: Told) -> str:
-    return f"published {t.text()}" + (f" as version {t.d['version']}" if t.d.get("version") else "")
+    return (f"flagged source [^{t.d.get('key', '?')}] of {t.text()} as outdated, due for re-review"
+            + t.part("comment", "; comment: “{}”"))
 
 
 def _rereviewed(t: Told) -> str:
@@ -134,15 +131,13 @@ def _rereviewed(t: Told) -> str:
 
 
 def _unpublished(t: Told) -> str:
-    reason = f"; reason: {quoted(t.d['reason'])}" if t.d.get("reason") else ""
-    return f"unpublished {quoted(t.title) or 'the article'}{reason}"
+    return f"unpublished {quoted(t.title) or 'the article'}{t.part('reason', '; reason: “{}”')}"
 
 
 def _scheduled(t: Told) -> str:
     months = t.d.get("months")
     every = f" to every {months[-1]} months" if isinstance(months, list) and months else ""
-    due = f" (next due {t.d['due']})" if t.d.get("due") else ""
-    return f"set the re-review interval{t.of_title}{every}{due}"
+    return f"set the re-review interval{t.of_title}{every}{t.part('due', ' (next due {})')}"
 
 
 def _login_failed(t: Told) -> str:
@@ -176,26 +171,18 @@ def _account_updated(t: Told) -> str:
 
 
 def _credentials_changed(t: Told) -> str:
-    d = t.d
-    facts = ", ".join(x for x in (d.get("credentials"), d.get("specialty")) if x)
-    licence = f", licence {d['license_number']}" if d.get("license_number") else ""
-    expiry = f" valid to {d['license_expires']}" if d.get("license_expires") else ""
-    version = f" version {d['version']}" if d.get("version") else ""
-    return f"saved credential profile{version} of {t.label}: {facts}{licence}{expiry}"
+    facts = ", ".join(x for x in (t.d.get("credentials"), t.d.get("specialty")) if x)
+    return (f"saved credential profile{t.part('version', ' version {}')} of {t.label}: {facts}"
+            f"{t.part('license_number', ', licence {}')}{t.part('license_expires', ' valid to {}')}")
 
 
 def _credentials_verified(t: Told) -> str:
-    facts = ", ".join(x for x in (f"profile version {t.d['version']}" if t.d.get("version") else "",
-                                  f"licence {t.d['license_number']}" if t.d.get("license_number") else "") if x)
+    facts = ", ".join(x for x in (t.part("version", "profile version {}"), t.part("license_number", "licence {}")) if x)
     return f"verified the credentials of {t.label}" + (f" ({facts})" if facts else "")
 
 
-def _token_created(t: Told) -> str:
-    return f"created the API token {t.label}" + (f" named {quoted(t.d['name'])}" if t.d.get("name") else "")
-
-
 def _webhook_created(t: Told) -> str:
-    events = f" for {_join(t.d.get('events'))}" if t.d.get("events") else ""
+    events = f" for {_join(t.d['events'])}" if t.d.get("events") else ""
     return f"registered the webhook endpoint {t.label}{events}"
 
 
@@ -206,8 +193,7 @@ def _webhook_deleted(t: Told) -> str:
 
 
 def _delivery_retried(t: Told) -> str:
-    what = " ".join(x for x in (f"delivery {t.d['delivery']}" if t.d.get("delivery") else "delivery",
-                                f"({t.d['event']})" if t.d.get("event") else "") if x)
+    what = (t.part("delivery", "delivery {}") or "delivery") + t.part("event", " ({})")
     return f"retried {what} to the webhook endpoint {t.label}"
 
 
@@ -250,7 +236,7 @@ class AuditAction(StrEnum):
     DECISION_SIGNED = "decision.signed", _signed
     SIGNATURE_FAILED = "signature.failed", _signing_failed
     # Publishing
-    ARTICLE_PUBLISHED = "article.published", _published
+    ARTICLE_PUBLISHED = "article.published", lambda t: f"published {t.text()}{t.part('version', ' as version {}')}"
     ARTICLE_REREVIEWED = "article.rereviewed", _rereviewed
     ARTICLE_UNPUBLISHED = "article.unpublished", _unpublished
     REREVIEW_SCHEDULED = "rereview.scheduled", _scheduled
@@ -264,7 +250,7 @@ class AuditAction(StrEnum):
     ACCOUNT_PASSWORD_CHANGED = "account.password_changed", "changed their password, ending their other sessions"
     CREDENTIALS_CHANGED = "credentials.changed", _credentials_changed
     CREDENTIALS_VERIFIED = "credentials.verified", _credentials_verified
-    TOKEN_CREATED = "token.created", _token_created
+    TOKEN_CREATED = "token.created", lambda t: f"created the API token {t.label}{t.part('name', ' named “{}”')}"
     TOKEN_REVOKED = "token.revoked", "revoked the API token {label}"
     # Administration
     WEBHOOK_CREATED = "webhook.created", _webhook_created
