@@ -276,6 +276,27 @@ def _queue(user, obj=None) -> bool:
     return _role(user, "reviewer")
 
 
+#: The roles in the order someone is taken to act in them: on an article, editorial work before
+#: administration (its writer and its reviewers act as such first); elsewhere, the highest role held.
+ARTICLE_ROLES = ("editor", "admin")
+ROLES = ("admin", "editor", "reviewer", "writer")
+
+
+def acting_role(user, article=None) -> str:
+    """The role ``user`` acts in, as the audit trail records it ("" when they hold none).
+
+    On an article: "writer" for its writer, "reviewer" for a reviewer with an active assignment on
+    it, else "editor" or "admin". Elsewhere (accounts, tokens, signing in): their highest role, from
+    admin down to writer. Roles the rules already fix ("editor" publishes) are written where they act.
+    """
+    if article is not None:
+        if getattr(user, "id", None) == article.writer_id:
+            return "writer"
+        if active_assignment(user, article) is not None:
+            return "reviewer"
+    return next((role for role in (ROLES if article is None else ARTICLE_ROLES) if user.has_role(role)), "")
+
+
 def can(user, action: str, obj=None) -> bool:
     """True when ``user`` may do ``action`` on ``obj``. Unknown actions are refused."""
     fn = RULES.get(action)

@@ -99,7 +99,7 @@ def test_migrated_database_refuses_to_rewrite_events(empty_app):
     from reviewflow.audit import services as audit
 
     upgrade()
-    audit.record("test.event", details={"n": 1})
+    audit.record("site.setting_changed", details={"n": 1})
     db.session.commit()
     for statement in ("UPDATE audit_events SET action = 'x'", "DELETE FROM audit_events"):
         with pytest.raises(DBAPIError), db.engine.begin() as conn:

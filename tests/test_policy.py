@@ -148,6 +148,28 @@ def test_every_rule_states_itself_in_words():
         assert policy.explain(name) == fn.__doc__.strip()
 
 
+#: persona -> the role they act in on their article (``policy.acting_role``), and elsewhere.
+ACTING = {
+    "writer of the article": ("writer", "writer"),
+    "assigned reviewer who annotated": ("reviewer", "reviewer"),
+    "withdrawn reviewer who annotated": ("", "reviewer"),
+    "editor": ("editor", "editor"),
+    "editor who wrote the article": ("writer", "editor"),
+    "editor assigned to review the article": ("reviewer", "editor"),
+    "admin": ("admin", "admin"),
+    "writer-reviewer assigned elsewhere": ("", "reviewer"),
+}
+
+
+@pytest.mark.allow_lazy_load
+@pytest.mark.parametrize("persona", ACTING)
+def test_acting_role(world, persona):
+    """The role an event records: on the article, writer, then assigned reviewer, then editor or admin;
+    elsewhere, the highest role held."""
+    user, article, *_ = world[persona]
+    assert (policy.acting_role(user, article), policy.acting_role(user)) == ACTING[persona]
+
+
 def test_unknown_action_is_refused(world):
     user, article, *_ = world["admin"]
     assert policy.can(user, "article.teleport", article) is False

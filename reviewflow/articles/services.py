@@ -14,6 +14,7 @@ from reviewflow.articles import workflow
 from reviewflow.articles.anchoring import context_of, locate
 from reviewflow.articles.models import Article, ArticleState, Revision, content_hash
 from reviewflow.audit import services as audit
+from reviewflow.audit.actions import AuditAction
 from reviewflow.errors import InvalidInput, NotFound
 from reviewflow.extensions import db
 from reviewflow.notifications.services import notify, notify_role
@@ -93,7 +94,7 @@ def create_article(actor, title, body, topic: str = "", note: str = "") -> Artic
     db.session.add(rev)
     db.session.flush()
     sources.store_sources(rev)
-    audit.record("article.created", actor=actor, role="writer", target=article, article=article, revision=rev,
+    audit.record(AuditAction.ARTICLE_CREATED, actor=actor, role="writer", target=article, article=article, revision=rev,
                  after=article.state, details={"slug": article.slug, "topic": article.topic})
     return article
 

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from reviewflow import policy
 from reviewflow.articles.models import Article, ArticleState
 from reviewflow.audit import services as audit
+from reviewflow.audit.actions import AuditAction
 from reviewflow.errors import Conflict, NotFound, StaleRevision
 from reviewflow.extensions import db, utcnow
 from reviewflow.reviews.models import Annotation, AssignmentStatus, ReviewAssignment
@@ -249,31 +250,31 @@ class Transition:
 
 
 TRANSITIONS: dict[str, Transition] = {t.name: t for t in [
-    Transition("revise", ALL, _after_revise, "article.edit", "Save revision", "revision.saved",
+    Transition("revise", ALL, _after_revise, "article.edit", "Save revision", AuditAction.REVISION_SAVED,
                guard=_must_be_base, effect=_revise_effect),
     Transition("submit", frozenset({S.DRAFT, S.CHANGES_REQUESTED}), _after_submit, "article.submit",
-               "Submit for review", "article.submitted", button=True, guard=_must_have_new_revision,
+               "Submit for review", AuditAction.ARTICLE_SUBMITTED, button=True, guard=_must_have_new_revision,
                effect=_submit_effect, confirm="Submit this revision for medical review?"),
     Transition("assign", ALL - {S.UNPUBLISHED}, _after_assign, "review.assign", "Assign reviewer",
-               "reviewer.assigned", effect=_assign_effect),
-    Transition("withdraw", ALL, _settle, "review.assign", "Withdraw", "reviewer.withdrawn",
+               AuditAction.REVIEWER_ASSIGNED, effect=_assign_effect),
+    Transition("withdraw", ALL, _settle, "review.assign", "Withdraw", AuditAction.REVIEWER_WITHDRAWN,
                confirm="Withdraw this reviewer? Their pending review ends.", danger=True),
     Transition("decide", frozenset({S.IN_REVIEW, S.CHANGES_REQUESTED}), _settle, "article.decide",
-               "Sign decision", "decision.signed", guard=_must_be_current),
+               "Sign decision", AuditAction.DECISION_SIGNED, guard=_must_be_current),
     Transition("publish", frozenset({S.APPROVED}), S.PUBLISHED, "article.publish", "Publish…",
-               "article.published", danger=True, guard=_must_be_current),
-    Transition("unpublish", ALL, _after_unpublish, "article.unpublish", "Unpublish…", "article.unpublished",
+               AuditAction.ARTICLE_PUBLISHED, danger=True, guard=_must_be_current),
+    Transition("unpublish", ALL, _after_unpublish, "article.unpublish", "Unpublish…", AuditAction.ARTICLE_UNPUBLISHED,
                danger=True, guard=_must_be_live),
     # Annotations change the state only through what "approved" means: no blocking annotation open.
-    Transition("annotate", ALL, _settle, "annotation.create", "Annotate", "annotation.added"),
+    Transition("annotate", ALL, _settle, "annotation.create", "Annotate", AuditAction.ANNOTATION_ADDED),
     # A verdict on a source changes the state only through what "approved" means: every source supported.
-    Transition("check_source", REVIEW_STATES, _settle, "source.check", "Check source", "source.checked",
+    Transition("check_source", REVIEW_STATES, _settle, "source.check", "Check source", AuditAction.SOURCE_CHECKED,
                guard=_must_be_current),
     Transition("flag_source", ALL - {S.UNPUBLISHED}, _settle, "source.flag", "Flag as outdated",
-               "source.flagged", guard=_must_have_live_version),
-    Transition("resolve", ALL, _settle, "annotation.resolve", "Resolve", "annotation.resolved",
+               AuditAction.SOURCE_FLAGGED, guard=_must_have_live_version),
+    Transition("resolve", ALL, _settle, "annotation.resolve", "Resolve", AuditAction.ANNOTATION_RESOLVED,
                subject="annotation"),
-    Transition("reopen", ALL, _settle, "annotation.resolve", "Reopen", "annotation.reopened",
+    Transition("reopen", ALL, _settle, "annotation.resolve", "Reopen", AuditAction.ANNOTATION_REOPENED,
                subject="annotation"),
 ]}
 

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Select, false, func, or_, select, text
 
+from reviewflow.audit.actions import BY_TEXT, Told, quoted, short_hash
 from reviewflow.audit.models import AuditEvent
 from reviewflow.audit.services import FIELDS
 from reviewflow.auth.models import User
@@ -320,14 +321,6 @@ def details_of(event: AuditEvent) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def short_hash(value: str | None) -> str:
-    return f"{value[:4]}…{value[-4:]}" if value else ""
-
-
-def _quoted(value) -> str:
-    return f"“{value}”" if value else ""
-
-
 def actor_phrase(event: AuditEvent) -> str:
     """Who acted, as the record has it: "Dana Okafor, M.D., Ph.D. (reviewer)"."""
     if event.actor_id is None and event.actor_role in ("", "system"):
@@ -346,153 +339,15 @@ def _revision(event: AuditEvent) -> str:
     return f"{text_} (sha256 {short_hash(event.content_hash)})" if event.content_hash else text_
 
 
-def _text_rev(title: str, rev: str, fallback: str = "the article") -> str:
-    """ "“Eczema in winter” revision 3 (sha256 4f2a…9c1e)", with whichever parts are known."""
-    return " ".join(x for x in (_quoted(title), rev) if x) or fallback
-
-
-def _of(title: str) -> str:
-    return f" of {_quoted(title)}" if title else ""
-
-
-def _on(title: str) -> str:
-    return f" on {_quoted(title)}" if title else ""
-
-
-def _join(items) -> str:
-    items = [str(i) for i in items or []]
-    return ", ".join(items) if items else "none"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 def _what(event: AuditEvent, d: dict, title: str) -> str:
-    """The predicate of the sentence, per action."""
-    action, rev = event.action, _revision(event)
-    label = event.target_label
-    if action == "article.created":
-        return f"created the article {_text_rev(title or label, rev)}"
-    if action == "revision.saved":
-        parts = [f"saved {_text_rev(title, rev)}"]
-        if d.get("note"):
-            parts.append(f"note: {_quoted(d['note'])}")
-        if d.get("approvals_voided"):
-            parts.append(f"this voided {_plural(len(d['approvals_voided']), 'approval')}")
-        if d.get("annotations_orphaned"):
-            parts.append(f"{_plural(len(d['annotations_orphaned']), 'annotation')} no longer matched the text")
-        return "; ".join(parts)
-    if action == "article.submitted":
-        return f"submitted {_text_rev(title, rev)} for review"
-    if action == "reviewer.assigned":
-        who = d.get("reviewer") or label or "a reviewer"
-        kind = "re-review" if d.get("rereview") else "review"
-        due = f", due {d['due_date']}" if d.get("due_date") else ""
-        return f"assigned {who} to {kind} {_quoted(title) or 'the article'}{due}"
-    if action == "reviewer.withdrawn":
-        return f"withdrew {d.get('reviewer') or label or 'a reviewer'} from the review{_of(title)}"
-    if action == "annotation.added":
-        kind = "a blocking annotation" if d.get("blocking") else "a suggestion"
-        quote = f" at {_quoted(label)}" if label else ""
-        return f"added {kind}{quote} to {_text_rev(title, rev, 'the text')}"
-    if action == "annotation.replied":
-        return f"replied to the annotation{' at ' + _quoted(label) if label else ''}{_on(title)}"
-    if action in ("annotation.resolved", "annotation.reopened"):
-        verb = "resolved" if action.endswith("resolved") else "reopened"
-        return f"{verb} the annotation{' at ' + _quoted(label) if label else ''}{_on(title)}"
-    if action == "decision.signed":
-        approve = d.get("decision") == "approve"
-        verb = "approved" if approve else "requested changes to"
-        sentence = f"{verb} {_text_rev(title, rev, 'the revision')}"
-        held = ", ".join(x for x in (d.get("specialty"), f"licence {d['license_number']}"
-                                     if d.get("license_number") else "") if x)
-        if d.get("credentials"):
-            sentence += f", signing with the credentials {d['credentials']}" + (f" ({held})" if held else "")
-        if d.get("meaning"):
-            sentence += f": {_quoted(d['meaning'])}"
-        return sentence
-    if action == "article.published":
-        version = f" as version {d['version']}" if d.get("version") else ""
-        return f"published {_text_rev(title, rev)}{version}"
-    if action == "article.rereviewed":
-        version = f"version {d['version']}" if d.get("version") else "a new version"
-        return f"completed the re-review of {_text_rev(title, rev)}: {version} published with the same text"
-    if action == "article.unpublished":
-        reason = f"; reason: {_quoted(d['reason'])}" if d.get("reason") else ""
-        return f"unpublished {_quoted(title) or 'the article'}{reason}"
-    if action == "rereview.scheduled":
-        months = d.get("months")
-        every = f" to every {months[-1]} months" if isinstance(months, list) and months else ""
-        due = f" (next due {d['due']})" if d.get("due") else ""
-        return f"set the re-review interval{_of(title)}{every}{due}"
-    if action == "auth.login":
-        return "signed in"
-    if action == "auth.login_failed":
-        failures = f" ({_plural(d['failures'], 'failure')} in a row)" if d.get("failures") else ""
-        return f"failed to sign in as {d.get('email') or label or 'an unknown email'}{failures}"
-    if action == "auth.logout":
-        return "signed out, ending every session"
-    if action == "auth.code_failed":
-        return "entered a wrong two-factor code while signing in"
-    if action == "two_factor.enabled":
-        return "turned on two-factor sign-in"
-    if action == "two_factor.disabled":
-        return "turned off two-factor sign-in"
-    if action == "two_factor.recovery_code_used":
-        left = f" ({_plural(d['remaining'], 'code')} left)" if isinstance(d.get("remaining"), int) else ""
-        return f"used a two-factor recovery code{left}"
-    if action == "account.created":
-        name = d.get("name") or label
-        return f"created the account of {name} ({d.get('email') or label}) with roles {_join(d.get('roles'))}"
-    if action == "account.roles_changed":
-        before, after = [*(d.get("roles") or []), [], []][:2]
-        return f"changed the roles of {label} from {_join(before)} to {_join(after)}"
-    if action == "account.updated":
-        changes = []
-        for key, value in d.items():
-            if key == "active" and isinstance(value, list) and len(value) == 2:
-                changes.append("reactivated the account" if value[1] else "deactivated the account")
-            elif key == "roles" and isinstance(value, list) and len(value) == 2:
-                changes.append(f"roles {_join(value[0])} → {_join(value[1])}")
-            elif isinstance(value, list) and len(value) == 2:
-                changes.append(f"{key} {_quoted(value[0])} → {_quoted(value[1])}")
-            else:
-                changes.append(f"{key} changed")
-        return f"updated the account of {label}" + (f": {'; '.join(changes)}" if changes else "")
-    if action == "account.password_changed":
-        return "changed their password, ending their other sessions"
-    if action == "account.password_reset":
-        return "reset their password by e-mail, ending every session"
-    if action == "auth.password_reset_requested":
-        return f"asked for a password reset link for {d.get('email') or label}"
-    if action == "auth.sessions_ended":
-        return f"signed out everywhere else ({_plural(d.get('ended') or 0, 'session')} ended)"
-    if action == "invitation.created":
-        return f"invited {d.get('name') or label} ({d.get('email') or label}) with roles {_join(d.get('roles'))}"
-    if action == "invitation.resent":
-        return f"sent the invitation to {d.get('email') or label} again, with a new link"
-    if action == "invitation.revoked":
-        return f"revoked the invitation to {d.get('email') or label}"
-    if action == "invitation.accepted":
-        return f"accepted their invitation, opening the account {label} with roles {_join(d.get('roles'))}"
-    if action == "credentials.changed":
-        facts = ", ".join(x for x in (d.get("credentials"), d.get("specialty")) if x)
-        licence = f", licence {d['license_number']}" if d.get("license_number") else ""
-        expiry = f" valid to {d['license_expires']}" if d.get("license_expires") else ""
-        version = f" version {d['version']}" if d.get("version") else ""
-        return f"saved credential profile{version} of {label}: {facts}{licence}{expiry}"
-    if action == "credentials.verified":
-        facts = ", ".join(x for x in (f"profile version {d['version']}" if d.get("version") else "",
-                                      f"licence {d['license_number']}" if d.get("license_number") else "") if x)
-        return f"verified the credentials of {label}" + (f" ({facts})" if facts else "")
-    if action == "token.created":
-        name = f" named {_quoted(d['name'])}" if d.get("name") else ""
-        return f"created the API token {label}{name}"
-    if action == "token.revoked":
-        return f"revoked the API token {label}"
-    target = f" on {_quoted(title or label)}" if (title or label) else ""
-    return f"recorded {action}{target}" + (f", {rev}" if rev else "")
+    """The predicate of the sentence: the action's own words (``AuditAction``), or plain facts for an
+    action this version does not know (recorded by another version of reviewflow)."""
+    told = Told(d, title, event.target_label or "", _revision(event))
+    action = BY_TEXT.get(event.action)
+    if action is not None:
+        return action.tell(told)
+    target = f" on {quoted(title or told.label)}" if (title or told.label) else ""
+    return f"recorded {event.action}{target}" + (f", {told.rev}" if told.rev else "")
 
 
 def describe(event: AuditEvent, title: str | None = None) -> str:
@@ -505,6 +360,6 @@ def describe(event: AuditEvent, title: str | None = None) -> str:
     try:
         what = _what(event, d, title or "")
     except (TypeError, ValueError, KeyError, AttributeError, IndexError):  # odd details: say what we surely know
-        what = f"recorded {event.action}" + (f" on {_quoted(title)}" if title else "")
+        what = f"recorded {event.action}" + (f" on {quoted(title)}" if title else "")
     sentence = f"{actor_phrase(event)} {what}"
     return sentence if sentence.endswith((".", ".”", "!”", "?”")) else sentence + "."

@@ -34,6 +34,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from reviewflow.audit import verify_parallel
+from reviewflow.audit.actions import AuditAction, registered
 from reviewflow.audit.models import GENESIS, AuditEvent, AuditHead, AuditVerification
 from reviewflow.extensions import db, utcnow
 
@@ -122,7 +123,7 @@ def _scrub(details: dict) -> dict:
 
 
 def record(
-    action: str,
+    action: AuditAction | str,
     *,
     actor=None,
     role: str = "",
@@ -138,10 +139,12 @@ def record(
 ) -> AuditEvent:
     """Append one event to the chain inside the caller's transaction; flushes, never commits.
 
-    ``actor`` is a User (or None for the system), ``target`` any model with an ``id``,
+    ``action`` is an ``AuditAction`` (or its text); ValueError for any other, before anything is
+    written. ``actor`` is a User (or None for the system), ``target`` any model with an ``id``,
     ``article`` an Article and ``revision`` a Revision. Locks the chain head first, so
     concurrent appends queue up instead of forking the chain.
     """
+    action = registered(action).value
     session = db.session
     session.flush()
     head = session.execute(
@@ -517,7 +520,7 @@ REVIEW_FIELDS = {"reviewer_id": "reviewer_id", "name": "name", "credentials": "c
 #: Keys that events written before bylines were signed lack entirely; those events are not compared.
 DECISION_KEYS_ADDED = ("decision_id", "reviewer_id", "signed_at", "content_hash", "revision")
 VERSION_KEYS_ADDED = ("revision", "content_hash", "published_at", "publisher_id", "publisher")
-PUBLICATION_ACTIONS = ("article.published", "article.rereviewed")
+PUBLICATION_ACTIONS = (AuditAction.ARTICLE_PUBLISHED, AuditAction.ARTICLE_REREVIEWED)
 
 
 def _records_problem(engine) -> Problem | None:
@@ -579,7 +582,7 @@ def _decisions_problem(conn) -> Problem | None:
                    e.c.target_id, e.c.details)
             .select_from(d.outerjoin(e, e.c.seq == d.c.audit_seq)).order_by(d.c.id))
     for row in conn.execution_options(yield_per=BATCH).execute(stmt):
-        if (row.action, row.target_type, row.target_id) != ("decision.signed", "decision", row.id):
+        if (row.action, row.target_type, row.target_id) != (AuditAction.DECISION_SIGNED, "decision", row.id):
             return row.audit_seq, (f"decisions row {row.id} has no signed event behind it: its event "
                                    + (f"{row.audit_seq} is {row.action or 'missing'}, not the signature of decision "
                                       f"{row.id}" if row.audit_seq else "is not recorded"))
@@ -619,7 +622,7 @@ def _publication_problem(v, reviews: list) -> Problem | None:
                              + (f"{v.audit_seq} is {v.action or 'missing'}, not the publication of article "
                                 f"{v.article_id}" if v.audit_seq else "is not recorded"))
     for rv in reviews:  # the signature the certificate cites
-        if (rv.signature_action, rv.signature_target_id) != ("decision.signed", rv.review_decision_id):
+        if (rv.signature_action, rv.signature_target_id) != (AuditAction.DECISION_SIGNED, rv.review_decision_id):
             return rv.decision_audit_seq, (f"published_reviews row {rv.review_id} has no signed event behind it: its "
                                            + (f"event {rv.decision_audit_seq} is not the signature of decision "
                                               f"{rv.review_decision_id}" if rv.decision_audit_seq else

@@ -60,25 +60,29 @@ def log():
 @bp.get("/audit/export")
 @login_required
 def export():
-    """Download the events of the current filter in chain order, streamed, as CSV or JSON Lines.
-
-    Editors and admins export anything; an article's staff may export that article's events, and to
-    anyone else the article does not exist (404).
-    """
+    """Download the events of the current filter in chain order, streamed, as CSV or JSON Lines
+    (who may: ``_may_export``)."""
     filters = LogFilter.from_args(request.args)
     if filters.errors:
         raise InvalidInput(" ".join(filters.errors))
     fmt = request.args.get("format", "csv")
     if fmt not in queries.EXPORT_FORMATS:
         raise InvalidInput("The export format must be csv or jsonl.", field="format")
-    if not policy.can(current_user, "audit.view_all"):
-        if not filters.article_id:
-            policy.require(current_user, "audit.view_all")
-        policy.authorize(current_user, "audit.view_article", articles.get_article(filters.article_id))
+    _may_export(filters)
     scope = f"-article-{filters.article_id}" if filters.article_id else ""
     name = f"reviewflow-audit{scope}-{utcnow():%Y%m%dT%H%M%SZ}.{fmt}"
     return Response(stream_with_context(queries.iter_export(fmt, filters)), mimetype=MIMETYPES[fmt],
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _may_export(filters: LogFilter) -> None:
+    """Editors and admins export anything; an article's staff may export that article's events, and to
+    anyone else the article does not exist (404)."""
+    if policy.can(current_user, "audit.view_all"):
+        return
+    if not filters.article_id:
+        policy.require(current_user, "audit.view_all")
+    policy.authorize(current_user, "audit.view_article", articles.get_article(filters.article_id))
 
 
 @bp.get("/audit/events/<int:seq>")

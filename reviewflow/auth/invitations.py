@@ -165,7 +165,7 @@ def accept(plain, password) -> User:
         profile = accounts.add_profile_version(user, values, invitation.created_by_id)
         details.update(profile_version=profile.version, credentials=profile.credentials,
                        license_number=profile.license_number)
-    audit.record("invitation.accepted", actor=user, role=user.main_role, target=user, target_label=user.email,
+    audit.record("invitation.accepted", actor=user, role=policy.acting_role(user), target=user, target_label=user.email,
                  details=details)
     return user
 

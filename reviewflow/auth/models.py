@@ -61,11 +61,6 @@ class User(db.Model):
     def has_role(self, role: str) -> bool:
         return any(r.role == role for r in self.role_rows)
 
-    @property
-    def main_role(self) -> str:
-        """The role an audit event names for this person's own actions: the most senior one held."""
-        return next((r for r in ("admin", "editor", "reviewer", "writer") if self.has_role(r)), "")
-
     # Flask-Login protocol -------------------------------------------------
     @property
     def is_active(self) -> bool:

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from reviewflow import public_url
+from reviewflow import policy, public_url
 from reviewflow.audit import services as audit
 from reviewflow.auth import links
 from reviewflow.auth import services as accounts
@@ -112,6 +112,6 @@ def reset_password(plain, new_password) -> User:
                                  "your new password.")
     accounts.set_password(user, new_password)
     ended = accounts.after_password_change(user)
-    audit.record("account.password_reset", actor=user, role=user.main_role, target=user, target_label=user.email,
-                 details={"reset_id": row.id, **ended})
+    audit.record("account.password_reset", actor=user, role=policy.acting_role(user), target=user,
+                 target_label=user.email, details={"reset_id": row.id, **ended})
     return user

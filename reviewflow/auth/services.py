@@ -265,7 +265,7 @@ def change_password(user: User, current: str, new: str, keep_session: str | None
     validate_password(new)
     set_password(user, new)
     ended = after_password_change(user, keep_session)
-    audit.record("account.password_changed", actor=user, role=_main_role(user), target=user,
+    audit.record("account.password_changed", actor=user, role=policy.acting_role(user), target=user,
                  target_label=user.email, details=ended)
 
 
@@ -303,10 +303,6 @@ def after_password_change(user: User, keep_session: str | None = None) -> dict:
     return {"sessions_ended": ended, "api_keys_revoked": revoked}
 
 
-def _main_role(user: User) -> str:
-    return user.main_role
-
-
 # Log-in and throttling ----------------------------------------------------
 
 class LoginRefused(Exception):
@@ -319,7 +315,7 @@ class LoginRefused(Exception):
 
 def record_login(user: User, ip: str, **details) -> None:
     """The audit event of a completed sign-in."""
-    audit.record("auth.login", actor=user, role=_main_role(user), target=user, target_label=user.email,
+    audit.record("auth.login", actor=user, role=policy.acting_role(user), target=user, target_label=user.email,
                  details={"ip": ip, **details})
 
 
@@ -396,7 +392,7 @@ def end_sessions(user: User) -> None:
     """End every session of this person (log-out): copied cookies stop working too."""
     user.session_generation += 1
     sessions.end_sessions(user)
-    audit.record("auth.logout", actor=user, role=_main_role(user), target=user, target_label=user.email)
+    audit.record("auth.logout", actor=user, role=policy.acting_role(user), target=user, target_label=user.email)
 
 
 # API tokens -------------------------------------------------------------------
@@ -429,7 +425,7 @@ def create_token(actor, user: User, name: str = "", password: str | None = None,
     token = ApiToken(user_id=user.id, name=name, token_hash=_digest(plain), prefix=plain[:10], expires_at=expires_at)
     db.session.add(token)
     db.session.flush()
-    audit.record("token.created", actor=actor, role=_main_role(actor) if actor else "system", target=token,
+    audit.record("token.created", actor=actor, role=policy.acting_role(actor) if actor else "system", target=token,
                  target_label=f"{user.email} {token.prefix}…",
                  details={"user_id": user.id, "name": token.name,
                           "expires_at": expires_at.isoformat() if expires_at else None})
@@ -442,7 +438,7 @@ def revoke_token(actor, token: ApiToken) -> None:
     if token.revoked_at is not None:
         raise Conflict("This token is already revoked.")
     token.revoked_at = utcnow()
-    audit.record("token.revoked", actor=actor, role=_main_role(actor), target=token,
+    audit.record("token.revoked", actor=actor, role=policy.acting_role(actor), target=token,
                  target_label=f"{token.user.email} {token.prefix}…")
 
 

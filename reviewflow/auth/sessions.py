@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from reviewflow import policy
 from reviewflow.audit import services as audit
 from reviewflow.auth.models import User, UserSession
 from reviewflow.extensions import db, utcnow
@@ -74,7 +75,7 @@ def end_sessions(user: User, keep: str | None = None) -> int:
 def end_other_sessions(user: User, keep: str) -> int:
     """"Sign out everywhere else": end every session of ``user`` but this browser's, with one audit event."""
     ended = end_sessions(user, keep=keep)
-    audit.record("auth.sessions_ended", actor=user, role=user.main_role, target=user, target_label=user.email,
+    audit.record("auth.sessions_ended", actor=user, role=policy.acting_role(user), target=user, target_label=user.email,
                  details={"ended": ended})
     return ended
 

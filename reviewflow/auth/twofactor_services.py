@@ -18,9 +18,10 @@ from flask import current_app
 from markupsafe import Markup
 from sqlalchemy import delete, func, select, update
 
+from reviewflow import policy
 from reviewflow.audit import services as audit
 from reviewflow.auth import throttle
-from reviewflow.auth.services import _main_role, check_password, record_login
+from reviewflow.auth.services import check_password, record_login
 from reviewflow.auth.twofactor import RecoveryCode, TwoFactor, enabled
 from reviewflow.errors import Conflict, InvalidInput, TooManyAttempts
 from reviewflow.extensions import db, utcnow
@@ -157,7 +158,7 @@ def confirm_enrolment(user, code) -> list[str]:
     setting.confirmed_at = utcnow()
     codes = _new_recovery_codes(user)
     db.session.flush()
-    audit.record("two_factor.enabled", actor=user, role=_main_role(user), target=user, target_label=user.email,
+    audit.record("two_factor.enabled", actor=user, role=policy.acting_role(user), target=user, target_label=user.email,
                  details={"recovery_codes": RECOVERY_CODES})
     return codes
 
@@ -173,7 +174,7 @@ def use_recovery_code(user, code) -> bool:
     if done.rowcount != 1:
         return False
     left = remaining_recovery_codes(user)
-    audit.record("two_factor.recovery_code_used", actor=user, role=_main_role(user), target=user,
+    audit.record("two_factor.recovery_code_used", actor=user, role=policy.acting_role(user), target=user,
                  target_label=user.email, details={"remaining": left})
     return True
 
@@ -191,7 +192,8 @@ def check_second_factor(user, code) -> str:
     cleaned = _clean_code(code)
     used = "totp" if check_totp(user, cleaned) else ("recovery" if use_recovery_code(user, cleaned) else None)
     if used is None:
-        audit.record("auth.code_failed", actor=user, role=_main_role(user), target=user, target_label=user.email)
+        audit.record("auth.code_failed", actor=user, role=policy.acting_role(user), target=user,
+                     target_label=user.email)
         raise WrongCode("That code is not right, or was used already. Enter the current code from your app, or "
                         "one of your recovery codes.", field="code")
     throttle.code_succeeded(user.id)
@@ -216,7 +218,7 @@ def disable(user, password, code) -> None:
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     db.session.delete(setting)
     db.session.flush()
-    audit.record("two_factor.disabled", actor=user, role=_main_role(user), target=user, target_label=user.email)
+    audit.record("two_factor.disabled", actor=user, role=policy.acting_role(user), target=user, target_label=user.email)
 
 
 def complete_sign_in(user, code, ip: str) -> str:

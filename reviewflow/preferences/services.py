@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from zoneinfo import available_timezones
 
+from reviewflow import policy
 from reviewflow.audit import services as audit
+from reviewflow.audit.actions import AuditAction
 from reviewflow.errors import InvalidInput
 
 #: Every IANA zone this machine knows (the tzdata of Python or the system), sorted for the picker.
@@ -19,7 +21,7 @@ def set_time_zone(user, name: str) -> bool:
     if user.time_zone == name:
         return False
     before, user.time_zone = user.time_zone, name
-    role = next((r for r in ("admin", "editor", "reviewer", "writer") if user.has_role(r)), "")
-    audit.record("account.preferences_changed", actor=user, role=role, target=user, target_label=user.email,
+    audit.record(AuditAction.ACCOUNT_PREFERENCES_CHANGED, actor=user, role=policy.acting_role(user), target=user,
+                 target_label=user.email,
                  details={"time_zone": {"from": before, "to": name}})
     return True

@@ -18,6 +18,7 @@ from reviewflow.articles.anchoring import context_of, locate
 from reviewflow.articles.models import Article, ArticleState, Revision
 from reviewflow.articles.services import get_revision
 from reviewflow.audit import services as audit
+from reviewflow.audit.actions import AuditAction
 from reviewflow.audit.models import AuditEvent
 from reviewflow.auth import twofactor
 from reviewflow.auth import twofactor_services as two_factor
@@ -209,8 +210,8 @@ def reply_to_annotation(actor, ann: Annotation, comment) -> AnnotationReply:
     reply = AnnotationReply(annotation_id=ann.id, author_id=actor.id, comment=_comment(comment))
     db.session.add(reply)
     db.session.flush()
-    audit.record("annotation.replied", actor=actor, role=_role_on(actor, article), target=ann, article=article,
-                 details={"comment": reply.comment[:500], "reply_id": reply.id})
+    audit.record(AuditAction.ANNOTATION_REPLIED, actor=actor, role=policy.acting_role(actor, article), target=ann,
+                 article=article, details={"comment": reply.comment[:500], "reply_id": reply.id})
     for person in {ann.author, article.writer} - {actor}:
         notify(person, f"{actor.name} replied on “{article.title}”: {reply.comment[:80]}",
                f"/work/articles/{article.id}/review")
@@ -231,7 +232,7 @@ def set_annotation_status(actor, ann: Annotation, status: str) -> Annotation:
     ann.status = status
     ann.resolved_at, ann.resolved_by_id = (utcnow(), actor.id) if status == "resolved" else (None, None)
     db.session.flush()
-    workflow.apply(article, name, actor=actor, role=_role_on(actor, article), target=ann,
+    workflow.apply(article, name, actor=actor, role=policy.acting_role(actor, article), target=ann,
                    details={"annotation": [before, status], "blocking": ann.blocking})
     return ann
 
@@ -239,14 +240,6 @@ def set_annotation_status(actor, ann: Annotation, status: str) -> Annotation:
 def annotations_of(article: Article) -> list[Annotation]:
     return list(db.session.scalars(select(Annotation).where(Annotation.article_id == article.id)
                                    .order_by(Annotation.status, Annotation.id)))
-
-
-def _role_on(actor, article: Article) -> str:
-    if actor.id == article.writer_id:
-        return "writer"
-    if policy.active_assignment(actor, article):
-        return "reviewer"
-    return "editor" if actor.has_role("editor") else ("admin" if actor.has_role("admin") else "")
 
 
 def review_checklist() -> list[str]:
@@ -282,7 +275,8 @@ def signing_locked_for(actor, now: datetime | None = None) -> int:
     """
     now = now or utcnow()
     times = list(db.session.scalars(
-        select(AuditEvent.occurred_at).where(AuditEvent.action == "signature.failed", AuditEvent.actor_id == actor.id,
+        select(AuditEvent.occurred_at).where(AuditEvent.action == AuditAction.SIGNATURE_FAILED,
+                                             AuditEvent.actor_id == actor.id,
                                              AuditEvent.occurred_at > now - 2 * SIGNING_WINDOW)
         .order_by(AuditEvent.occurred_at)))
     until = None
@@ -303,12 +297,13 @@ def _check_signing_password(actor, article: Article, rev: Revision, decision: st
         raise TooManyAttempts(f"Too many wrong signing passwords: signing is paused for {math.ceil(wait / 60)} "
                               "more minute(s). Nothing was signed.", retry_after=wait)
     if not isinstance(password, str) or not check_password(actor, password):
-        audit.record("signature.failed", actor=actor, role="reviewer", target=article, article=article, revision=rev,
-                     details={"decision": decision})
-        raise BadPassword("Signing needs your password, and the one entered is not right. Nothing was signed.")
+        audit.record(AuditAction.SIGNATURE_FAILED, actor=actor, role="reviewer", target=article, article=article,
+                     revision=rev, details={"decision": decision})
+        raise BadPassword("Signing needs your password, and the one entered is not right. Nothing was signed.",
+                          field="password")
     if twofactor.enabled(actor) and not two_factor.check_totp(actor, code if isinstance(code, str) else ""):
-        audit.record("signature.failed", actor=actor, role="reviewer", target=article, article=article, revision=rev,
-                     details={"decision": decision, "factor": "code"})
+        audit.record(AuditAction.SIGNATURE_FAILED, actor=actor, role="reviewer", target=article, article=article,
+                     revision=rev, details={"decision": decision, "factor": "code"})
         raise BadPassword("Signing needs the current code from your authenticator app, and the one entered is not "
                           "right or was used already. Nothing was signed.", field="code")
 
@@ -363,7 +358,7 @@ def sign_decision(actor, article: Article, revision_number, decision, password, 
     assignment.status = (AssignmentStatus.APPROVED if approved else AssignmentStatus.CHANGES_REQUESTED).value
     assignment.status_revision, assignment.decision_id = rev.number, signed.id
     workflow.apply(article, "decide", actor=actor, role="reviewer", revision=rev, target=signed,
-                   details=signature_details(signed, profile), action="decision.signed")
+                   details=signature_details(signed, profile), action=AuditAction.DECISION_SIGNED)
     if decision == "request_changes":
         notify(article.writer, f"{actor.display_name} requested changes to “{article.title}”.",
                f"/work/articles/{article.id}")

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from reviewflow import policy
 from reviewflow.articles.rendering import render_markdown
 from reviewflow.audit import services as audit
+from reviewflow.audit.actions import AuditAction
 from reviewflow.errors import InvalidInput
 from reviewflow.extensions import db, utcnow
 from reviewflow.publishing.services import public_cache, public_changed
@@ -189,7 +190,7 @@ def save_settings(actor, values: dict) -> list[str]:
             db.session.add(row)
         row.value, row.updated_at, row.updated_by_id = value, now, actor.id
         changed.append(key)
-        audit.record("site.setting_changed", actor=actor, role="admin", target_type="site_setting",
+        audit.record(AuditAction.SITE_SETTING_CHANGED, actor=actor, role="admin", target_type="site_setting",
                      target_label=f"site settings: {LABELS[key]}",
                      details={"key": key, "value": value, "default": not value})
     if changed:

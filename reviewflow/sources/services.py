@@ -111,9 +111,8 @@ def flag_source(actor, article: Article, key, comment) -> SourceCheck:
     source = _source(rev, key)
     comment = _comment(Verdict.OUTDATED, comment)
     check = _record(actor, article, rev, source, Verdict.OUTDATED, comment, "flag")
-    role = "reviewer" if policy.active_assignment(actor, article) is not None else "editor"
-    workflow.apply(article, "flag_source", actor=actor, role=role, revision=rev, target=check,
-                   details=_details(check, source))
+    workflow.apply(article, "flag_source", actor=actor, role=policy.acting_role(actor, article), revision=rev,
+                   target=check, details=_details(check, source))
     notify_role("editor", f"Source [^{key}] of “{article.title}” was flagged as outdated: the article is due for "
                 "re-review.", f"/work/articles/{article.id}", exclude=actor)
     return check

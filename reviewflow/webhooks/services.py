@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, select
 
 from reviewflow import paging, policy, public_url
 from reviewflow.audit import services as audit
+from reviewflow.audit.actions import AuditAction
 from reviewflow.auth.models import User
 from reviewflow.errors import Conflict, InvalidInput, NotFound
 from reviewflow.extensions import db, utcnow
@@ -110,8 +111,9 @@ def create_endpoint(actor, url, description, events) -> tuple[WebhookEndpoint, s
                                active=True, created_by_id=actor.id)
     db.session.add(endpoint)
     db.session.flush()
-    audit.record("webhook.created", actor=actor, role="admin", target=endpoint, target_type="webhook_endpoint",
-                 target_label=url, details={"url": url, "description": description, "events": chosen})
+    audit.record(AuditAction.WEBHOOK_CREATED, actor=actor, role="admin", target=endpoint,
+                 target_type="webhook_endpoint", target_label=url,
+                 details={"url": url, "description": description, "events": chosen})
     return endpoint, secret
 
 
@@ -131,8 +133,8 @@ def set_endpoint_active(actor, endpoint: WebhookEndpoint, active: bool) -> Webho
         raise Conflict(f"This endpoint is already {'active' if active else 'inactive'}.")
     endpoint.active = active
     db.session.flush()
-    audit.record("webhook.activated" if active else "webhook.deactivated", actor=actor, role="admin",
-                 target=endpoint, target_type="webhook_endpoint", target_label=endpoint.url,
+    audit.record(AuditAction.WEBHOOK_ACTIVATED if active else AuditAction.WEBHOOK_DEACTIVATED, actor=actor,
+                 role="admin", target=endpoint, target_type="webhook_endpoint", target_label=endpoint.url,
                  details={"url": endpoint.url, "active": [not active, active]})
     return endpoint
 
@@ -143,9 +145,9 @@ def delete_endpoint(actor, endpoint: WebhookEndpoint) -> int:
     _check_admin(actor)
     count = db.session.scalar(select(func.count()).select_from(WebhookDelivery)
                               .where(WebhookDelivery.endpoint_id == endpoint.id)) or 0
-    audit.record("webhook.deleted", actor=actor, role="admin", target=endpoint, target_type="webhook_endpoint",
-                 target_label=endpoint.url, details={"url": endpoint.url, "events": endpoint.events.split(),
-                                                     "deliveries_deleted": count})
+    audit.record(AuditAction.WEBHOOK_DELETED, actor=actor, role="admin", target=endpoint,
+                 target_type="webhook_endpoint", target_label=endpoint.url,
+                 details={"url": endpoint.url, "events": endpoint.events.split(), "deliveries_deleted": count})
     db.session.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
                        .execution_options(synchronize_session=False))
     db.session.delete(endpoint)
@@ -166,7 +168,7 @@ def ping_endpoint(actor, endpoint: WebhookEndpoint) -> WebhookDelivery:
                                last_response="", last_error="")
     db.session.add(delivery)
     db.session.flush()
-    audit.record("webhook.pinged", actor=actor, role="admin", target=endpoint, target_type="webhook_endpoint",
+    audit.record(AuditAction.WEBHOOK_PINGED, actor=actor, role="admin", target=endpoint, target_type="webhook_endpoint",
                  target_label=endpoint.url, details={"url": endpoint.url, "delivery": delivery.id})
     return delivery
 
@@ -193,7 +195,7 @@ def retry_delivery(actor, delivery: WebhookDelivery) -> WebhookDelivery:
         raise Conflict("Its endpoint is inactive: activate it before retrying its deliveries.")
     delivery.set_aside_at, delivery.next_attempt_at = None, None
     db.session.flush()
-    audit.record("webhook.delivery_retried", actor=actor, role="admin", target=endpoint,
+    audit.record(AuditAction.WEBHOOK_DELIVERY_RETRIED, actor=actor, role="admin", target=endpoint,
                  target_type="webhook_endpoint", target_label=endpoint.url,
                  details={"delivery": delivery.id, "event": delivery.event, "attempts": delivery.attempts})
     return delivery

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from reviewflow.articles import services as articles
 from reviewflow.audit import queries
 from reviewflow.audit import services as audit
+from reviewflow.audit.actions import AuditAction
 from reviewflow.audit.models import AuditEvent, AuditVerification
 from reviewflow.audit.services import FIELDS
 from reviewflow.audit.views import export_rows
@@ -411,6 +412,8 @@ ACTIONS = [
     ("two_factor.disabled", {}, "turned off two-factor sign-in"),
     ("two_factor.recovery_code_used", {"remaining": 9}, "used a two-factor recovery code (9 codes left)"),
     ("auth.code_failed", {}, "entered a wrong two-factor code while signing in"),
+    ("account.preferences_changed", {"time_zone": {"from": "UTC", "to": "Europe/Berlin"}},
+     "changed their time zone from UTC to Europe/Berlin"),
     ("rereview.scheduled", {"months": [12, 6], "due": "2031-01-01"},
      "set the re-review interval of “Eczema in winter” to every 6 months (next due 2031-01-01)"),
     ("auth.login", {"ip": "1.2.3.4"}, "signed in"),
@@ -435,7 +438,27 @@ ACTIONS = [
     ("invitation.resent", {"email": "n@example.org"}, "sent the invitation to n@example.org again"),
     ("invitation.revoked", {"email": "n@example.org"}, "revoked the invitation to n@example.org"),
     ("invitation.accepted", {"roles": ["writer"]}, "accepted their invitation, opening the account target"),
+    ("signature.failed", {"decision": "approve"},
+     "gave a wrong signing password for an approval of “Eczema in winter” revision 1 (sha256 abcd…7890)"),
+    ("source.checked", {"key": "who", "verdict": "does_not_support", "comment": "Says the opposite"},
+     "checked source [^who] of “Eczema in winter” revision 1 (sha256 abcd…7890): does not support; comment: "
+     "“Says the opposite”"),
+    ("source.flagged", {"key": "who", "verdict": "outdated", "comment": "Replaced in 2031"},
+     "flagged source [^who] of “Eczema in winter” revision 1 (sha256 abcd…7890) as outdated, due for re-review"),
+    ("webhook.created", {"url": "https://cms.example.org/h", "events": ["article.published"]},
+     "registered the webhook endpoint target for article.published"),
+    ("webhook.activated", {"active": [False, True]}, "activated the webhook endpoint target"),
+    ("webhook.deactivated", {"active": [True, False]}, "deactivated the webhook endpoint target"),
+    ("webhook.deleted", {"deliveries_deleted": 3}, "deleted the webhook endpoint target with its 3 deliveries"),
+    ("webhook.pinged", {"delivery": 4}, "sent a test ping to the webhook endpoint target"),
+    ("webhook.delivery_retried", {"delivery": 4, "event": "article.published", "attempts": 8},
+     "retried delivery 4 (article.published) to the webhook endpoint target"),
+    ("site.setting_changed", {"key": "logo_url", "value": "", "default": True}, "back to its default"),
 ]
+
+
+def test_every_registered_action_is_said_in_words():
+    assert {action for action, _, _ in ACTIONS} == {action.value for action in AuditAction}
 
 
 @pytest.mark.parametrize("action, details, expected", ACTIONS)

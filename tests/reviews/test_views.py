@@ -412,7 +412,9 @@ def test_wrong_password_signs_nothing(app, db, cast, login, client, in_review):
     login(cast["rev"])
     response = sign(client, in_review, password="not-the-password", items=checklist(app))
     assert response.status_code == 401
-    assert "Nothing was signed." in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert 'id="password-error"' in html and "That password is not right. Approval needs your password." in html
+    assert 'type="password"' in html and 'id="sign-problem"' not in html  # beside its field, the form still there
     assert count(db, Decision) == 0
     assert events(db, "decision.signed") == 0
     db.session.expire_all()
