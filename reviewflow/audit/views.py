@@ -19,7 +19,7 @@ from reviewflow.articles.models import Article
 from reviewflow.audit import queries
 from reviewflow.audit import services as audit
 from reviewflow.audit.models import AuditEvent
-from reviewflow.audit.queries import LogFilter, cursor, describe
+from reviewflow.audit.queries import LogFilter, describe
 from reviewflow.auth.views import safe_next
 from reviewflow.errors import InvalidInput, NotFound
 from reviewflow.extensions import db, utcnow
@@ -50,11 +50,11 @@ def log():
     """The global log, newest first, filtered and keyset-paginated on ``seq`` (editors and admins)."""
     policy.require(current_user, "audit.view_all")
     filters = LogFilter.from_args(request.args)
-    page = queries.log_page(filters, before=cursor(request.args.get("before")),
-                            after=cursor(request.args.get("after")))
+    page = queries.LOG_KEYSET.link(queries.log_page(filters, queries.LOG_KEYSET.read(request.args)), "audit.log",
+                                   **filters.args())
     return render_template("audit/log.html", page=page, filters=filters, titles=_titles(page.events),
-                           actions=queries.distinct_actions(), verification=audit.last_verification(),
-                           per_page=queries.PER_PAGE), 400 if filters.errors else 200
+                           actions=queries.distinct_actions(), verification=audit.last_verification()), \
+        400 if filters.errors else 200
 
 
 @bp.get("/audit/export")
@@ -107,9 +107,10 @@ def article_timeline(article_id: int):
     to anyone else the article does not exist (404)."""
     article = articles.get_article(article_id)
     policy.authorize(current_user, "audit.view_article", article)
-    after = cursor(request.args.get("after"))
-    page = queries.article_events(article.id, after=after)
-    return render_template("audit/article_timeline.html", article=article, page=page, after=after,
+    keyset = queries.TIMELINE_KEYSET
+    page = keyset.link(queries.article_events(article.id, keyset.read(request.args)), "audit.article_timeline",
+                       article_id=article.id)
+    return render_template("audit/article_timeline.html", article=article, page=page,
                            verification=audit.last_verification())
 
 

@@ -23,8 +23,9 @@ from sqlalchemy.orm import joinedload, selectinload
 from reviewflow import policy
 from reviewflow.audit import services as audit
 from reviewflow.auth.models import ApiToken, LoginThrottle, ReviewerProfile, Role, User, UserRole
-from reviewflow.errors import DB_UNAVAILABLE, Conflict, InvalidInput, NotFound, database_unavailable
+from reviewflow.errors import DB_UNAVAILABLE, Conflict, InvalidInput, database_unavailable
 from reviewflow.extensions import db, utcnow
+from reviewflow.ids import get_or_404
 from reviewflow.textrules import multi_line, one_line
 
 _STRONG = PasswordHasher()  # Argon2id with the library's current parameters
@@ -79,14 +80,7 @@ def find_user(email: str) -> User | None:
 
 
 def get_user(user_id) -> User:
-    try:
-        key = int(user_id)
-    except (TypeError, ValueError):
-        raise NotFound("There is no such person.") from None
-    user = db.session.get(User, key, options=with_roles()) if 0 < key < 2**31 else None
-    if user is None:
-        raise NotFound("There is no such person.")
-    return user
+    return get_or_404(User, user_id, "There is no such person.", options=with_roles())
 
 
 def _clean_roles(roles) -> list[str]:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, request
 
-from reviewflow import public_url
+from reviewflow import paging, public_url
 from reviewflow.publishing import dates
 from reviewflow.publishing import services as publishing
 
@@ -28,7 +28,6 @@ PUBLIC_CACHE = "public, max-age=1, must-revalidate"
 #: Staff paths that robots.txt asks crawlers to leave alone (they are noindex as well).
 STAFF_PATHS = ("/work/", "/dashboard", "/reviews", "/audit", "/admin/", "/account", "/notifications", "/login",
                "/logout", "/api/", "/healthz")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ATOM = "http://www.w3.org/2005/Atom"
 SITEMAP = "http://www.sitemaps.org/schemas/sitemap/0.9"
 JSON_FEED = "https://jsonfeed.org/version/1.1"
@@ -59,7 +58,7 @@ def feed_summary(v) -> str:
 
 def _feed_rows():
     """The newest live articles and their dates (first published, text changed), by article id."""
-    rows, _ = publishing.published_list(limit=FEED_SIZE)
+    rows = publishing.published_list(limit=FEED_SIZE)
     return rows, dates.live_text_dates(v.article_id for v in rows)
 
 
@@ -103,7 +102,7 @@ def atom():
     _sub(root, "id", link("publishing.index"))
     _sub(root, "link", rel="self", type="application/atom+xml", href=link("publishing.feed"))
     _sub(root, "link", rel="alternate", type="text/html", href=link("publishing.index"))
-    _sub(root, "updated", iso(max((v.published_at for v in rows), default=EPOCH)))
+    _sub(root, "updated", iso(max((v.published_at for v in rows), default=paging.EPOCH)))
     site = _sub(root, "author")
     _sub(site, "name", public_url.site_name())
     _sub(site, "uri", public_url.base())

@@ -17,7 +17,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, defer, joinedload, raiseload, selectinload
 
-from reviewflow import policy
+from reviewflow import paging, policy
 from reviewflow.articles import workflow
 from reviewflow.articles.models import Article, Revision, content_hash
 from reviewflow.articles.rendering import render_markdown
@@ -27,6 +27,7 @@ from reviewflow.audit.models import AuditVerification
 from reviewflow.auth.models import User
 from reviewflow.errors import Conflict, InvalidInput, NotFound
 from reviewflow.extensions import db, utcnow
+from reviewflow.ids import as_id
 from reviewflow.notifications.services import notify
 from reviewflow.publishing.models import PublishedReview, PublishedVersion
 from reviewflow.publishing.pagecache import CHANGED_KEY, TTLCache, generation_reader, public_changed
@@ -221,14 +222,13 @@ def versions_of(article_id: int) -> list[PublishedVersion]:
 
 def get_version(article: Article, number) -> PublishedVersion:
     """Published version ``number`` of the article; NotFound for any other number."""
-    try:
-        number = int(number)
-    except (TypeError, ValueError):
-        raise NotFound("There is no such published version.") from None
+    key = as_id(number)
+    if key is None:
+        raise NotFound("There is no such published version.")
     version = db.session.scalar(select(PublishedVersion).where(
-        PublishedVersion.article_id == article.id, PublishedVersion.version == number)) if 0 < number < 2**31 else None
+        PublishedVersion.article_id == article.id, PublishedVersion.version == key))
     if version is None:
-        raise NotFound(f"“{article.title}” has no published version {number}.")
+        raise NotFound(f"“{article.title}” has no published version {key}.")
     return version
 
 
@@ -277,15 +277,9 @@ def _live_versions():
                                          & (Article.live_version == PublishedVersion.version))
 
 
-def published_list(topic: str | None = None, before: tuple | None = None, limit: int = 20, *,
-                   after: tuple | None = None, reviewer_id: int | None = None, writer_id: int | None = None,
-                   exclude_article_id: int | None = None):
-    """Live articles, newest first, keyset-paginated on (published_at, id) of the live version.
-
-    ``before`` gives the page after a row (older), ``after`` the page before it (newer); either is
-    a ``(published_at, id)`` pair. Returns ``(rows, more)``: ``more`` says whether another page lies
-    in the direction asked. Filters: topic, the reviewer behind the live version, the writer.
-    """
+def _live_list(topic: str | None = None, reviewer_id: int | None = None, writer_id: int | None = None,
+               exclude_article_id: int | None = None):
+    """Live versions, filtered: topic, the reviewer behind the live version, the writer."""
     q = _live_versions().options(defer(PublishedVersion.body_html))  # lists show the summary, not the text
     if topic:
         q = q.where(PublishedVersion.topic == topic)
@@ -296,18 +290,46 @@ def published_list(topic: str | None = None, before: tuple | None = None, limit:
         q = q.where(PublishedVersion.writer_id == writer_id)
     if exclude_article_id is not None:
         q = q.where(PublishedVersion.article_id != exclude_article_id)
-    if after:
-        q = q.where((PublishedVersion.published_at > after[0])
-                    | ((PublishedVersion.published_at == after[0]) & (PublishedVersion.id > after[1])))
-        q = q.order_by(PublishedVersion.published_at, PublishedVersion.id).limit(limit + 1)
-        rows = list(db.session.scalars(q))
-        return list(reversed(rows[:limit])), len(rows) > limit
-    if before:
-        q = q.where((PublishedVersion.published_at < before[0])
-                    | ((PublishedVersion.published_at == before[0]) & (PublishedVersion.id < before[1])))
-    q = q.order_by(PublishedVersion.published_at.desc(), PublishedVersion.id.desc()).limit(limit + 1)
-    rows = list(db.session.scalars(q))
-    return rows[:limit], len(rows) > limit
+    return q
+
+
+def published_list(topic: str | None = None, limit: int = 20, **filters) -> list[PublishedVersion]:
+    """The ``limit`` newest live articles (their live versions), filtered as ``_live_list``."""
+    return list(db.session.scalars(paging.descending(_live_list(topic, **filters), LIVE_ORDER, None, None, limit)))
+
+
+def _live_key(version: PublishedVersion) -> tuple[int, int]:
+    return paging.micros(version.published_at), version.id
+
+
+#: Cursors of the public lists: ``<published_at in microseconds since 1970>.<id>`` of a live version,
+#: without a letter (these links are public and older than the letters).
+LIVE_KEYSET = paging.Keyset("", (paging.MAX_MICROS, paging.MAX_ID), _live_key)
+LIVE_ORDER = (PublishedVersion.published_at, PublishedVersion.id)
+
+
+@dataclass
+class LivePage(paging.KeysetPage):
+    """A page of a public list: nothing counts the whole list, so the summary counts the page."""
+
+    noun: str = "article"
+
+    @property
+    def summary(self) -> str:
+        n = len(self.items)
+        return f"{n} {self.noun}{'' if n == 1 else 's'}, newest first" if n else ""
+
+
+def published_page(cursor: paging.Cursor | None, per_page: int, topic: str | None = None, **filters) -> LivePage:
+    """Live articles, newest first, keyset-paginated on (published_at, id) of the live version from
+    ``cursor`` (None: the first page); filtered as ``_live_list``."""
+    stmt = _live_list(topic, **filters)
+
+    def run(at: paging.Cursor | None) -> list[PublishedVersion]:
+        values = (paging.moment(at.key[0]), at.key[1]) if at else None
+        return list(db.session.scalars(paging.descending(stmt, LIVE_ORDER, at, values, per_page + 1)))
+
+    return LivePage(*paging.fetch(run, cursor, per_page))
 
 
 def topics() -> list[tuple[str, int]]:

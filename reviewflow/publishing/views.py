@@ -21,9 +21,8 @@ meta tag in ``base.html``).
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -51,7 +50,7 @@ from reviewflow.errors import NotFound
 from reviewflow.extensions import db, utcnow
 from reviewflow.publishing import dates, directory, fastpath, feeds, structured
 from reviewflow.publishing import services as publishing
-from reviewflow.publishing.feeds import EPOCH, PUBLIC_CACHE
+from reviewflow.publishing.feeds import PUBLIC_CACHE
 from reviewflow.publishing.forms import PublishForm, RereviewForm, UnpublishForm
 from reviewflow.reviews import services as reviews
 from reviewflow.sources import services as sources
@@ -183,7 +182,7 @@ def _version_page(pa: publishing.PublicArticle, version, permanent: bool) -> Pag
     url = public_url.public_url_for("publishing.article", slug=pa.article.slug)
     related = [] if permanent else directory.related_articles(version)
     recent = [] if permanent else [r for r in publishing.published_list(
-        limit=5 + len(related), exclude_article_id=pa.article.id)[0] if r not in related][:5]
+        limit=5 + len(related), exclude_article_id=pa.article.id) if r not in related][:5]
     context = {"v": version, "pa": pa, "history": history, "permanent": permanent, "recent": recent,
                "related": related, "excerpt": directory.excerpt,
                "recent_dates": dates.live_text_dates(r.article_id for r in recent + related), "when": when,
@@ -231,49 +230,15 @@ def _permanent_page(slug: str, n: int) -> Page:
 
 # Keyset pagination ---------------------------------------------------------------------------------
 
-def _cursor_of(version) -> str:
-    return f"{(version.published_at - EPOCH) // timedelta(microseconds=1)}.{version.id}"
-
-
-def _parse_cursor(value: str | None) -> tuple[datetime, int] | None:
-    """``<microseconds since 1970>.<id>`` back to ``(published_at, id)``; None for anything else."""
-    match = re.fullmatch(r"(\d{1,17})\.(\d{1,10})", value or "")
-    if not match:
-        return None
-    try:
-        return EPOCH + timedelta(microseconds=int(match[1])), int(match[2])
-    except OverflowError:
-        return None
-
-
-@dataclass
-class KeysetPage:
-    """What the ``pagination`` macro draws, for a keyset-paginated list."""
-
-    has_prev: bool
-    has_next: bool
-    prev_url: str | None
-    next_url: str | None
-    summary: str
-
-
-def _keyset_list(endpoint: str, noun: str = "article", **filters):
+def _keyset_list(endpoint: str, **filters):
     """One page of live articles for ``endpoint`` (``?before=`` / ``?after=`` cursors) and its navigation."""
-    before, after = _parse_cursor(request.args.get("before")), _parse_cursor(request.args.get("after"))
-    per_page = current_app.config.get("PER_PAGE", 25)
-    rows, more = publishing.published_list(before=None if after else before, after=after, limit=per_page, **filters)
+    keyset = publishing.LIVE_KEYSET
+    page = publishing.published_page(keyset.read(request.args), current_app.config.get("PER_PAGE", 25), **filters)
     args = dict(request.view_args or {})
     if filters.get("topic"):
         args["topic"] = filters["topic"]
-    if rows:
-        has_prev, has_next = (more, True) if after else (before is not None, more)
-        prev_url = url_for(endpoint, **args, after=_cursor_of(rows[0])) if has_prev else None
-        next_url = url_for(endpoint, **args, before=_cursor_of(rows[-1])) if has_next else None
-    else:
-        has_prev, has_next = bool(before or after), False
-        prev_url, next_url = url_for(endpoint, **args), None
-    summary = f"{len(rows)} {noun}{'' if len(rows) == 1 else 's'}, newest first" if rows else ""
-    return rows, KeysetPage(has_prev, has_next, prev_url, next_url, summary)
+    keyset.link(page, endpoint, **args)
+    return page.items, page
 
 
 # Public pages -------------------------------------------------------------------------------------

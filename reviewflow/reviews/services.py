@@ -31,6 +31,7 @@ from reviewflow.errors import (
     TooManyAttempts,
 )
 from reviewflow.extensions import db, utcnow
+from reviewflow.ids import as_id, get_or_404
 from reviewflow.notifications.services import notify, notify_role
 from reviewflow.reviews.models import (
     MEANINGS,
@@ -80,11 +81,12 @@ def reviewer_unavailable_reason(reviewer: User | None, article: Article, today: 
 
 def _reviewer(reviewer_id) -> User:
     try:
-        key = int(reviewer_id)
+        int(reviewer_id)
     except (TypeError, ValueError):
         raise InvalidInput("reviewer_id must be a person's id.", field="reviewer_id") from None
+    key = as_id(reviewer_id)
     reviewer = db.session.get(User, key, options=(selectinload(User.role_rows), selectinload(User.profile))) \
-        if 0 < key < 2**31 else None
+        if key is not None else None
     if reviewer is None:
         raise InvalidInput("There is no person with that reviewer_id.", field="reviewer_id")
     return reviewer
@@ -128,12 +130,8 @@ def assign_reviewer(actor, article: Article, reviewer_id, due_date: date | None 
 
 
 def get_assignment(article: Article, assignment_id) -> ReviewAssignment:
-    try:
-        key = int(assignment_id)
-    except (TypeError, ValueError):
-        raise NotFound("There is no such assignment.") from None
-    assignment = db.session.get(ReviewAssignment, key) if 0 < key < 2**31 else None
-    if assignment is None or assignment.article_id != article.id:
+    assignment = get_or_404(ReviewAssignment, assignment_id, "There is no such assignment on this article.")
+    if assignment.article_id != article.id:
         raise NotFound("There is no such assignment on this article.")
     return assignment
 
@@ -190,14 +188,7 @@ def add_annotation(actor, article: Article, revision_number, quote, comment, blo
 
 
 def get_annotation(annotation_id) -> Annotation:
-    try:
-        key = int(annotation_id)
-    except (TypeError, ValueError):
-        raise NotFound("There is no such annotation.") from None
-    ann = db.session.get(Annotation, key) if 0 < key < 2**31 else None
-    if ann is None:
-        raise NotFound("There is no such annotation.")
-    return ann
+    return get_or_404(Annotation, annotation_id, "There is no such annotation.")
 
 
 def reply_to_annotation(actor, ann: Annotation, comment) -> AnnotationReply:

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import func, select
 
+from reviewflow import paging
 from reviewflow.articles import services as articles
 from reviewflow.articles import workflow
 from reviewflow.audit.models import AuditEvent
@@ -228,7 +229,7 @@ def test_unpublish_and_republish(db, cast):
         publishing.unpublish_article(cast["editor"], article, "Again.")
     db.session.rollback()
     assert _events(db, "article.unpublished") == 1
-    assert publishing.published_list()[0] == [] and publishing.sitemap_entries() == []
+    assert publishing.published_list() == [] and publishing.sitemap_entries() == []
 
 
 def test_set_rereview_interval(db, cast):
@@ -290,19 +291,19 @@ def test_certificate_joins_the_signed_decisions(db, cast):
 def test_published_list_keyset_topics_and_filters(db, cast):
     made = [make_article(cast["writer"], "published", reviewer=cast["rev"], editor=cast["editor"],
                          title=f"Article {i}", topic="Dermatology" if i % 2 else "Nutrition") for i in range(5)]
-    rows, more = publishing.published_list(limit=2)
-    assert [r.title for r in rows] == ["Article 4", "Article 3"] and more
-    cursor = (rows[-1].published_at, rows[-1].id)
-    rows2, more2 = publishing.published_list(before=cursor, limit=2)
-    assert [r.title for r in rows2] == ["Article 2", "Article 1"] and more2
-    back, more_back = publishing.published_list(after=(rows2[0].published_at, rows2[0].id), limit=2)
-    assert [r.title for r in back] == ["Article 4", "Article 3"] and not more_back
+    first = publishing.published_page(None, 2)
+    assert [r.title for r in first.items] == ["Article 4", "Article 3"] and first.has_next and not first.has_prev
+    key = publishing.LIVE_KEYSET.key_of
+    second = publishing.published_page(paging.Cursor(key(first.items[-1])), 2)
+    assert [r.title for r in second.items] == ["Article 2", "Article 1"] and second.has_next and second.has_prev
+    back = publishing.published_page(paging.Cursor(key(second.items[0]), backward=True), 2)
+    assert [r.title for r in back.items] == ["Article 4", "Article 3"] and not back.has_prev
     assert publishing.topics() == [("Dermatology", 2), ("Nutrition", 3)]
-    assert [r.title for r in publishing.published_list(topic="Dermatology")[0]] == ["Article 3", "Article 1"]
-    assert len(publishing.published_list(reviewer_id=cast["rev"].id)[0]) == 5
-    assert publishing.published_list(reviewer_id=cast["rev2"].id)[0] == []
-    assert len(publishing.published_list(writer_id=cast["writer"].id)[0]) == 5
-    assert len(publishing.published_list(exclude_article_id=made[0].id)[0]) == 4
+    assert [r.title for r in publishing.published_list(topic="Dermatology")] == ["Article 3", "Article 1"]
+    assert len(publishing.published_list(reviewer_id=cast["rev"].id)) == 5
+    assert publishing.published_list(reviewer_id=cast["rev2"].id) == []
+    assert len(publishing.published_list(writer_id=cast["writer"].id)) == 5
+    assert len(publishing.published_list(exclude_article_id=made[0].id)) == 4
     assert [slug for slug, _ in publishing.sitemap_entries()] == [a.slug for a in reversed(made)]
 
 
