@@ -37,6 +37,7 @@ from sqlalchemy import Table, create_engine, text
 
 from bench import AUDIT_KEY, PASSWORD
 from bench.progress import Progress
+from config import Config
 from reviewflow import models  # noqa: F401  (every table registered on the metadata)
 from reviewflow.articles.models import content_hash
 from reviewflow.articles.rendering import plain_text, render_markdown
@@ -60,12 +61,8 @@ LAST = ["Abernethy", "Bellweather", "Castellane", "Dunmore", "Eskildsen", "Fairb
         "Rasmussen", "Silverthorne", "Tamberlane", "Underhill", "Valcourt", "Whitlock", "Yardley", "Zoltan"]
 CREDENTIALS = ["M.D.", "M.D., Ph.D.", "PharmD", "R.D.N.", "R.N., B.S.N.", "D.O.", "M.D., M.P.H.", "Pharm.D., BCPS"]
 ORGS = ["Northbridge Medical Review Network", "Clearwater Clinical Review Collective", "Harbourline Health Review"]
-CHECKLIST = [
-    "Medical facts checked against current clinical guidance",
-    "Dosages, numbers and units checked",
-    "Safety warnings and the 'When to see a clinician' section are appropriate",
-    "Links go to reputable public-health sources",
-]
+#: What an approval attests: the app's own checklist.
+CHECKLIST = list(Config.REVIEW_CHECKLIST)
 EXTRA = [
     "## What changed in this revision\n\nWe tightened the wording of the advice above and checked each number "
     "against current public-health guidance. {n}",

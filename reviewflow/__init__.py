@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 from flask import Flask, g, request
@@ -82,11 +81,11 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_request_hooks(app: Flask) -> None:
     """A request id for the audit trail; security headers; staff pages never cached; 303 after a POST."""
+    from reviewflow.publishing.fastpath import request_id
 
     @app.before_request
     def _request_id() -> None:
-        given = request.headers.get("X-Request-ID", "")
-        g.request_id = given[:64] if given.replace("-", "").isalnum() else uuid.uuid4().hex
+        g.request_id = request_id(request.headers.get("X-Request-ID", ""))
 
     @app.after_request
     def _headers(response):

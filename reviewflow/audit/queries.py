@@ -23,6 +23,7 @@ from reviewflow.audit.services import FIELDS
 from reviewflow.auth.models import User
 from reviewflow.extensions import db
 from reviewflow.ids import MAX_ID, as_id
+from reviewflow.textrules import short_hash
 
 PER_PAGE = 50
 TIMELINE_PER_PAGE = 200
@@ -306,10 +307,6 @@ def details_of(event: AuditEvent) -> dict:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def short_hash(value: str | None) -> str:
-    return f"{value[:4]}…{value[-4:]}" if value else ""
 
 
 def _quoted(value) -> str:

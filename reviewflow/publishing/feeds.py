@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
 
 from flask import Blueprint, Response, request
 
 from reviewflow import paging, public_url
+from reviewflow.extensions import iso
 from reviewflow.publishing import dates
 from reviewflow.publishing import services as publishing
 
@@ -34,10 +34,6 @@ JSON_FEED = "https://jsonfeed.org/version/1.1"
 #: How many articles the feeds carry, newest first.
 FEED_SIZE = 20
 _NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def iso(dt: datetime | None) -> str | None:
-    return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if dt else None
 
 
 def sentence(text: str) -> str:
@@ -102,7 +98,7 @@ def atom():
     _sub(root, "id", link("publishing.index"))
     _sub(root, "link", rel="self", type="application/atom+xml", href=link("publishing.feed"))
     _sub(root, "link", rel="alternate", type="text/html", href=link("publishing.index"))
-    _sub(root, "updated", iso(max((v.published_at for v in rows), default=paging.EPOCH)))
+    _sub(root, "updated", iso(max((v.published_at for v in rows), default=paging.EPOCH), "seconds"))
     site = _sub(root, "author")
     _sub(site, "name", public_url.site_name())
     _sub(site, "uri", public_url.base())
@@ -113,8 +109,9 @@ def atom():
         _sub(entry, "title", v.title)
         _sub(entry, "id", url)
         _sub(entry, "link", rel="alternate", type="text/html", href=url)
-        _sub(entry, "published", iso(when[v.article_id].first_published if v.article_id in when else v.published_at))
-        _sub(entry, "updated", iso(v.published_at))
+        first = when[v.article_id].first_published if v.article_id in when else v.published_at
+        _sub(entry, "published", iso(first, "seconds"))
+        _sub(entry, "updated", iso(v.published_at, "seconds"))
         author = _sub(entry, "author")
         _sub(author, "name", v.writer_name)
         _sub(author, "uri", link("publishing.writer", user_id=v.writer_id))
@@ -133,7 +130,7 @@ def json_feed():
         first = when[v.article_id].first_published if v.article_id in when else v.published_at
         items.append({
             "id": url, "url": url, "title": v.title, "summary": v.summary, "content_text": feed_summary(v),
-            "date_published": iso(first), "date_modified": iso(v.published_at),
+            "date_published": iso(first, "seconds"), "date_modified": iso(v.published_at, "seconds"),
             "authors": [{"name": v.writer_name, "url": link("publishing.writer", user_id=v.writer_id)}],
             "tags": [v.topic], "language": "en",
         })
@@ -156,11 +153,11 @@ def sitemap():
     home = _sub(root, "url")
     _sub(home, "loc", public_url.public_url_for("publishing.index"))
     if entries:
-        _sub(home, "lastmod", iso(entries[0][1]))
+        _sub(home, "lastmod", iso(entries[0][1], "seconds"))
     for slug, changed in entries:
         url = _sub(root, "url")
         _sub(url, "loc", public_url.public_url_for("publishing.article", slug=slug))
-        _sub(url, "lastmod", iso(changed))
+        _sub(url, "lastmod", iso(changed, "seconds"))
     return _xml_response(root)
 
 

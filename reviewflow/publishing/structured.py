@@ -11,8 +11,8 @@ import re
 from datetime import UTC
 
 from reviewflow import public_url
+from reviewflow.extensions import iso
 from reviewflow.publishing import dates
-from reviewflow.publishing.feeds import iso
 from reviewflow.site import services as site
 
 _IMG = re.compile(r'<img[^>]*?\ssrc="([^"]+)"')
@@ -82,7 +82,7 @@ def jsonld(version, when: dates.TextDates, url: str) -> dict:
     author = {"@type": "Person", "name": version.writer_name,
               "url": public_url.public_url_for("publishing.writer", user_id=version.writer_id)}
     org = publisher()
-    published, modified = iso(when.first_published), iso(when.text_changed)
+    published, modified = iso(when.first_published, "seconds"), iso(when.text_changed, "seconds")
     image = first_image(version.body_html)
     crumbs = breadcrumb_list([
         ("Articles", public_url.public_url_for("publishing.index")),
@@ -113,8 +113,8 @@ def social_tags(version, when: dates.TextDates, url: str) -> list[tuple[str, str
     tags = [("property", "og:type", "article"), ("property", "og:site_name", public_url.site_name()),
             ("property", "og:title", version.title), ("property", "og:description", version.summary),
             ("property", "og:url", url), ("property", "og:locale", "en_US"),
-            ("property", "article:published_time", iso(when.first_published)),
-            ("property", "article:modified_time", iso(when.text_changed)),
+            ("property", "article:published_time", iso(when.first_published, "seconds")),
+            ("property", "article:modified_time", iso(when.text_changed, "seconds")),
             ("property", "article:section", version.topic),
             ("name", "twitter:card", "summary_large_image" if image else "summary"),
             ("name", "twitter:title", version.title), ("name", "twitter:description", version.summary)]

@@ -399,8 +399,7 @@ def suggested_reviewers(article: Article) -> list[dict]:
     workload = (select(ReviewAssignment.reviewer_id, func.count().label("n"))
                 .join(Article, Article.id == ReviewAssignment.article_id)
                 .where(ReviewAssignment.status == AssignmentStatus.PENDING,
-                       Article.state.in_([ArticleState.IN_REVIEW, ArticleState.SUBMITTED,
-                                          ArticleState.CHANGES_REQUESTED]))
+                       Article.state.in_(ArticleState.UNDER_REVIEW))
                 .group_by(ReviewAssignment.reviewer_id).subquery())
     rows = db.session.execute(
         select(User, func.coalesce(workload.c.n, 0))
