@@ -103,11 +103,6 @@ class Sizes:
     def quick(cls) -> Sizes:
         return cls(articles=1_000, revisions=5, people=60, published=250, events=50_000)
 
-    @classmethod
-    def tiny(cls) -> Sizes:
-        return cls(articles=40, revisions=3, people=16, published=10, events=600)
-
-
 def token_of(user_id: int) -> str:
     """The API token of a benchmark account: derived from its id, so a re-run can find it again."""
     return "rf_bench_" + hashlib.sha256(f"reviewflow-bench-token:{user_id}".encode()).hexdigest()[:40]
@@ -299,7 +294,6 @@ class ArticleBuilder:
         self.annotations: list[dict] = []
         self.version = 0
         self.live: int | None = None
-        self.pv_last: dict | None = None
         self.events: list[Event] = []
         self.t0, self.end = t0, end
         self.t = t0
@@ -609,7 +603,6 @@ class World:
         self.held: dict[str, list[dict]] = {"decisions": [], "published_versions": [], "published_reviews": []}
         self.counts: dict[str, int] = dict.fromkeys(INSERT_ORDER, 0)
         self.tables: dict[str, Table] = db.metadata.tables
-        self._fillers: dict[str, dict] = {}
 
     def next_id(self, table: str) -> int:
         self.ids[table] = self.ids.get(table, 0) + 1

@@ -287,11 +287,6 @@ def available_transitions(article: Article, user) -> list[Transition]:
             if t.subject is None and S(article.state) in t.sources and policy.can(user, t.rule, article)]
 
 
-def allowed_now(article: Article, name: str) -> bool:
-    """Whether the article's state allows the transition (for pages that explain what comes next)."""
-    return S(article.state) in TRANSITIONS[name].sources
-
-
 STATE_MESSAGES = {
     "submit": "Only a draft or an article with changes requested can be submitted; this one is {state}.",
     "decide": "Decisions are taken while the article is in review; this one is {state}.",

@@ -7,7 +7,6 @@ the policy's ``audit.view_all`` (editors, admins) and ``audit.view_article`` (th
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user, login_required
@@ -129,11 +128,3 @@ def verify_now():
               "after the servers.", "error")
     return redirect(safe_next(request.form.get("next")) or url_for("audit.log"))
 
-
-def export_rows(output, fmt: str, article_id: int | None = None, *, filters: LogFilter | None = None) -> int:
-    """Write events in chain order to ``output`` as JSON Lines or CSV (all, one article's, or a filter's);
-    returns the count. Used by ``flask --app reviewflow audit export``."""
-    filters = filters or LogFilter()
-    if article_id:
-        filters = replace(filters, article_id=article_id)
-    return queries.write_export(output, fmt, filters)

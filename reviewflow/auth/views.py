@@ -19,7 +19,7 @@ from reviewflow.auth.forms import (
     VerifyForm,
 )
 from reviewflow.auth.models import ApiToken, User
-from reviewflow.demo_content import PEOPLE
+from reviewflow.demo import demo_logins as _demo_logins
 from reviewflow.errors import DomainError, InvalidInput
 from reviewflow.extensions import db
 
@@ -34,15 +34,6 @@ def safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     return target
-
-
-def _demo_logins() -> list[dict]:
-    if current_app.config.get("NAME") == "production":
-        return []
-    emails = [p["email"] for p in PEOPLE]
-    present = set(db.session.scalars(select(User.email).where(User.email.in_(emails))))
-    return [{"email": p["email"], "role": ", ".join(p["roles"]), "password": p["password"], "name": p["name"]}
-            for p in PEOPLE if p["email"] in present]
 
 
 @bp.route("/login", methods=["GET", "POST"])

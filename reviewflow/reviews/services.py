@@ -420,7 +420,3 @@ def suggested_reviewers(article: Article) -> list[dict]:
         out.append({"user": user, "workload": load, "match": match, "reason": reason, "specialty": specialty})
     out.sort(key=lambda r: (r["reason"] is not None, not r["match"], r["workload"], r["user"].name))
     return out
-
-
-def revision_for(article: Article, number: int) -> Revision:
-    return get_revision(article, number)
