@@ -62,13 +62,14 @@ def register_blueprints(app: Flask) -> None:
     from reviewflow.auth.views import bp as auth_bp
     from reviewflow.health import bp as health_bp
     from reviewflow.notifications.views import bp as notifications_bp
-    from reviewflow.publishing.views import bp as publishing_bp
+    from reviewflow.public.views import bp as public_bp
+    from reviewflow.public.views import publishing_bp
     from reviewflow.reviews.views import bp as reviews_bp
     from reviewflow.site.views import bp as site_bp
     from reviewflow.webhooks.views import bp as webhooks_bp
 
-    for bp in (health_bp, auth_bp, articles_bp, reviews_bp, publishing_bp, audit_bp, notifications_bp, api_views.bp,
-               site_bp):
+    for bp in (health_bp, auth_bp, articles_bp, reviews_bp, public_bp, publishing_bp, audit_bp, notifications_bp,
+               api_views.bp, site_bp):
         app.register_blueprint(bp)
     app.register_blueprint(webhooks_bp)
 
@@ -81,7 +82,7 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_request_hooks(app: Flask) -> None:
     """A request id for the audit trail; security headers; staff pages never cached; 303 after a POST."""
-    from reviewflow.publishing.fastpath import request_id
+    from reviewflow.public.fastpath import request_id
 
     @app.before_request
     def _request_id() -> None:
@@ -105,9 +106,9 @@ def register_request_hooks(app: Flask) -> None:
 
 
 def register_public_fastpath(app: Flask) -> None:
-    """Anonymous readers' public article pages answered from finished responses (``publishing.fastpath``)."""
-    from reviewflow.publishing.fastpath import PublicFastPath
-    from reviewflow.publishing.services import public_cache
+    """Anonymous readers' public article pages answered from finished responses (``public.fastpath``)."""
+    from reviewflow.public.fastpath import PublicFastPath
+    from reviewflow.public.pagecache import public_cache
 
     cookies = (app.config.get("SESSION_COOKIE_NAME", "session"),
                app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))

@@ -223,7 +223,7 @@ def _version_body(version: PublishedVersion) -> dict:
     return {"version": version.version, "revision": version.revision_number, "kind": version.kind,
             "published_at": iso(version.published_at), "last_reviewed": iso(version.last_reviewed_at),
             "content_hash": version.content_hash, "change_note": version.change_note,
-            "url": _public("publishing.version", slug=version.slug, n=version.version),
+            "url": _public("public.version", slug=version.slug, n=version.version),
             "reviewed_by": [{"name": r.name, "credentials": r.credentials, "specialty": r.specialty,
                              "reviewed_at": iso(r.reviewed_at)} for r in reviews]}
 
@@ -239,7 +239,7 @@ def payload_of(event: str, article, version: PublishedVersion | None, reason: st
     occurred = version.published_at if version is not None else (article.unpublished_at or utcnow())
     body = {"event": event, "id": _event_id(), "occurred_at": iso(occurred),
             "article": {"id": article.id, "slug": article.slug, "title": shown.title if shown else article.title,
-                        "url": _public("publishing.article", slug=article.slug)}}
+                        "url": _public("public.article", slug=article.slug)}}
     if version is not None:
         body["version"] = _version_body(version)
     if reason is not None:

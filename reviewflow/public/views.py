@@ -1,6 +1,7 @@
-"""The public site (articles, versions, the reviewer directory, reviewer and writer pages) and the editor's
-publish pages. The feeds, sitemap and robots.txt are in ``feeds``; JSON-LD and the Open Graph and Twitter
-tags of an article page in ``structured``; the directory and related articles in ``directory``.
+"""The public site's pages: articles, versions, the lists, the reviewer directory, reviewer and writer
+pages (the editor's publish pages are in ``reviewflow.publishing.views``). The feeds, sitemap and
+robots.txt are in ``feeds``; JSON-LD and the Open Graph and Twitter tags of an article page in
+``structured``; the directory and related articles in ``directory``.
 
 Public pages are built from the stored published versions only, never from drafts. The
 reader-facing part of an article page is rendered once per version and kept for
@@ -24,17 +25,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import (
-    Blueprint,
-    current_app,
-    flash,
-    make_response,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 from jinja2 import Undefined
 from markupsafe import Markup
@@ -48,22 +39,26 @@ from reviewflow.auth import services as accounts
 from reviewflow.auth.views import verifier_names
 from reviewflow.errors import NotFound
 from reviewflow.extensions import db, utcnow
-from reviewflow.publishing import dates, directory, fastpath, feeds, structured
+from reviewflow.public import dates, directory, fastpath, feeds, queries, structured
+from reviewflow.public.feeds import PUBLIC_CACHE
+from reviewflow.public.pagecache import public_cache
+from reviewflow.publishing import certificates
 from reviewflow.publishing import services as publishing
-from reviewflow.publishing.feeds import PUBLIC_CACHE
 from reviewflow.publishing.forms import PublishForm, RereviewForm, UnpublishForm
 from reviewflow.reviews import services as reviews
 from reviewflow.sources import services as sources
 
-bp = Blueprint("publishing", __name__)
+bp = Blueprint("public", __name__)
+#: The editor's publish pages (moving to ``reviewflow.publishing.views``).
+publishing_bp = Blueprint("publishing", __name__)
 feeds.register(bp)
 
 #: Shadows Flask-WTF's ``csrf_token`` global on anonymous public pages, so no session is created for readers.
 NO_CSRF = Undefined(name="csrf_token")
 #: Endpoints of the public site: search engines may index them; every other response is noindex.
-INDEXABLE = frozenset({"publishing.home", "publishing.index", "publishing.article", "publishing.version",
-                       "publishing.reviewers", "publishing.reviewer", "publishing.writer", "publishing.feed",
-                       "publishing.feed_json", "publishing.sitemap", "publishing.robots", "site.medical_review",
+INDEXABLE = frozenset({"public.home", "public.index", "public.article", "public.version",
+                       "public.reviewers", "public.reviewer", "public.writer", "public.feed",
+                       "public.feed_json", "public.sitemap", "public.robots", "site.medical_review",
                        "static"})
 
 
@@ -129,7 +124,7 @@ def _cached(key: tuple, build) -> tuple[Page, float]:
     """The page under ``key`` from this process's cache, or built and stored, and when that entry
     expires. Keyed by the public site's address, the request's own in development, so absolute
     URLs in one host's page never reach another's."""
-    cache = publishing.public_cache()
+    cache = public_cache()
     key = (public_url.base(), *key)
     page = cache.get(key)
     if page is None:
@@ -170,7 +165,7 @@ def _number(items: list[dict], key: str) -> str:
     return next((f"source {i}" for i, s in enumerate(items, 1) if s["key"] == key), key)
 
 
-def _version_page(pa: publishing.PublicArticle, version, permanent: bool) -> Page:
+def _version_page(pa: queries.PublicArticle, version, permanent: bool) -> Page:
     """Render the reader-facing parts of ``version``; ``permanent`` for its own address. Either way
     the canonical address is the live article's: a version's page is a copy of what it was.
 
@@ -179,9 +174,9 @@ def _version_page(pa: publishing.PublicArticle, version, permanent: bool) -> Pag
     """
     history = [v for v in pa.versions if v.version <= version.version]
     when = dates.text_dates(history)
-    url = public_url.public_url_for("publishing.article", slug=pa.article.slug)
+    url = public_url.public_url_for("public.article", slug=pa.article.slug)
     related = [] if permanent else directory.related_articles(version)
-    recent = [] if permanent else [r for r in publishing.published_list(
+    recent = [] if permanent else [r for r in queries.published_list(
         limit=5 + len(related), exclude_article_id=pa.article.id) if r not in related][:5]
     context = {"v": version, "pa": pa, "history": history, "permanent": permanent, "recent": recent,
                "related": related, "excerpt": directory.excerpt,
@@ -190,9 +185,9 @@ def _version_page(pa: publishing.PublicArticle, version, permanent: bool) -> Pag
                "first_published": when.first_published, "reviewers": pa.reviewers, "writer": pa.writer}
     head = render_template("public/_article_head.html", data=structured.jsonld(version, when, url), canonical=url,
                            social=structured.social_tags(version, when, url))
-    crumbs = [("Articles", url_for("publishing.index")),
-              (version.topic, url_for("publishing.index", topic=version.topic))]
-    crumbs += [(version.title, url_for("publishing.article", slug=pa.article.slug)),
+    crumbs = [("Articles", url_for("public.index")),
+              (version.topic, url_for("public.index", topic=version.topic))]
+    crumbs += [(version.title, url_for("public.article", slug=pa.article.slug)),
                (f"Version {version.version}", None)] if permanent else [(version.title, None)]
     breadcrumb, main = _breadcrumb(crumbs), render_template("public/_article.html", **context)
     rendered = hashlib.sha256("\0".join((head, breadcrumb, main)).encode()).hexdigest()[:16]
@@ -200,13 +195,13 @@ def _version_page(pa: publishing.PublicArticle, version, permanent: bool) -> Pag
                 f"{version.etag}-{rendered}", version.published_at)
 
 
-def _gone_page(pa: publishing.PublicArticle) -> Page:
+def _gone_page(pa: queries.PublicArticle) -> Page:
     """The 410 notice of an unpublished article, named by the title it last had on the public site:
     ``article.title`` is the newest draft's, which no reader has seen and no reviewer may have read."""
     title = pa.versions[-1].title
     main = render_template("public/_gone.html", article=pa.article, title=title)
     return Page(410, f"{title}: no longer published", Markup(""),
-                _breadcrumb([("Articles", url_for("publishing.index")), (title, None)]), Markup(main))
+                _breadcrumb([("Articles", url_for("public.index")), (title, None)]), Markup(main))
 
 
 def _breadcrumb(items) -> Markup:
@@ -214,12 +209,12 @@ def _breadcrumb(items) -> Markup:
 
 
 def _article_page(slug: str) -> Page:
-    pa = publishing.public_article(slug)
+    pa = queries.public_article(slug)
     return _gone_page(pa) if pa.gone else _version_page(pa, pa.version, permanent=False)
 
 
 def _permanent_page(slug: str, n: int) -> Page:
-    pa = publishing.public_article(slug)
+    pa = queries.public_article(slug)
     if pa.gone:
         return _gone_page(pa)
     version = next((v for v in pa.versions if v.version == n), None)
@@ -232,8 +227,8 @@ def _permanent_page(slug: str, n: int) -> Page:
 
 def _keyset_list(endpoint: str, **filters):
     """One page of live articles for ``endpoint`` (``?before=`` / ``?after=`` cursors) and its navigation."""
-    keyset = publishing.LIVE_KEYSET
-    page = publishing.published_page(keyset.read(request.args), current_app.config.get("PER_PAGE", 25), **filters)
+    keyset = queries.LIVE_KEYSET
+    page = queries.published_page(keyset.read(request.args), current_app.config.get("PER_PAGE", 25), **filters)
     args = dict(request.view_args or {})
     if filters.get("topic"):
         args["topic"] = filters["topic"]
@@ -246,7 +241,7 @@ def _keyset_list(endpoint: str, **filters):
 @bp.get("/")
 def home():
     """The first page a newcomer opens: the articles, or the dashboard when signed in."""
-    return redirect(url_for("articles.dashboard" if current_user.is_authenticated else "publishing.index"))
+    return redirect(url_for("articles.dashboard" if current_user.is_authenticated else "public.index"))
 
 
 @bp.after_app_request
@@ -262,8 +257,8 @@ def index():
     """Live articles, newest first, by topic, with the topic list and counts."""
     personal = _personal()
     topic = (request.args.get("topic") or "").strip()[:120] or None
-    rows, page = _keyset_list("publishing.index", topic=topic)
-    html = _render(personal, "public/index.html", rows=rows, page=page, topic=topic, topics=publishing.topics(),
+    rows, page = _keyset_list("public.index", topic=topic)
+    html = _render(personal, "public/index.html", rows=rows, page=page, topic=topic, topics=queries.topics(),
                    dates=_row_dates(rows))
     return _respond(html, personal)
 
@@ -291,9 +286,9 @@ def reviewer(user_id: int):
     """A medical reviewer's current credentials and the live articles they reviewed (404 for anyone else)."""
     personal = _personal()
     person = accounts.get_user(user_id)
-    if not (person.has_role("reviewer") or publishing.has_public_reviews(person.id)):
+    if not (person.has_role("reviewer") or queries.has_public_reviews(person.id)):
         raise NotFound("There is no medical reviewer at this address.")
-    rows, page = _keyset_list("publishing.reviewer", reviewer_id=person.id)
+    rows, page = _keyset_list("public.reviewer", reviewer_id=person.id)
     html = _render(personal, "public/reviewer.html", person=person, profile=person.profile, rows=rows, page=page,
                    dates=_row_dates(rows))
     return _respond(html, personal)
@@ -304,9 +299,9 @@ def writer(user_id: int):
     """A writer's bio and the live articles they wrote (404 for anyone else)."""
     personal = _personal()
     person = accounts.get_user(user_id)
-    if not (person.has_role("writer") or publishing.has_published_writing(person.id)):
+    if not (person.has_role("writer") or queries.has_published_writing(person.id)):
         raise NotFound("There is no writer at this address.")
-    rows, page = _keyset_list("publishing.writer", writer_id=person.id)
+    rows, page = _keyset_list("public.writer", writer_id=person.id)
     html = _render(personal, "public/writer.html", person=person, rows=rows, page=page, dates=_row_dates(rows))
     return _respond(html, personal)
 
@@ -316,7 +311,8 @@ def _row_dates(rows) -> dict[int, dates.TextDates]:
     return dates.live_text_dates(v.article_id for v in rows)
 
 
-# Editor pages --------------------------------------------------------------------------------------
+# Editor pages ---------------------------------------------------------------------------------------
+
 
 def _staff_context(article: Article) -> dict:
     """Links back to the staff pages: the article (articles.detail) and the article list."""
@@ -328,7 +324,7 @@ def _suggested_note(note: str) -> str:
     return f"Updated to {note[0].lower()}{note[1:]}." if note else ""
 
 
-@bp.route("/work/articles/<int:article_id>/publish", methods=["GET", "POST"])
+@publishing_bp.route("/work/articles/<int:article_id>/publish", methods=["GET", "POST"])
 @login_required
 def confirm(article_id: int):
     """Confirm and publish exactly the current, approved revision (editors who did not write it)."""
@@ -342,7 +338,7 @@ def confirm(article_id: int):
         db.session.commit()
         flash(f"Published “{version.title}” as version {version.version}. Readers see it now at this address.",
               "success")
-        return redirect(url_for("publishing.article", slug=article.slug))
+        return redirect(url_for("public.article", slug=article.slug))
     rev = article.revision
     approvals = reviews.approvals_behind(article, rev.number)
     if not form.is_submitted():
@@ -356,7 +352,7 @@ def confirm(article_id: int):
     ), 400 if form.errors else 200
 
 
-@bp.route("/work/articles/<int:article_id>/unpublish", methods=["GET", "POST"])
+@publishing_bp.route("/work/articles/<int:article_id>/unpublish", methods=["GET", "POST"])
 @login_required
 def unpublish(article_id: int):
     """Confirm and take an article off the public site with a reason readers see (editors)."""
@@ -374,7 +370,7 @@ def unpublish(article_id: int):
                            **_staff_context(article)), 400 if form.errors else 200
 
 
-@bp.post("/work/articles/<int:article_id>/rereview")
+@publishing_bp.post("/work/articles/<int:article_id>/rereview")
 @login_required
 def rereview_interval(article_id: int):
     """Set how many months pass between medical re-reviews of a published article (editors)."""
@@ -394,13 +390,13 @@ def rereview_interval(article_id: int):
     return redirect(url_for("articles.detail", id=article.id))
 
 
-@bp.get("/work/articles/<int:article_id>/versions/<int:n>/certificate")
+@publishing_bp.get("/work/articles/<int:article_id>/versions/<int:n>/certificate")
 @login_required
 def certificate(article_id: int, n: int):
     """The printable review certificate of one published version (staff of the article)."""
     article = articles.get_article(article_id)
     policy.authorize(current_user, "article.view", article)
-    cert = publishing.certificate(article, n)
+    cert = certificates.certificate(article, n)
     return render_template("publishing/certificate.html", cert=cert, article=article, **_staff_context(article),
                            verifiers=verifier_names([line.decision.profile for line in cert.lines]),
                            checklist=current_app.config.get("REVIEW_CHECKLIST", []), now=utcnow())

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from reviewflow.articles.models import Article
 from reviewflow.auth.models import ReviewerProfile, User, UserRole
 from reviewflow.extensions import db, utcnow
+from reviewflow.public.queries import published_list
 from reviewflow.publishing.models import PublishedReview, PublishedVersion
-from reviewflow.publishing.services import published_list
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from datetime import UTC
 
 from reviewflow import public_url
 from reviewflow.extensions import iso
-from reviewflow.publishing import dates
+from reviewflow.public import dates
 from reviewflow.site import services as site
 
 _IMG = re.compile(r'<img[^>]*?\ssrc="([^"]+)"')
@@ -30,7 +30,7 @@ def _reviewer(r) -> dict:
     words: "Specialist in Dermatology".
     """
     person = {"@type": "Person", "name": r.name,
-              "url": public_url.public_url_for("publishing.reviewer", user_id=r.reviewer_id)}
+              "url": public_url.public_url_for("public.reviewer", user_id=r.reviewer_id)}
     if r.credentials:
         person["honorificSuffix"] = r.credentials
         person["hasCredential"] = [{"@type": "EducationalOccupationalCredential",
@@ -80,13 +80,13 @@ def jsonld(version, when: dates.TextDates, url: str) -> dict:
     moves only ``lastReviewed``. The article itself is the page's ``mainEntity``.
     """
     author = {"@type": "Person", "name": version.writer_name,
-              "url": public_url.public_url_for("publishing.writer", user_id=version.writer_id)}
+              "url": public_url.public_url_for("public.writer", user_id=version.writer_id)}
     org = publisher()
     published, modified = iso(when.first_published, "seconds"), iso(when.text_changed, "seconds")
     image = first_image(version.body_html)
     crumbs = breadcrumb_list([
-        ("Articles", public_url.public_url_for("publishing.index")),
-        (version.topic, public_url.public_url_for("publishing.index", topic=version.topic)), (version.title, url)])
+        ("Articles", public_url.public_url_for("public.index")),
+        (version.topic, public_url.public_url_for("public.index", topic=version.topic)), (version.title, url)])
     return {
         "@context": "https://schema.org", "@type": "MedicalWebPage", "name": version.title,
         "headline": version.title, "url": url, "description": version.summary, "inLanguage": "en",

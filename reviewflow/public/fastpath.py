@@ -7,10 +7,10 @@ middleware keeps the finished status, headers and body in the process's ``TTLCac
 anonymous requests for the same address are answered from there, including conditional
 requests (304), without a request context, a session, the database or a template. They carry
 the headers Flask sent the first time, so browsers and shared caches get the same
-``Cache-Control`` (``publishing.views.PUBLIC_CACHE``: one second, then revalidate), ETag and
+``Cache-Control`` (``public.feeds.PUBLIC_CACHE``: one second, then revalidate), ETag and
 Last-Modified either way; a 304 repeats those.
 
-Staleness is bounded the same way as the page cache (``publishing.pagecache``): an entry lives
+Staleness is bounded the same way as the page cache (``public.pagecache``): an entry lives
 no longer than the page parts it was built from, a publish or unpublish in this process empties
 the cache when it commits, and in other processes an entry is renewed every
 ``PUBLIC_CACHE_SECONDS`` (one second) only while the public counter, bumped by every change readers
