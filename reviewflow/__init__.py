@@ -63,7 +63,7 @@ def register_blueprints(app: Flask) -> None:
     from reviewflow.health import bp as health_bp
     from reviewflow.notifications.views import bp as notifications_bp
     from reviewflow.public.views import bp as public_bp
-    from reviewflow.public.views import publishing_bp
+    from reviewflow.publishing.views import bp as publishing_bp
     from reviewflow.reviews.views import bp as reviews_bp
     from reviewflow.site.views import bp as site_bp
     from reviewflow.webhooks.views import bp as webhooks_bp
