@@ -213,6 +213,15 @@ def _permanent_page(slug: str, n: int) -> Page:
 
 # Keyset pagination ---------------------------------------------------------------------------------
 
+def _list_page(endpoint: str, template: str, filters: dict, **context):
+    """A public list page: one page of live articles (``filters`` as ``queries.published_page``), each
+    row with its dates, drawn in ``template``; publicly cacheable for anonymous readers."""
+    personal = _personal()
+    rows, page = _keyset_list(endpoint, **filters)
+    rows_dates = dates.live_text_dates(v.article_id for v in rows)
+    return _respond(_render(personal, template, rows=rows, page=page, dates=rows_dates, **context), personal)
+
+
 def _keyset_list(endpoint: str, **filters):
     """One page of live articles for ``endpoint`` (``?before=`` / ``?after=`` cursors) and its navigation."""
     keyset = queries.LIVE_KEYSET
@@ -243,12 +252,8 @@ def _noindex(response):
 @bp.get("/articles")
 def index():
     """Live articles, newest first, by topic, with the topic list and counts."""
-    personal = _personal()
     topic = (request.args.get("topic") or "").strip()[:120] or None
-    rows, page = _keyset_list("public.index", topic=topic)
-    html = _render(personal, "public/index.html", rows=rows, page=page, topic=topic, topics=queries.topics(),
-                   dates=_row_dates(rows))
-    return _respond(html, personal)
+    return _list_page("public.index", "public/index.html", {"topic": topic}, topic=topic, topics=queries.topics())
 
 
 @bp.get("/articles/<slug>")
@@ -272,28 +277,17 @@ def reviewers():
 @bp.get("/reviewers/<int:user_id>")
 def reviewer(user_id: int):
     """A medical reviewer's current credentials and the live articles they reviewed (404 for anyone else)."""
-    personal = _personal()
     person = accounts.get_user(user_id)
     if not (person.has_role("reviewer") or queries.has_public_reviews(person.id)):
         raise NotFound("There is no medical reviewer at this address.")
-    rows, page = _keyset_list("public.reviewer", reviewer_id=person.id)
-    html = _render(personal, "public/reviewer.html", person=person, profile=person.profile, rows=rows, page=page,
-                   dates=_row_dates(rows))
-    return _respond(html, personal)
+    return _list_page("public.reviewer", "public/reviewer.html", {"reviewer_id": person.id}, person=person,
+                      profile=person.profile)
 
 
 @bp.get("/writers/<int:user_id>")
 def writer(user_id: int):
     """A writer's bio and the live articles they wrote (404 for anyone else)."""
-    personal = _personal()
     person = accounts.get_user(user_id)
     if not (person.has_role("writer") or queries.has_published_writing(person.id)):
         raise NotFound("There is no writer at this address.")
-    rows, page = _keyset_list("public.writer", writer_id=person.id)
-    html = _render(personal, "public/writer.html", person=person, rows=rows, page=page, dates=_row_dates(rows))
-    return _respond(html, personal)
-
-
-def _row_dates(rows) -> dict[int, dates.TextDates]:
-    """When each listed article was first published and its text last changed, by article id."""
-    return dates.live_text_dates(v.article_id for v in rows)
+    return _list_page("public.writer", "public/writer.html", {"writer_id": person.id}, person=person)
