@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 from flask import Flask, g, request
@@ -67,13 +66,14 @@ def register_blueprints(app: Flask) -> None:
     from reviewflow.notifications.views import bp as notifications_bp
     from reviewflow.overview.views import bp as overview_bp
     from reviewflow.preferences.views import bp as preferences_bp
+    from reviewflow.public.views import bp as public_bp
     from reviewflow.publishing.views import bp as publishing_bp
     from reviewflow.reviews.views import bp as reviews_bp
     from reviewflow.site.views import bp as site_bp
     from reviewflow.webhooks.views import bp as webhooks_bp
 
-    for bp in (health_bp, auth_bp, articles_bp, reviews_bp, publishing_bp, audit_bp, notifications_bp, api_views.bp,
-               site_bp):
+    for bp in (health_bp, auth_bp, articles_bp, reviews_bp, public_bp, publishing_bp, audit_bp, notifications_bp,
+               api_views.bp, site_bp):
         app.register_blueprint(bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(overview_bp)
@@ -92,13 +92,13 @@ def register_request_hooks(app: Flask) -> None:
     """A request id for the audit trail; security headers and trusted proxies (``headers``); staff pages
     never cached; 303 after a POST."""
     from reviewflow import headers
+    from reviewflow.public.fastpath import request_id
 
     headers.register(app)
 
     @app.before_request
     def _request_id() -> None:
-        given = request.headers.get("X-Request-ID", "")
-        g.request_id = given[:64] if given.replace("-", "").isalnum() else uuid.uuid4().hex
+        g.request_id = request_id(request.headers.get("X-Request-ID", ""))
 
     @app.after_request
     def _headers(response):
@@ -112,9 +112,9 @@ def register_request_hooks(app: Flask) -> None:
 
 
 def register_public_fastpath(app: Flask) -> None:
-    """Anonymous readers' public article pages answered from finished responses (``publishing.fastpath``)."""
-    from reviewflow.publishing.fastpath import PublicFastPath
-    from reviewflow.publishing.services import public_cache
+    """Anonymous readers' public article pages answered from finished responses (``public.fastpath``)."""
+    from reviewflow.public.fastpath import PublicFastPath
+    from reviewflow.public.pagecache import public_cache
 
     cookies = (app.config.get("SESSION_COOKIE_NAME", "session"),
                app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))

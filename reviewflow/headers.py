@@ -27,7 +27,7 @@ CSP = ("default-src 'self'; img-src 'self' data:{extra}; style-src 'self'; scrip
        "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'")
 HSTS = "max-age=31536000; includeSubDomains"
 #: Blueprints whose pages draw the public site's header, with its logo.
-PUBLIC_BLUEPRINTS = ("publishing", "site")
+PUBLIC_BLUEPRINTS = ("public", "site")
 
 
 def content_security_policy(logo_url: str | None = None) -> str:

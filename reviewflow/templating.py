@@ -21,6 +21,7 @@ from reviewflow.articles.models import ArticleState
 from reviewflow.articles.workflow import available_transitions
 from reviewflow.reviews.models import AssignmentStatus
 from reviewflow.site import services as site
+from reviewflow.textrules import short_hash
 
 #: What a fingerprinted static file may be kept for (RFC 8246 ``immutable``).
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -133,5 +134,5 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["when_utc"] = lambda value, seconds=False: when(value, ZoneInfo("UTC"), seconds)
     app.jinja_env.filters["relative_due"] = relative_due
-    app.jinja_env.filters["short_hash"] = lambda h: f"{h[:4]}…{h[-4:]}" if h else ""
+    app.jinja_env.filters["short_hash"] = short_hash
     register_static_fingerprints(app)

@@ -60,3 +60,8 @@ def one_line(value, field: str, limit: int, required: bool = True) -> str:
 def multi_line(value, field: str, limit: int, required: bool = True) -> str:
     """Multi-line text of at most ``limit`` characters, kept as written (empty allowed unless ``required``)."""
     return _within(_checked(value, field, required, check_multi_line), field, limit)
+
+
+def short_hash(value: str | None) -> str:
+    """A hash as people compare it at a glance: its first and last four characters (``3f2a…9bc1``)."""
+    return f"{value[:4]}…{value[-4:]}" if value else ""

@@ -44,6 +44,7 @@ from reviewflow.auth.models import PasswordReset, User
 from reviewflow.extensions import db, utcnow
 from reviewflow.notifications.models import OutboxEmail
 from reviewflow.notifications.services import send_outbox
+from reviewflow.public import pagecache
 from reviewflow.publishing import services as publishing
 from reviewflow.reviews import queries as review_queries
 from reviewflow.reviews import services as reviews
@@ -57,7 +58,7 @@ OWN_CODE = (str(ROOT / "reviewflow"), str(ROOT / "templates"))
 SMALL, LARGE = 1, 3
 #: Not measured: static files touch no database, and only GET requests are pages or reads.
 EXCLUDED = {"static": "serves files from disk; no database",
-            "publishing.home": "a redirect to /articles or /dashboard, reading no more than the session",
+            "public.home": "a redirect to /articles or /dashboard, reading no more than the session",
             "articles.resubmit": "open only between a new revision and the resubmission, which the growing world "
                                  "passes through at once; a fixed set of queries (decisions, annotations with "
                                  "their replies, sources), run under the N+1 guard by tests/articles/test_resubmit.py",
@@ -300,21 +301,21 @@ CASES = [
     Case("access.accept_invitation", None, "/invitations/{invitation}", grows=False),
     Case("access.admin_invitations", "admin", "/admin/invitations"),
     Case("access.admin_invite", "admin", "/admin/invitations/new", grows=False),
-    Case("publishing.index", None, "/articles"),
-    Case("publishing.index", None, "/articles?topic=Dermatology"),
-    Case("publishing.index", "editor", "/articles"),
-    Case("publishing.article", None, "/articles/{slug}"),
-    Case("publishing.article", "writer2", "/articles/{slug}"),
-    Case("publishing.version", None, "/articles/{slug}/v{version}"),
-    Case("publishing.reviewer", None, "/reviewers/{rev}"),
-    Case("publishing.writer", None, "/writers/{writer2}"),
-    Case("publishing.feed", None, "/feed.atom"),
-    Case("publishing.feed_json", None, "/feed.json"),
-    Case("publishing.reviewers", None, "/reviewers"),
+    Case("public.index", None, "/articles"),
+    Case("public.index", None, "/articles?topic=Dermatology"),
+    Case("public.index", "editor", "/articles"),
+    Case("public.article", None, "/articles/{slug}"),
+    Case("public.article", "writer2", "/articles/{slug}"),
+    Case("public.version", None, "/articles/{slug}/v{version}"),
+    Case("public.reviewer", None, "/reviewers/{rev}"),
+    Case("public.writer", None, "/writers/{writer2}"),
+    Case("public.feed", None, "/feed.atom"),
+    Case("public.feed_json", None, "/feed.json"),
+    Case("public.reviewers", None, "/reviewers"),
     Case("site.medical_review", None, "/about/medical-review", grows=False),
     Case("site.admin_settings", "admin", "/admin/site", grows=False),
-    Case("publishing.sitemap", None, "/sitemap.xml"),
-    Case("publishing.robots", None, "/robots.txt", grows=False),
+    Case("public.sitemap", None, "/sitemap.xml"),
+    Case("public.robots", None, "/robots.txt", grows=False),
     Case("api.openapi", None, "/api/v1/openapi.json", api=True, grows=False),
     Case("api.review_checklist", None, "/api/v1/review-checklist", api=True, grows=False),
     Case("api.me", "writer", "/api/v1/me", api=True, grows=False),
@@ -405,7 +406,7 @@ def measure(client, path: str, headers: dict) -> Measured:
     session, as each real request gets. (``remove``, not ``close``: a closed session keeps its ``info``,
     where the policy memoises assignments, and would hand the warm-up's answers to the request.)"""
     client.get(path, headers=headers).close()
-    publishing.public_cache().clear()
+    pagecache.public_cache().clear()
     db.session.remove()
     with recorded() as seen:
         response = client.get(path, headers=headers)

@@ -201,7 +201,7 @@ def test_an_image_on_this_site_stays_an_image():
 
 
 def test_a_public_page_allows_only_the_admins_https_logo(client, cast, db):
-    from reviewflow.publishing.services import public_cache
+    from reviewflow.public.pagecache import public_cache
     from reviewflow.site import services as site
 
     site.save_settings(cast["admin"], {"logo_url": "https://cdn.example.org/logo.svg"})

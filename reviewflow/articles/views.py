@@ -26,6 +26,7 @@ from reviewflow.errors import InvalidInput, StaleRevision, refusal_to
 from reviewflow.extensions import db
 from reviewflow.notifications import services as notices
 from reviewflow.publishing import services as publishing
+from reviewflow.reviews import queries as review_queries
 from reviewflow.reviews import services as reviews
 from reviewflow.sources import services as sources
 from reviewflow.sources import status as source_status
@@ -78,16 +79,17 @@ def dashboard():
     """The signed-in person's work: one section per role they hold, each limited with a "see all" link."""
     user = _me()
     writing = queries.writer_work(user) if user.has_role("writer") else None
-    queue = queries.review_queue(user) if user.has_role("reviewer") else None
+    counts = review_queries.queue_counts(user) if user.has_role("reviewer") else None
+    queue = review_queries.review_queue(user, None, queries.SECTION_LIMIT, counts["total"]) if counts else None
     editing = queries.editor_work() if user.has_role("editor") else None
     due = _due_for_rereview() if editing else {"rereviews": [], "flagged": []}
     listed = [a.id for a in (writing.todo + writing.others if writing else [])]
     listed += [a.id for a in (editing.waiting + editing.ready if editing else [])]
     policy.know_assignments(user, [a.id for a in editing.ready] if editing else [])  # four eyes, row by row
     return render_template(
-        "articles/dashboard.html", user=user, writing=writing, queue=queue, editing=editing, **due,
+        "articles/dashboard.html", user=user, writing=writing, queue=queue, counts=counts, editing=editing, **due,
         assignments=queries.assignments_by_article(listed), notifications=notices.recent(user, 5),
-        unread=notices.unread_count(user), limit=queries.SECTION_LIMIT, due_soon_days=queries.DUE_SOON_DAYS)
+        unread=notices.unread_count(user), limit=queries.SECTION_LIMIT, due_soon_days=review_queries.DUE_SOON_DAYS)
 
 
 def _due_for_rereview() -> dict:

@@ -39,7 +39,6 @@ from reviewflow.sources.status import unsupported
 S = ArticleState
 ALL = frozenset(S)
 LIVE_STATES = frozenset({S.PUBLISHED, S.UNPUBLISHED})
-REVIEW_STATES = frozenset({S.IN_REVIEW, S.CHANGES_REQUESTED, S.APPROVED})
 A = AssignmentStatus
 
 # Locks -------------------------------------------------------------------------------------------
@@ -136,7 +135,7 @@ def _rereview_complete(article: Article, outcome: S) -> bool:
 def _settle(article: Article) -> S:
     """The state an article under review is in, given its assignments and annotations now."""
     state = S(article.state)
-    if state not in REVIEW_STATES:
+    if state not in S.UNDER_REVIEW:
         return state
     outcome = review_outcome(article)
     return S.PUBLISHED if _rereview_complete(article, outcome) else outcome
@@ -268,7 +267,7 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in [
     # Annotations change the state only through what "approved" means: no blocking annotation open.
     Transition("annotate", ALL, _settle, "annotation.create", "Annotate", AuditAction.ANNOTATION_ADDED),
     # A verdict on a source changes the state only through what "approved" means: every source supported.
-    Transition("check_source", REVIEW_STATES, _settle, "source.check", "Check source", AuditAction.SOURCE_CHECKED,
+    Transition("check_source", S.UNDER_REVIEW, _settle, "source.check", "Check source", AuditAction.SOURCE_CHECKED,
                guard=_must_be_current),
     Transition("flag_source", ALL - {S.UNPUBLISHED}, _settle, "source.flag", "Flag as outdated",
                AuditAction.SOURCE_FLAGGED, guard=_must_have_live_version),
@@ -287,11 +286,6 @@ def available_transitions(article: Article, user) -> list[Transition]:
     """The transitions this user may take on this article in its current state (for drawing buttons)."""
     return [t for t in TRANSITIONS.values()
             if t.subject is None and S(article.state) in t.sources and policy.can(user, t.rule, article)]
-
-
-def allowed_now(article: Article, name: str) -> bool:
-    """Whether the article's state allows the transition (for pages that explain what comes next)."""
-    return S(article.state) in TRANSITIONS[name].sources
 
 
 STATE_MESSAGES = {
@@ -357,6 +351,6 @@ def apply(article: Article, name: str, *, actor, role: str, revision=None, targe
     if hasattr(target, "audit_seq"):  # a signed decision points at the event that proves it
         target.audit_seq = recorded.seq
         db.session.flush()
-    if after == S.PUBLISHED and before in REVIEW_STATES and name != "publish":
+    if after == S.PUBLISHED and before in S.UNDER_REVIEW and name != "publish":
         REREVIEW_HOOKS["republish"](actor, article, role)
     return recorded

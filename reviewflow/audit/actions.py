@@ -19,10 +19,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 
-def short_hash(value: str | None) -> str:
-    return f"{value[:4]}…{value[-4:]}" if value else ""
-
-
 def quoted(value) -> str:
     return f"“{value}”" if value else ""
 

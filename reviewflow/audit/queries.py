@@ -17,16 +17,18 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Select, false, func, or_, select, text
 
-from reviewflow.audit.actions import BY_TEXT, Told, quoted, short_hash
+from reviewflow import paging
+from reviewflow.audit.actions import BY_TEXT, Told, quoted
 from reviewflow.audit.models import AuditEvent
 from reviewflow.audit.services import FIELDS
 from reviewflow.auth.models import User
 from reviewflow.extensions import db
+from reviewflow.ids import MAX_ID, as_id
+from reviewflow.textrules import short_hash
 
 PER_PAGE = 50
 TIMELINE_PER_PAGE = 200
 EXPORT_FORMATS = ("csv", "jsonl")
-_MAX_ID = 2**31 - 1
 
 
 # Filters -----------------------------------------------------------------------
@@ -58,7 +60,7 @@ class LogFilter:
         f = cls(person=(args.get("person") or "").strip()[:200], action=(args.get("action") or "").strip()[:64])
         raw_article = (args.get("article") or "").strip()
         if raw_article:
-            f.article_id = _positive_int(raw_article)
+            f.article_id = as_id(raw_article)
             if f.article_id is None:
                 f.errors.append("The article must be given by its number, e.g. 12.")
         for name, label in (("from", "From"), ("to", "To")):
@@ -118,7 +120,7 @@ MAX_PEOPLE = 200
 
 def _person_condition(person: str):
     """Events of a person by id, or of the people whose current name or email contains the text."""
-    actor_id = _positive_int(person)
+    actor_id = as_id(person)
     if actor_id is not None:
         return AuditEvent.actor_id == actor_id
     text_ = person.lower()
@@ -131,79 +133,66 @@ def _person_condition(person: str):
     return func.lower(AuditEvent.actor_name).contains(text_, autoescape=True)
 
 
-def _positive_int(value) -> int | None:
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return number if 0 < number <= _MAX_ID else None
-
-
 def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def cursor(value) -> int | None:
-    """A ``before``/``after`` keyset cursor from the query string; anything else is no cursor."""
-    return _positive_int(value) if value not in (None, "") else None
-
-
 # Keyset pages -------------------------------------------------------------------
 
+def _seq_key(event: AuditEvent) -> tuple[int]:
+    return (event.seq,)
+
+
+#: Cursors of the global log, newest first (``?before=<seq>`` pages on, ``?after=<seq>`` back), and of
+#: an article's timeline, oldest first (``?after=<seq>`` pages on): plain sequence numbers.
+LOG_KEYSET = paging.Keyset("", (MAX_ID,), _seq_key)
+TIMELINE_KEYSET = paging.Keyset("", (MAX_ID,), _seq_key, next="after", prev="before")
+
+
 @dataclass
-class EventPage:
-    """One keyset page of events. ``newer``/``older`` are the cursors of the neighbouring pages."""
+class EventPage(paging.KeysetPage):
+    """One keyset page of events; ``order`` ends the summary ("Events #9 to #5, newest first")."""
 
-    events: list[AuditEvent]
-    newer: int | None = None  # link with ?after=<newer> when set
-    older: int | None = None  # link with ?before=<older> when set
+    order: str = ""
 
+    @property
+    def events(self) -> list[AuditEvent]:
+        return self.items
 
-def _exists(stmt: Select, newest_first: bool) -> bool:
-    order = AuditEvent.seq.desc() if newest_first else AuditEvent.seq
-    return db.session.execute(stmt.with_only_columns(AuditEvent.seq).order_by(order).limit(1)).first() is not None
-
-
-def log_page(f: LogFilter, before: int | None = None, after: int | None = None, per_page: int = PER_PAGE) -> EventPage:
-    """Newest first, ``per_page`` events older than ``before`` (or newer than ``after``).
-
-    Two queries at most: the page (``LIMIT per_page + 1`` tells whether more follow) and,
-    when a cursor was given, whether anything lies on the other side of it.
-    """
-    base = f.apply(select(AuditEvent))
-    if after is not None:
-        rows = list(db.session.scalars(base.where(AuditEvent.seq > after).order_by(AuditEvent.seq)
-                                       .limit(per_page + 1)))
-        has_newer = len(rows) > per_page
-        events = list(reversed(rows[:per_page]))
-        has_older = bool(events) and _exists(base.where(AuditEvent.seq < events[-1].seq), newest_first=True)
-        if not events:  # nothing newer than the cursor: show the newest page instead
-            return log_page(f, per_page=per_page)
-    else:
-        stmt = base.where(AuditEvent.seq < before) if before is not None else base
-        rows = list(db.session.scalars(stmt.order_by(AuditEvent.seq.desc()).limit(per_page + 1)))
-        has_older = len(rows) > per_page
-        events = rows[:per_page]
-        if before is not None and not events:  # nothing older than the cursor: show the newest page instead
-            return log_page(f, per_page=per_page)
-        has_newer = before is not None and bool(events) and _exists(base.where(AuditEvent.seq > events[0].seq),
-                                                                    newest_first=False)
-    return EventPage(events, newer=events[0].seq if has_newer else None,
-                     older=events[-1].seq if has_older else None)
+    @property
+    def summary(self) -> str:
+        if not self.items:
+            return ""
+        first, last = self.items[0].seq, self.items[-1].seq
+        return f"Events #{first}" + (f" to #{last}" if last != first else "") + self.order
 
 
-def article_events(article_id: int, after: int | None = None, per_page: int = TIMELINE_PER_PAGE) -> EventPage:
+def _page(stmt: Select, order, cursor: paging.Cursor | None, per_page: int) -> tuple[list, bool, bool]:
+    """The page of ``stmt`` at ``cursor`` on ``seq`` (``order`` is ``paging.descending`` or ``ascending``);
+    a cursor beyond the last event gives the first page."""
+    def run(at: paging.Cursor | None) -> list[AuditEvent]:
+        return list(db.session.scalars(order(stmt, (AuditEvent.seq,), at, at.key if at else None, per_page + 1)))
+
+    items, has_prev, has_next = paging.fetch(run, cursor, per_page)
+    return paging.fetch(run, None, per_page) if cursor is not None and not items else (items, has_prev, has_next)
+
+
+def log_page(f: LogFilter, cursor: paging.Cursor | None = None, per_page: int = PER_PAGE) -> EventPage:
+    """The filtered events, newest first, ``per_page`` from ``cursor`` (None: the newest page); one
+    query, two when a cursor leads past the end."""
+    return EventPage(*_page(f.apply(select(AuditEvent)), paging.descending, cursor, per_page),
+                     order=f", newest first, up to {per_page} a page")
+
+
+def article_events(article_id: int, cursor: paging.Cursor | None = None,
+                   per_page: int = TIMELINE_PER_PAGE) -> EventPage:
     """One article's events, oldest first, from the ``(article_id, seq)`` index."""
-    stmt = select(AuditEvent).where(AuditEvent.article_id == article_id)
-    if after is not None:
-        stmt = stmt.where(AuditEvent.seq > after)
-    rows = list(db.session.scalars(stmt.order_by(AuditEvent.seq).limit(per_page + 1)))
-    events = rows[:per_page]
-    return EventPage(events, older=None, newer=events[-1].seq if len(rows) > per_page else None)
+    return EventPage(*_page(select(AuditEvent).where(AuditEvent.article_id == article_id), paging.ascending,
+                            cursor, per_page))
 
 
 def get_event(seq) -> AuditEvent | None:
-    number = _positive_int(seq)
+    number = as_id(seq)
     if number is None:
         return None
     return db.session.scalar(select(AuditEvent).where(AuditEvent.seq == number))

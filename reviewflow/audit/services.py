@@ -28,7 +28,7 @@ from functools import partial
 from operator import attrgetter
 from types import SimpleNamespace
 
-from flask import current_app, g, has_request_context, request
+from flask import current_app, g, has_request_context
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
@@ -214,22 +214,6 @@ class VerifyResult:
 FIELDS = ("seq", "occurred_at", "actor_id", "actor_name", "actor_role", "action", "target_type", "target_id",
           "target_label", "article_id", "revision_number", "content_hash", "before_state", "after_state", "details",
           "request_id", "key_id", "prev_hash", "hash")
-
-
-def iter_events(batch: int = 5000) -> Iterator[tuple]:
-    """Every event as a raw tuple of ``FIELDS`` in chain order, streamed in keyset batches (constant memory)."""
-    cols = ", ".join(FIELDS)
-    last = 0
-    with db.engine.connect() as conn:
-        while True:
-            rows = conn.execute(
-                text(f"SELECT {cols} FROM audit_events WHERE seq > :last ORDER BY seq LIMIT :n"),
-                {"last": last, "n": batch},
-            ).all()
-            if not rows:
-                return
-            yield from rows
-            last = rows[-1][0]
 
 
 #: Rows the database sends at a time while verifying: a few MiB, however long the chain.
@@ -657,11 +641,3 @@ def _publication_problem(v, reviews: list) -> Problem | None:
 
 def last_verification() -> AuditVerification | None:
     return db.session.scalars(select(AuditVerification).order_by(AuditVerification.id.desc()).limit(1)).first()
-
-
-def request_id() -> str:
-    return g.get("request_id", "") if has_request_context() else ""
-
-
-def client_ip() -> str:
-    return (request.remote_addr or "") if has_request_context() else ""

@@ -26,8 +26,9 @@ from reviewflow import policy, public_url
 from reviewflow.audit import services as audit
 from reviewflow.auth import sessions, throttle, twofactor
 from reviewflow.auth.models import ApiToken, PasswordReset, ReviewerProfile, Role, User, UserRole
-from reviewflow.errors import DB_UNAVAILABLE, Conflict, InvalidInput, NotFound, database_unavailable
+from reviewflow.errors import DB_UNAVAILABLE, Conflict, InvalidInput, database_unavailable
 from reviewflow.extensions import db, utcnow
+from reviewflow.ids import get_or_404
 from reviewflow.notifications.services import queue_email
 from reviewflow.textrules import multi_line, one_line
 
@@ -83,14 +84,7 @@ def find_user(email: str) -> User | None:
 
 
 def get_user(user_id) -> User:
-    try:
-        key = int(user_id)
-    except (TypeError, ValueError):
-        raise NotFound("There is no such person.") from None
-    user = db.session.get(User, key, options=with_roles()) if 0 < key < 2**31 else None
-    if user is None:
-        raise NotFound("There is no such person.")
-    return user
+    return get_or_404(User, user_id, "There is no such person.", options=with_roles())
 
 
 def clean_roles(roles) -> list[str]:

@@ -22,7 +22,7 @@ from reviewflow.auth.forms import (
 from reviewflow.auth.models import ApiToken, User
 from reviewflow.auth.sessions import sign_in
 from reviewflow.auth.twofactor_views import start_second_step
-from reviewflow.demo_content import PEOPLE
+from reviewflow.demo import demo_logins as _demo_logins
 from reviewflow.errors import DomainError, InvalidInput
 from reviewflow.extensions import db, utcnow
 
@@ -41,15 +41,6 @@ def safe_next(target: str | None) -> str | None:
     except ValueError:  # e.g. an unbalanced "[" read as an IPv6 host
         return None
     return None if parts.scheme or parts.netloc else target
-
-
-def _demo_logins() -> list[dict]:
-    if current_app.config.get("NAME") == "production":
-        return []
-    emails = [p["email"] for p in PEOPLE]
-    present = set(db.session.scalars(select(User.email).where(User.email.in_(emails))))
-    return [{"email": p["email"], "role": ", ".join(p["roles"]), "password": p["password"], "name": p["name"]}
-            for p in PEOPLE if p["email"] in present]
 
 
 @bp.route("/login", methods=["GET", "POST"])

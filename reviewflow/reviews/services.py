@@ -34,6 +34,7 @@ from reviewflow.errors import (
     TooManyAttempts,
 )
 from reviewflow.extensions import db, utcnow
+from reviewflow.ids import as_id, get_or_404
 from reviewflow.notifications.services import notify, notify_role
 from reviewflow.reviews.models import (
     MEANINGS,
@@ -83,11 +84,12 @@ def reviewer_unavailable_reason(reviewer: User | None, article: Article, today: 
 
 def _reviewer(reviewer_id) -> User:
     try:
-        key = int(reviewer_id)
+        int(reviewer_id)
     except (TypeError, ValueError):
         raise InvalidInput("reviewer_id must be a person's id.", field="reviewer_id") from None
+    key = as_id(reviewer_id)
     reviewer = db.session.get(User, key, options=(selectinload(User.role_rows), selectinload(User.profile))) \
-        if 0 < key < 2**31 else None
+        if key is not None else None
     if reviewer is None:
         raise InvalidInput("There is no person with that reviewer_id.", field="reviewer_id")
     return reviewer
@@ -131,12 +133,8 @@ def assign_reviewer(actor, article: Article, reviewer_id, due_date: date | None 
 
 
 def get_assignment(article: Article, assignment_id) -> ReviewAssignment:
-    try:
-        key = int(assignment_id)
-    except (TypeError, ValueError):
-        raise NotFound("There is no such assignment.") from None
-    assignment = db.session.get(ReviewAssignment, key) if 0 < key < 2**31 else None
-    if assignment is None or assignment.article_id != article.id:
+    assignment = get_or_404(ReviewAssignment, assignment_id, "There is no such assignment on this article.")
+    if assignment.article_id != article.id:
         raise NotFound("There is no such assignment on this article.")
     return assignment
 
@@ -193,14 +191,7 @@ def add_annotation(actor, article: Article, revision_number, quote, comment, blo
 
 
 def get_annotation(annotation_id) -> Annotation:
-    try:
-        key = int(annotation_id)
-    except (TypeError, ValueError):
-        raise NotFound("There is no such annotation.") from None
-    ann = db.session.get(Annotation, key) if 0 < key < 2**31 else None
-    if ann is None:
-        raise NotFound("There is no such annotation.")
-    return ann
+    return get_or_404(Annotation, annotation_id, "There is no such annotation.")
 
 
 def reply_to_annotation(actor, ann: Annotation, comment) -> AnnotationReply:
@@ -419,8 +410,7 @@ def suggested_reviewers(article: Article) -> list[dict]:
     workload = (select(ReviewAssignment.reviewer_id, func.count().label("n"))
                 .join(Article, Article.id == ReviewAssignment.article_id)
                 .where(ReviewAssignment.status == AssignmentStatus.PENDING,
-                       Article.state.in_([ArticleState.IN_REVIEW, ArticleState.SUBMITTED,
-                                          ArticleState.CHANGES_REQUESTED]))
+                       Article.state.in_(ArticleState.UNDER_REVIEW))
                 .group_by(ReviewAssignment.reviewer_id).subquery())
     rows = db.session.execute(
         select(User, func.coalesce(workload.c.n, 0))
@@ -441,7 +431,3 @@ def suggested_reviewers(article: Article) -> list[dict]:
         out.append({"user": user, "workload": load, "match": match, "reason": reason, "specialty": specialty})
     out.sort(key=lambda r: (r["reason"] is not None, not r["match"], r["workload"], r["user"].name))
     return out
-
-
-def revision_for(article: Article, number: int) -> Revision:
-    return get_revision(article, number)

@@ -42,12 +42,12 @@ def queue():
     one shows the first page), then, on the first page, their recently completed reviews."""
     user = _actor()
     policy.require(user, "review.queue")
-    keyset = queries.QUEUE_KEYSET
-    page = keyset.link(queries.review_queue(user, keyset.read(request.args), current_app.config["PER_PAGE"]),
-                       "reviews.queue")
+    keyset, counts = queries.QUEUE_KEYSET, queries.queue_counts(user)
+    page = keyset.link(queries.review_queue(user, keyset.read(request.args), current_app.config["PER_PAGE"],
+                                            counts["total"]), "reviews.queue")
     recent = queries.recently_completed(user) if not page.has_prev else []
     policy.know_assignments(user, [article.id for _, article, _ in recent])  # each row links if still allowed
-    return render_template("reviews/queue.html", page=page, recent=recent, counts=queries.queue_counts(user))
+    return render_template("reviews/queue.html", page=page, recent=recent, counts=counts)
 
 
 # Workspace and annotations -----------------------------------------------------------------------

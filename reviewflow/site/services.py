@@ -2,7 +2,7 @@
 
 Each setting is one ``site_settings`` row. An empty or missing value means the default below, so a
 new site already has a policy page and a disclaimer worth reading. Reading is cheap: the settings
-are kept in the process's public page cache (``publishing.services.public_cache``) and saving one
+are kept in the process's public page cache (``public.pagecache.public_cache``) and saving one
 empties that cache when it commits, like a publish does; other processes catch up within
 ``PUBLIC_CACHE_SECONDS``. Every change is an audit event in the same transaction (``site.setting_changed``).
 """
@@ -22,7 +22,7 @@ from reviewflow.audit import services as audit
 from reviewflow.audit.actions import AuditAction
 from reviewflow.errors import InvalidInput
 from reviewflow.extensions import db, utcnow
-from reviewflow.publishing.services import public_cache, public_changed
+from reviewflow.public.pagecache import public_cache, public_changed
 from reviewflow.site.models import SiteSetting
 from reviewflow.textrules import check_multi_line, one_line
 

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from reviewflow import policy
 from reviewflow.errors import InvalidInput, refusal_to
 from reviewflow.extensions import db
-from reviewflow.publishing.views import public_page
+from reviewflow.public.views import public_page
 from reviewflow.site import services as site
 from reviewflow.site.forms import SiteSettingsForm
 

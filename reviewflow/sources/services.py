@@ -14,6 +14,7 @@ from reviewflow.articles import workflow
 from reviewflow.articles.models import Article, Revision
 from reviewflow.errors import InvalidInput, NotFound
 from reviewflow.extensions import db
+from reviewflow.ids import as_id
 from reviewflow.notifications.services import notify, notify_role
 from reviewflow.sources import status
 from reviewflow.sources.models import VERDICT_VALUES, RevisionSource, SourceCheck, Verdict
@@ -48,7 +49,7 @@ def revision_of(article: Article, number) -> Revision:
     except ValueError:
         raise InvalidInput("revision must be a revision number.", field="revision") from None
     rev = db.session.scalar(select(Revision).where(Revision.article_id == article.id, Revision.number == number)) \
-        if 0 < number < 2**31 else None
+        if as_id(number) is not None else None
     if rev is None:
         raise NotFound(f"Revision {number} of this article does not exist.")
     return rev

@@ -12,7 +12,6 @@ import ipaddress
 import json
 import secrets
 import uuid
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from flask import current_app, has_request_context
@@ -23,7 +22,7 @@ from reviewflow.audit import services as audit
 from reviewflow.audit.actions import AuditAction
 from reviewflow.auth.models import User
 from reviewflow.errors import Conflict, InvalidInput, NotFound
-from reviewflow.extensions import db, utcnow
+from reviewflow.extensions import db, iso, utcnow
 from reviewflow.publishing.models import PublishedReview, PublishedVersion
 from reviewflow.textrules import one_line
 from reviewflow.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -162,7 +161,7 @@ def ping_endpoint(actor, endpoint: WebhookEndpoint) -> WebhookDelivery:
     if not endpoint.active:
         raise Conflict("This endpoint is inactive: activate it before sending it a test ping.")
     now = utcnow()
-    body = {"event": PING, "id": _event_id(), "occurred_at": _iso(now),
+    body = {"event": PING, "id": _event_id(), "occurred_at": iso(now),
             "endpoint": {"id": endpoint.id, "url": endpoint.url, "events": endpoint.events.split()}}
     delivery = WebhookDelivery(endpoint_id=endpoint.id, event=PING, payload=_dump(body), attempts=0,
                                last_response="", last_error="")
@@ -207,11 +206,6 @@ def _event_id() -> str:
     return "evt_" + uuid.uuid4().hex
 
 
-def _iso(when: datetime) -> str:
-    """UTC, seconds and microseconds, with ``Z``: ``2026-12-07T04:05:06.123456Z``."""
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _dump(body: dict) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
@@ -229,11 +223,11 @@ def _version_body(version: PublishedVersion) -> dict:
     reviews = db.session.scalars(select(PublishedReview).where(PublishedReview.published_version_id == version.id)
                                  .order_by(PublishedReview.id))
     return {"version": version.version, "revision": version.revision_number, "kind": version.kind,
-            "published_at": _iso(version.published_at), "last_reviewed": _iso(version.last_reviewed_at),
+            "published_at": iso(version.published_at), "last_reviewed": iso(version.last_reviewed_at),
             "content_hash": version.content_hash, "change_note": version.change_note,
-            "url": _public("publishing.version", slug=version.slug, n=version.version),
+            "url": _public("public.version", slug=version.slug, n=version.version),
             "reviewed_by": [{"name": r.name, "credentials": r.credentials, "specialty": r.specialty,
-                             "reviewed_at": _iso(r.reviewed_at)} for r in reviews]}
+                             "reviewed_at": iso(r.reviewed_at)} for r in reviews]}
 
 
 def payload_of(event: str, article, version: PublishedVersion | None, reason: str | None) -> dict:
@@ -245,9 +239,9 @@ def payload_of(event: str, article, version: PublishedVersion | None, reason: st
     shown = version or db.session.scalar(select(PublishedVersion).where(PublishedVersion.article_id == article.id)
                                          .order_by(PublishedVersion.version.desc()).limit(1))
     occurred = version.published_at if version is not None else (article.unpublished_at or utcnow())
-    body = {"event": event, "id": _event_id(), "occurred_at": _iso(occurred),
+    body = {"event": event, "id": _event_id(), "occurred_at": iso(occurred),
             "article": {"id": article.id, "slug": article.slug, "title": shown.title if shown else article.title,
-                        "url": _public("publishing.article", slug=article.slug)}}
+                        "url": _public("public.article", slug=article.slug)}}
     if version is not None:
         body["version"] = _version_body(version)
     if reason is not None:

@@ -186,14 +186,6 @@ def test_sequence_numbers_are_contiguous_and_linked(db, cast):
     assert (head.seq, head.hash) == (events[-1].seq, events[-1].hash)
 
 
-def test_iter_events_streams_every_event_across_batches(db, cast):
-    make_article(cast["writer"], "approved", reviewer=cast["rev"], editor=cast["editor"])
-    seq_at = audit.FIELDS.index("seq")
-    seqs = [row[seq_at] for row in audit.iter_events(batch=2)]
-    assert seqs == list(range(1, last_seq() + 1))
-    assert audit.verify(record_result=False).count == last_seq()
-
-
 # The database refuses UPDATE and DELETE ------------------------------------------------------------
 
 @pytest.mark.parametrize("statement", ["UPDATE audit_events SET action = 'forged'",

@@ -18,7 +18,6 @@ from reviewflow.audit import services as audit
 from reviewflow.audit.actions import AuditAction
 from reviewflow.audit.models import AuditEvent, AuditVerification
 from reviewflow.audit.services import FIELDS
-from reviewflow.audit.views import export_rows
 from reviewflow.extensions import utcnow
 from tests.factories import BODY, make_article
 
@@ -301,12 +300,13 @@ def test_writer_exports_own_article_only(cast, login, client, published, db):
     assert client.get(f"/audit/export?format=xml&article={published.id}").status_code == 400
 
 
-def test_export_rows_keeps_the_cli_signature(published, db):
+def test_write_export_writes_what_the_cli_writes(published, db):
     out = io.StringIO()
-    assert export_rows(out, "jsonl", published.id) == len(all_events(db, article_id=published.id))
+    written = queries.write_export(out, "jsonl", queries.LogFilter(article_id=published.id))
+    assert written == len(all_events(db, article_id=published.id))
     assert [json.loads(x) for x in out.getvalue().splitlines()] == _expected(db, article_id=published.id)
     out = io.StringIO()
-    assert export_rows(out, "csv") == len(all_events(db))
+    assert queries.write_export(out, "csv") == len(all_events(db))
     assert out.getvalue().splitlines()[0] == ",".join(FIELDS)
 
 
@@ -335,7 +335,7 @@ def test_csv_export_defuses_formulas_in_titles_and_typed_emails(cast, login, cli
     assert (labels["article.created"], labels["auth.login_failed"]) == ("'" + FORMULA, "'" + typed)
     assert not [cell for row in rows for cell in row.values() if cell.startswith(queries.FORMULA_STARTS)]
     out = io.StringIO()
-    export_rows(out, "csv")
+    queries.write_export(out, "csv")
     assert out.getvalue() == body  # the command line writes the same file
     jsonl = [json.loads(line) for line in client.get("/audit/export?format=jsonl").get_data(as_text=True).splitlines()]
     assert FORMULA in [row["target_label"] for row in jsonl]  # JSON Lines keeps every value exactly

@@ -16,6 +16,7 @@ from reviewflow.articles import services as articles
 from reviewflow.articles.models import Article
 from reviewflow.auth import services as accounts
 from reviewflow.errors import InvalidInput
+from reviewflow.public import pagecache
 from reviewflow.publishing import services as publishing
 from reviewflow.publishing.models import PublishedVersion
 from reviewflow.reviews import services as reviews
@@ -375,7 +376,7 @@ def test_feed_and_sitemap_survive_odd_text(client, cast, db):
     article = make_article(writer, "published", reviewer=cast["rev"], editor=cast["editor"], title="Fish & chips <3")
     db.session.execute(update(PublishedVersion).where(PublishedVersion.article_id == article.id)
                        .values(title="Fish & chips <3 \x01", writer_name="Ann <b>&amp;</b> \x0b Lee"))
-    publishing.public_changed()
+    pagecache.public_changed()
     db.session.commit()
     for url in ("/feed.atom", "/sitemap.xml"):
         r = client.get(url)

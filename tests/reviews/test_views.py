@@ -31,7 +31,7 @@ QUOTE = "Moisturize within three minutes of bathing."
 def _placeholder_endpoints(app):
     """Pages of other domains that these pages link to, when they are not built yet in this checkout."""
     needed = ["articles.index", "articles.new", "articles.detail", "articles.edit", "articles.diff",
-              "audit.log", "auth.admin_users", "publishing.index"]
+              "audit.log", "auth.admin_users", "public.index"]
     for endpoint in needed:
         if endpoint not in app.view_functions:
             blueprint, name = endpoint.split(".")

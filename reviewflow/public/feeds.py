@@ -6,21 +6,20 @@ version, a re-review included, moves it; the id stays). Every absolute address c
 ``reviewflow.public_url`` (``PUBLIC_URL``), never from the Host header. Each response is public for
 ``PUBLIC_CACHE`` with an ETag, so a poller's revalidation is a 304.
 
-The views are registered on the publishing blueprint by ``register`` (endpoints ``publishing.feed``,
-``publishing.feed_json``, ``publishing.sitemap``, ``publishing.robots``).
+The views are registered on the public blueprint by ``register`` (endpoints ``public.feed``,
+``public.feed_json``, ``public.sitemap``, ``public.robots``).
 """
 from __future__ import annotations
 
 import json
 import re
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
 
 from flask import Blueprint, Response, request
 
-from reviewflow import public_url
-from reviewflow.publishing import dates
-from reviewflow.publishing import services as publishing
+from reviewflow import paging, public_url
+from reviewflow.extensions import iso
+from reviewflow.public import dates, queries
 
 #: What every public response allows caches: one second without revalidation, then a conditional
 #: request. Never ``immutable``: a version's own address turns 410 when its article is withdrawn.
@@ -28,17 +27,12 @@ PUBLIC_CACHE = "public, max-age=1, must-revalidate"
 #: Staff paths that robots.txt asks crawlers to leave alone (they are noindex as well).
 STAFF_PATHS = ("/work/", "/dashboard", "/reviews", "/audit", "/admin/", "/account", "/notifications", "/login",
                "/logout", "/api/", "/healthz")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ATOM = "http://www.w3.org/2005/Atom"
 SITEMAP = "http://www.sitemaps.org/schemas/sitemap/0.9"
 JSON_FEED = "https://jsonfeed.org/version/1.1"
 #: How many articles the feeds carry, newest first.
 FEED_SIZE = 20
 _NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def iso(dt: datetime | None) -> str | None:
-    return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if dt else None
 
 
 def sentence(text: str) -> str:
@@ -59,7 +53,7 @@ def feed_summary(v) -> str:
 
 def _feed_rows():
     """The newest live articles and their dates (first published, text changed), by article id."""
-    rows, _ = publishing.published_list(limit=FEED_SIZE)
+    rows = queries.published_list(limit=FEED_SIZE)
     return rows, dates.live_text_dates(v.article_id for v in rows)
 
 
@@ -100,25 +94,26 @@ def atom():
     root = ET.Element("feed", xmlns=ATOM)
     _sub(root, "title", _feed_title())
     _sub(root, "subtitle", FEED_SUBTITLE)
-    _sub(root, "id", link("publishing.index"))
-    _sub(root, "link", rel="self", type="application/atom+xml", href=link("publishing.feed"))
-    _sub(root, "link", rel="alternate", type="text/html", href=link("publishing.index"))
-    _sub(root, "updated", iso(max((v.published_at for v in rows), default=EPOCH)))
+    _sub(root, "id", link("public.index"))
+    _sub(root, "link", rel="self", type="application/atom+xml", href=link("public.feed"))
+    _sub(root, "link", rel="alternate", type="text/html", href=link("public.index"))
+    _sub(root, "updated", iso(max((v.published_at for v in rows), default=paging.EPOCH), "seconds"))
     site = _sub(root, "author")
     _sub(site, "name", public_url.site_name())
     _sub(site, "uri", public_url.base())
     _sub(root, "icon", link("static", filename="favicon.svg"))
     for v in rows:
-        url = link("publishing.article", slug=v.slug)
+        url = link("public.article", slug=v.slug)
         entry = _sub(root, "entry")
         _sub(entry, "title", v.title)
         _sub(entry, "id", url)
         _sub(entry, "link", rel="alternate", type="text/html", href=url)
-        _sub(entry, "published", iso(when[v.article_id].first_published if v.article_id in when else v.published_at))
-        _sub(entry, "updated", iso(v.published_at))
+        first = when[v.article_id].first_published if v.article_id in when else v.published_at
+        _sub(entry, "published", iso(first, "seconds"))
+        _sub(entry, "updated", iso(v.published_at, "seconds"))
         author = _sub(entry, "author")
         _sub(author, "name", v.writer_name)
-        _sub(author, "uri", link("publishing.writer", user_id=v.writer_id))
+        _sub(author, "uri", link("public.writer", user_id=v.writer_id))
         _sub(entry, "category", term=v.topic)
         _sub(entry, "summary", feed_summary(v), type="text")
     return _xml_response(root)
@@ -130,19 +125,19 @@ def json_feed():
     link = public_url.public_url_for
     items = []
     for v in rows:
-        url = link("publishing.article", slug=v.slug)
+        url = link("public.article", slug=v.slug)
         first = when[v.article_id].first_published if v.article_id in when else v.published_at
         items.append({
             "id": url, "url": url, "title": v.title, "summary": v.summary, "content_text": feed_summary(v),
-            "date_published": iso(first), "date_modified": iso(v.published_at),
-            "authors": [{"name": v.writer_name, "url": link("publishing.writer", user_id=v.writer_id)}],
+            "date_published": iso(first, "seconds"), "date_modified": iso(v.published_at, "seconds"),
+            "authors": [{"name": v.writer_name, "url": link("public.writer", user_id=v.writer_id)}],
             "tags": [v.topic], "language": "en",
         })
     feed = {
         "version": JSON_FEED, "title": _feed_title(), "description": FEED_SUBTITLE,
-        "home_page_url": link("publishing.index"), "feed_url": link("publishing.feed_json"), "language": "en",
+        "home_page_url": link("public.index"), "feed_url": link("public.feed_json"), "language": "en",
         "favicon": link("static", filename="favicon.svg"),
-        "authors": [{"name": public_url.site_name(), "url": public_url.base() or link("publishing.index")}],
+        "authors": [{"name": public_url.site_name(), "url": public_url.base() or link("public.index")}],
         "items": items,
     }
     body = json.dumps(feed, ensure_ascii=False, indent=1)
@@ -155,13 +150,13 @@ def sitemap():
     entries = dates.sitemap_entries()
     root = ET.Element("urlset", xmlns=SITEMAP)
     home = _sub(root, "url")
-    _sub(home, "loc", public_url.public_url_for("publishing.index"))
+    _sub(home, "loc", public_url.public_url_for("public.index"))
     if entries:
-        _sub(home, "lastmod", iso(entries[0][1]))
+        _sub(home, "lastmod", iso(entries[0][1], "seconds"))
     for slug, changed in entries:
         url = _sub(root, "url")
-        _sub(url, "loc", public_url.public_url_for("publishing.article", slug=slug))
-        _sub(url, "lastmod", iso(changed))
+        _sub(url, "loc", public_url.public_url_for("public.article", slug=slug))
+        _sub(url, "lastmod", iso(changed, "seconds"))
     return _xml_response(root)
 
 
@@ -170,12 +165,12 @@ def robots():
     root = request.script_root
     # Disallow lines first: some parsers take the first rule that matches, not the longest.
     lines = ["User-agent: *", *(f"Disallow: {root}{path}" for path in STAFF_PATHS), f"Allow: {root}/"]
-    lines += ["", f"Sitemap: {public_url.public_url_for('publishing.sitemap')}", ""]
+    lines += ["", f"Sitemap: {public_url.public_url_for('public.sitemap')}", ""]
     return _public(Response("\n".join(lines), mimetype="text/plain"))
 
 
 def register(bp: Blueprint) -> None:
-    """The four documents as routes of the publishing blueprint."""
+    """The four documents as routes of the public blueprint."""
     bp.add_url_rule("/feed.atom", "feed", atom, methods=["GET"])
     bp.add_url_rule("/feed.json", "feed_json", json_feed, methods=["GET"])
     bp.add_url_rule("/sitemap.xml", "sitemap", sitemap, methods=["GET"])

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from reviewflow.articles.models import Article
 from reviewflow.auth.models import ReviewerProfile, User, UserRole
 from reviewflow.extensions import db, utcnow
+from reviewflow.public.queries import published_list
 from reviewflow.publishing.models import PublishedReview, PublishedVersion
-from reviewflow.publishing.services import published_list
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def _live_review_counts(user_ids: list[int]) -> dict[int, int]:
 
 def related_articles(version: PublishedVersion, limit: int = 3) -> list[PublishedVersion]:
     """Other live articles on the same topic as ``version``, newest first."""
-    return published_list(topic=version.topic, limit=limit, exclude_article_id=version.article_id)[0]
+    return published_list(topic=version.topic, limit=limit, exclude_article_id=version.article_id)
 
 
 def excerpt(summary: str, limit: int = 160) -> str:

@@ -11,8 +11,8 @@ import re
 from datetime import UTC
 
 from reviewflow import public_url
-from reviewflow.publishing import dates
-from reviewflow.publishing.feeds import iso
+from reviewflow.extensions import iso
+from reviewflow.public import dates
 from reviewflow.site import services as site
 
 #: The first image: one on this site, or one from elsewhere that the renderer drew as a link (for
@@ -32,7 +32,7 @@ def _reviewer(r) -> dict:
     words: "Specialist in Dermatology".
     """
     person = {"@type": "Person", "name": r.name,
-              "url": public_url.public_url_for("publishing.reviewer", user_id=r.reviewer_id)}
+              "url": public_url.public_url_for("public.reviewer", user_id=r.reviewer_id)}
     if r.credentials:
         person["honorificSuffix"] = r.credentials
         person["hasCredential"] = [{"@type": "EducationalOccupationalCredential",
@@ -83,13 +83,13 @@ def jsonld(version, when: dates.TextDates, url: str) -> dict:
     moves only ``lastReviewed``. The article itself is the page's ``mainEntity``.
     """
     author = {"@type": "Person", "name": version.writer_name,
-              "url": public_url.public_url_for("publishing.writer", user_id=version.writer_id)}
+              "url": public_url.public_url_for("public.writer", user_id=version.writer_id)}
     org = publisher()
-    published, modified = iso(when.first_published), iso(when.text_changed)
+    published, modified = iso(when.first_published, "seconds"), iso(when.text_changed, "seconds")
     image = first_image(version.body_html)
     crumbs = breadcrumb_list([
-        ("Articles", public_url.public_url_for("publishing.index")),
-        (version.topic, public_url.public_url_for("publishing.index", topic=version.topic)), (version.title, url)])
+        ("Articles", public_url.public_url_for("public.index")),
+        (version.topic, public_url.public_url_for("public.index", topic=version.topic)), (version.title, url)])
     return {
         "@context": "https://schema.org", "@type": "MedicalWebPage", "name": version.title,
         "headline": version.title, "url": url, "description": version.summary, "inLanguage": "en",
@@ -116,8 +116,8 @@ def social_tags(version, when: dates.TextDates, url: str) -> list[tuple[str, str
     tags = [("property", "og:type", "article"), ("property", "og:site_name", public_url.site_name()),
             ("property", "og:title", version.title), ("property", "og:description", version.summary),
             ("property", "og:url", url), ("property", "og:locale", "en_US"),
-            ("property", "article:published_time", iso(when.first_published)),
-            ("property", "article:modified_time", iso(when.text_changed)),
+            ("property", "article:published_time", iso(when.first_published, "seconds")),
+            ("property", "article:modified_time", iso(when.text_changed, "seconds")),
             ("property", "article:section", version.topic),
             ("name", "twitter:card", "summary_large_image" if image else "summary"),
             ("name", "twitter:title", version.title), ("name", "twitter:description", version.summary)]

@@ -7,10 +7,10 @@ middleware keeps the finished status, headers and body in the process's ``TTLCac
 anonymous requests for the same address are answered from there, including conditional
 requests (304), without a request context, a session, the database or a template. They carry
 the headers Flask sent the first time, so browsers and shared caches get the same
-``Cache-Control`` (``publishing.views.PUBLIC_CACHE``: one second, then revalidate), ETag and
+``Cache-Control`` (``public.feeds.PUBLIC_CACHE``: one second, then revalidate), ETag and
 Last-Modified either way; a 304 repeats those.
 
-Staleness is bounded the same way as the page cache (``publishing.pagecache``): an entry lives
+Staleness is bounded the same way as the page cache (``public.pagecache``): an entry lives
 no longer than the page parts it was built from, a publish or unpublish in this process empties
 the cache when it commits, and in other processes an entry is renewed every
 ``PUBLIC_CACHE_SECONDS`` (one second) only while the public counter, bumped by every change readers
@@ -59,8 +59,9 @@ def share(environ, until: float) -> None:
     environ[SHARE_KEY] = until
 
 
-def request_id(environ) -> str:
-    given = environ.get("HTTP_X_REQUEST_ID", "")
+def request_id(given: str) -> str:
+    """The client's ``X-Request-ID`` when it is letters, digits and hyphens (cut to 64 characters), else a
+    fresh random one: it goes into the audit trail and the response."""
     return given[:64] if given and given.replace("-", "").isalnum() else os.urandom(16).hex()
 
 
@@ -94,7 +95,7 @@ class PublicFastPath:
         return self.render_and_keep(cache, key, environ, start_response)
 
     def answer(self, entry: Entry, environ, start_response) -> list[bytes]:
-        rid = ("X-Request-ID", request_id(environ))
+        rid = ("X-Request-ID", request_id(environ.get("HTTP_X_REQUEST_ID", "")))
         if entry.not_modified(environ):
             headers = [h for h in entry.headers if h[0].lower() in NOT_MODIFIED_KEEP]
             start_response("304 NOT MODIFIED", [*headers, rid])

@@ -19,6 +19,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import event, inspect, text
 from sqlalchemy.orm import Session
 
@@ -160,3 +161,34 @@ def _bump(session) -> None:
     if session.info.get(CHANGED_KEY) is True:
         session.execute(text("UPDATE public_state SET generation = generation + 1 WHERE id = 1"))
         session.info[CHANGED_KEY] = "bumped"
+
+
+CACHE_KEY = "reviewflow.public_cache"
+
+
+def public_cache(app: Flask | None = None) -> TTLCache:
+    """This process's cache of finished public pages, one per app (``TTLCache`` above): entries
+    renewed every ``PUBLIC_CACHE_SECONDS`` while the public counter holds, bounded by
+    ``PUBLIC_CACHE_ENTRIES`` and ``PUBLIC_CACHE_MAX_BYTES``."""
+    app = app or current_app
+    cache = app.extensions.get(CACHE_KEY)
+    if cache is None:
+        with app.app_context():
+            reader = generation_reader(db.engine)
+        cache = app.extensions[CACHE_KEY] = TTLCache(
+            app.config.get("PUBLIC_CACHE_SECONDS", 1.0), size=app.config.get("PUBLIC_CACHE_ENTRIES", 20000),
+            generation=reader, max_bytes=app.config.get("PUBLIC_CACHE_MAX_BYTES", 256 << 20))
+    return cache
+
+
+@event.listens_for(Session, "after_commit")
+def _clear_public_cache(session) -> None:
+    if session.info.pop(CHANGED_KEY, False) and has_app_context():
+        cache = current_app.extensions.get(CACHE_KEY)
+        if cache is not None:
+            cache.clear()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_public_change(session) -> None:
+    session.info.pop(CHANGED_KEY, None)
