@@ -23,7 +23,7 @@ from reviewflow.auth.models import ApiToken, User
 from reviewflow.auth.sessions import sign_in
 from reviewflow.auth.twofactor_views import start_second_step
 from reviewflow.demo import demo_logins as _demo_logins
-from reviewflow.errors import DomainError, InvalidInput
+from reviewflow.errors import DomainError, InvalidInput, refusal_to
 from reviewflow.extensions import db, utcnow
 
 bp = Blueprint("auth", __name__)
@@ -255,13 +255,9 @@ def admin_verify(user_id: int):
     actor = current_user._get_current_object()
     policy.require(actor, "credentials.verify", user)
     form = VerifyForm()
-    if form.validate_on_submit():
-        try:
+    with refusal_to(form, InvalidInput, field="method"):  # e.g. a line break in the method: on the form
+        if form.validate_on_submit():
             profile = accounts.verify_profile(actor, user, form.method.data)
-        except InvalidInput as exc:  # e.g. a line break in the method: shown on the form, not as a page
-            db.session.rollback()
-            form.method.errors = [*form.method.errors, exc.message]
-        else:
             message = (f"{user.name}'s credentials are verified (profile version {profile.version}), recorded with "
                        "your name, the time and how you checked them.")  # before the commit expires them
             db.session.commit()
