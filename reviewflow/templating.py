@@ -21,7 +21,7 @@ from reviewflow.articles.models import ArticleState
 from reviewflow.articles.workflow import available_transitions
 from reviewflow.reviews.models import AssignmentStatus
 from reviewflow.site import services as site
-from reviewflow.textrules import short_hash
+from reviewflow.textrules import human_date, short_hash
 
 #: What a fingerprinted static file may be kept for (RFC 8246 ``immutable``).
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -34,15 +34,6 @@ def zone_of(user) -> ZoneInfo:
         return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
-
-
-def human_date(value) -> str:
-    """The one way a date is written: "7 Dec 2026" (a datetime's date in UTC, as public pages show it)."""
-    if value is None:
-        return "—"
-    if isinstance(value, datetime):
-        value = value.astimezone(UTC)
-    return f"{value.day} {value:%b %Y}"
 
 
 def when(value: datetime | None, zone: ZoneInfo | None = None, seconds: bool = False) -> str:

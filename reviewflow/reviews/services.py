@@ -45,7 +45,7 @@ from reviewflow.reviews.models import (
     ReviewAssignment,
 )
 from reviewflow.sources.status import BLOCKED, unsupported
-from reviewflow.textrules import multi_line
+from reviewflow.textrules import human_date, multi_line
 
 COMMENT_MAX = 5000
 QUOTE_MAX = 1000
@@ -78,7 +78,7 @@ def reviewer_unavailable_reason(reviewer: User | None, article: Article, today: 
         return (f"{reviewer.name}'s current credentials (version {profile.version}) are not verified yet; "
                 "an admin must verify them first.")
     if not profile.license_valid_on(today):
-        return f"{reviewer.name}'s licence expired on {profile.license_expires.isoformat()}."
+        return f"{reviewer.name}'s licence expired on {human_date(profile.license_expires)}."
     return None
 
 
@@ -128,7 +128,7 @@ def assign_reviewer(actor, article: Article, reviewer_id, due_date: date | None 
                    details={"reviewer": reviewer.display_name, "reviewer_id": reviewer.id,
                             "due_date": due_date.isoformat() if due_date else None, "rereview": rereview})
     notify(reviewer, f"You were asked to {'re-review' if rereview else 'review'} “{article.title}”"
-                     + (f" by {due_date.isoformat()}." if due_date else "."), f"/work/articles/{article.id}/review")
+                     + (f" by {human_date(due_date)}." if due_date else "."), f"/work/articles/{article.id}/review")
     return assignment
 
 
