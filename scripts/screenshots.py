@@ -85,6 +85,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     parser.add_argument("--only", nargs="*", help="names of screens to take (default: all)")
+    parser.add_argument("--first-screen", action="store_true", help="phones too: only what shows before scrolling")
     args = parser.parse_args()
     out = Path(args.out)
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,13 +103,13 @@ def main() -> int:
             db.session.remove()
         server = LiveServer(app)
         try:
-            take(server, screens(ids), out, set(args.only or []))
+            take(server, screens(ids), out, set(args.only or []), whole=not args.first_screen)
         finally:
             server.stop()
     return 0
 
 
-def take(server, wanted: list, out: Path, only: set[str]) -> None:
+def take(server, wanted: list, out: Path, only: set[str], whole: bool = True) -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=os.environ.get("REVIEWFLOW_CHROMIUM", CHROMIUM), args=LAUNCH_ARGS)
         for width, viewport in (("laptop", LAPTOP), ("phone", PHONE)):
@@ -125,7 +126,7 @@ def take(server, wanted: list, out: Path, only: set[str]) -> None:
                         sign_in(pages[who], server, who, PEOPLE[0]["password"])
                 page = pages[who]
                 response = page.goto(server.url + path)
-                page.screenshot(path=str(out / width / f"{name}.png"), full_page=width == "phone")
+                page.screenshot(path=str(out / width / f"{name}.png"), full_page=whole and width == "phone")
                 print(f"{width:6} {name:22} {response.status if response else '?'} {path}")
         browser.close()
 
