@@ -1,8 +1,8 @@
 """Reminders of review due dates: one before the date, then while overdue, through the outbox.
 
 ``flask --app reviewflow remind-reviewers`` runs ``remind_reviewers`` (daily from cron). A pending
-review (not yet decided, not withdrawn) on an article in review, or on a published one being
-re-reviewed, whose reviewer's account is active, gets:
+review (not yet decided, not withdrawn) on an article in review (a re-review too), whose reviewer's
+account is active, gets:
 
 - one reminder when it falls due within ``REVIEW_REMINDER_DAYS_BEFORE`` days (today included),
   unless it was assigned today: the assignment's own notice already named the date;
@@ -26,6 +26,7 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 
 from reviewflow.articles.models import Article, ArticleState
+from reviewflow.articles.queries import reviewer_profiles
 from reviewflow.audit import services as audit
 from reviewflow.audit.actions import AuditAction
 from reviewflow.auth.models import User
@@ -34,8 +35,9 @@ from reviewflow.notifications.services import notify
 from reviewflow.reviews.models import AssignmentStatus, ReviewAssignment
 from reviewflow.textrules import human_date
 
-#: Articles whose pending reviews are reminded: in review, or live and being re-reviewed.
-REMINDED_STATES = frozenset({ArticleState.IN_REVIEW, ArticleState.CHANGES_REQUESTED, ArticleState.PUBLISHED})
+#: Articles whose pending reviews are reminded: in review (a re-review of a live article too: assigning its
+#: reviewer put it in review) or waiting for changes another reviewer asked for.
+REMINDED_STATES = frozenset({ArticleState.IN_REVIEW, ArticleState.CHANGES_REQUESTED})
 
 
 @dataclass
@@ -92,7 +94,8 @@ def _claim(assignment_id: int, where, **values) -> bool:
 
 
 def _load(assignment_id: int) -> tuple[ReviewAssignment, Article]:
-    assignment = db.session.get(ReviewAssignment, assignment_id, populate_existing=True)
+    assignment = db.session.get(ReviewAssignment, assignment_id, populate_existing=True,
+                                options=[reviewer_profiles(ReviewAssignment.reviewer)])
     return assignment, db.session.get(Article, assignment.article_id)
 
 
