@@ -1,5 +1,5 @@
 """The flask commands of PRODUCT.md: create-user, create-token, verify-credentials, seed-demo, audit
-verify/checkpoint/export, reviews due, send-mail and send-webhooks."""
+verify/checkpoint/export, reviews due, remind-reviewers, send-mail and send-webhooks."""
 from __future__ import annotations
 
 import resource
@@ -20,6 +20,7 @@ from reviewflow.errors import DomainError
 from reviewflow.extensions import db
 from reviewflow.notifications.services import send_outbox
 from reviewflow.publishing.services import queue_rereview_reminders, rereviews_due
+from reviewflow.reviews.reminders import remind_reviewers
 from reviewflow.webhooks.sender import send_webhooks_command
 
 
@@ -31,6 +32,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(audit_group)
     app.cli.add_command(reviews_group)
     app.cli.add_command(send_mail)
+    app.cli.add_command(remind_reviewers_command)
     app.cli.add_command(purge_idempotency_keys)
     app.cli.add_command(send_webhooks_command)
     backup.register(app)
@@ -179,6 +181,15 @@ def reviews_due(days):
     queued = queue_rereview_reminders(editors, due)
     db.session.commit()
     click.echo(f"{len(due)} re-reviews due; {queued} reminders queued.")
+
+
+@click.command("remind-reviewers")
+def remind_reviewers_command():
+    """Queue reminders of review due dates (before the date, then while overdue); run it daily. A reminder
+    goes out once, however often and however many at once this runs."""
+    done = remind_reviewers()
+    click.echo(f"{done.total} review reminder{'' if done.total == 1 else 's'} queued: {done.due_soon} due soon, "
+               f"{done.overdue} overdue ({done.editors} editor{'' if done.editors == 1 else 's'} told).")
 
 
 @click.command("send-mail")
