@@ -4,8 +4,8 @@ in progress, overdue first."""
 from __future__ import annotations
 
 import re
-from html import unescape
 from datetime import timedelta
+from html import unescape
 from types import SimpleNamespace
 
 import pytest
