@@ -245,3 +245,86 @@ def test_signed_in_staff_and_query_strings_on_articles_are_never_finished(client
     client.get(f"/articles/{eczema.slug}")
     client.get(f"/articles/{eczema.slug}?utm_source=x")
     assert not _rows(db)
+
+
+# The race, at random: what any reader gets is what a fresh render of the current data gives ---------------
+
+def test_readers_get_a_fresh_render_of_the_current_data_whatever_the_changes(app, client, db, cast, other, three):
+    from hypothesis import HealthCheck, settings
+    from hypothesis import strategies as st
+    from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
+
+    from reviewflow.articles import services as articles
+    from reviewflow.reviews import services as reviews
+    from tests.factories import BODY, CHECKLIST, PASSWORD
+
+    fresh = Process(app.config["SQLALCHEMY_DATABASE_URI"], PUBLIC_FINISHED_STORE=False)
+    people = {three[0].id: ("writer", "rev"), three[1].id: ("writer", "rev"), three[2].id: ("writer2", "rev2")}
+    slugs = [a.slug for a in three]
+    counter = [0]
+
+    def truth(path: str):
+        public_cache(fresh.app).clear()
+        return fresh.get(path)
+
+    class Newsroom(RuleBasedStateMachine):
+        """Publishes, unpublishes and profile edits in this process; reads here at once and in the other
+        process once its look at the counter is due (the bound)."""
+
+        def live(self) -> list:
+            return [a for a in three if a.live_version is not None]
+
+        @rule(n=st.sampled_from([0, 1, 2]))
+        def update(self, n):
+            article = three[n]
+            if article not in self.live():
+                return  # the database outlives each example: rules are drawn alike whatever its state
+            writer, reviewer = (cast[p] for p in people[article.id])
+            counter[0] += 1
+            articles.save_revision(writer, article, article.revision.title, BODY + f"\nUpdate {counter[0]}.\n",
+                                   article.current_revision, f"Update {counter[0]}")
+            articles.submit_article(writer, article)
+            reviews.sign_decision(reviewer, article, article.current_revision, "approve", PASSWORD,
+                                  checklist=CHECKLIST)
+            publishing.publish_revision(cast["editor"], article, article.current_revision, f"Update {counter[0]}.")
+            db.session.commit()
+
+        @rule(n=st.sampled_from([0, 1, 2]))
+        def unpublish(self, n):
+            article = three[n]
+            if article not in self.live() or len(self.live()) < 2:
+                return
+            publishing.unpublish_article(cast["editor"], article, "Withdrawn for checking.")
+            db.session.commit()
+
+        @rule(who=st.sampled_from(["rev", "rev2"]), bio=st.sampled_from(["Short bio.", "A longer bio, revised."]))
+        def profile(self, who, bio):
+            person = cast[who]
+            current = person.profile
+            accounts.save_profile(None, person, {
+                "credentials": current.credentials, "specialty": current.specialty,
+                "license_number": current.license_number, "license_expires": current.license_expires.isoformat(),
+                "affiliation": current.affiliation or "", "bio": bio})
+            db.session.commit()
+            if person.profile.verified_at is None:
+                verify(person)  # so that they can sign the next update
+
+        @rule(slug=st.sampled_from(slugs), version=st.sampled_from([None, 1]), here=st.booleans())
+        def read(self, slug, version, here):
+            path = f"/articles/{slug}" + (f"/v{version}" if version else "")
+            if here:
+                got = client.get(path)
+            else:
+                other.later()
+                got = other.get(path)
+            expected = truth(path)
+            assert got.status_code == expected.status_code
+            assert got.get_data() == expected.get_data()
+            assert got.headers.get("ETag") == expected.headers.get("ETag")
+
+    try:
+        run_state_machine_as_test(Newsroom, settings=settings(
+            max_examples=8, stateful_step_count=8, deadline=None, database=None,
+            suppress_health_check=list(HealthCheck)))
+    finally:
+        fresh.close()
