@@ -28,7 +28,7 @@ from bench.dataset import Sizes, build  # noqa: E402
 from bench.load import Driver, ensure_wrk  # noqa: E402
 from bench.servers import PgCluster, Server, migrate, pg_unavailable_reason  # noqa: E402
 from bench.sqlcount import count_queries  # noqa: E402
-from bench.targets import discover, headers_for, login, probe, targets_for  # noqa: E402
+from bench.targets import discover, headers_for, index_pages, login, probe, targets_for  # noqa: E402
 
 VERIFY_RE = re.compile(r"verified: (\d+) events in ([\d.]+) s \(([\d,]+) events/s, peak memory (\d+) MiB\)")
 RUSAGE_WRAPPER = (
@@ -102,6 +102,8 @@ def load_phase(result: dict, handles, app: Server, hello_server: Server, driver:
     run, the CPU the server processes (and the PostgreSQL cluster) used is read from /proc: CPU per
     request is a figure other work on the machine disturbs much less than requests per second."""
     base_app, base_hello = app.base, hello_server.base
+    handles.index_pages = index_pages(base_app)
+    log(f"  {len(handles.index_pages)} pages of /articles found by following them")
     targets = targets_for(handles)
     cookies = {"editor": login(base_app, handles.editor.email), "reviewer": login(base_app, handles.reviewer.email)}
     tokens = {"editor": handles.editor.token}
@@ -118,7 +120,7 @@ def load_phase(result: dict, handles, app: Server, hello_server: Server, driver:
                                       "probe": first, "staff": t.staff})
         if row["status"] != 200:
             log(f"  ! {t.label}: {t.path} answers {first.get('status')} {first.get('location') or ''}")
-        if t.paths:
+        if t.paths and t.server != "hello":
             row["cold_c16"] = cold_then_warm(driver, base, url, headers, t.paths, seconds)
         elif warmup:
             driver.run(url, headers, 16, warmup)
@@ -142,6 +144,34 @@ def load_phase(result: dict, handles, app: Server, hello_server: Server, driver:
     result["hello_rps"] = sum(hello_runs) / len(hello_runs)
     rows["hello"]["c16"]["rps"] = result["hello_rps"]
     result["targets"] = [rows[t.key] for t in targets]
+
+
+def empty_store(database_url: str) -> int:
+    """Forget every finished page (``finished_pages``), so that the cold figure is the first read ever."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            return conn.execute(text("DELETE FROM finished_pages")).rowcount
+    finally:
+        engine.dispose()
+
+
+def after_restart(app: Server, hello: Server, driver: Driver, handles, seconds: float, log_dir: Path) -> dict:
+    """The app server stopped and started again, its workers' memory empty but the shared store full: the
+    random live article at once (the first read after a restart), then the hello world with the same script."""
+    paths = [f"/articles/{s}" for s in handles.live_slugs]
+    if not paths:
+        return {}
+    app.stop()
+    app.start(log_dir, {hello.port}, "/login")
+    headers = {"User-Agent": bench.USER_AGENT}
+    cold = driver.run(app.base + paths[0], headers, 16, seconds, paths).to_dict()
+    ceiling = driver.run(hello.base + paths[0], headers, 16, seconds, paths).to_dict()
+    log(f"  {'  (after a restart, store full)':<34}       {cold['rps']:8,.0f} req/s at 16  "
+        f"p99 {cold['p99_ms']:6.1f} ms at 16   hello, same script: {ceiling['rps']:,.0f} req/s")
+    return {"c16": cold, "hello_random_c16": ceiling}
 
 
 def cold_then_warm(driver: Driver, base: str, url: str, headers: dict, paths: list[str], seconds: float) -> dict:
@@ -220,12 +250,16 @@ def run_db(db: str, args, sizes: Sizes, driver: Driver) -> dict:
         if args.wait_quiet:
             result["quiet_wait"] = wait_quiet(args.wait_quiet)
         result["calibration_before"] = report.calibration_ms()
+        result["store_emptied"] = empty_store(url)
+        log(f"  the shared store of finished pages emptied ({result['store_emptied']} rows): the cold figure is "
+            "the first read ever")
         log("  serving with gunicorn and loading with " + driver.tool + "…")
         with Server("hello", "bench.hello:app", None).start(log_dir) as hello, \
                 Server("app", "reviewflow:create_app()", url).start(log_dir, {hello.port}, "/login") as app:
             load_phase(result, handles, app, hello, driver, seconds, 0 if quick else 1,
                        cluster.cpu_seconds if cluster else None)
             result["gunicorn_log_tail"] = _tail(app.log_path)
+            result["restart"] = after_restart(app, hello, driver, handles, seconds, log_dir)
         for row in result["targets"]:
             qc = counts.get(row["key"])
             if qc is not None:

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 from werkzeug.http import parse_date
 
+from reviewflow.public.pagecache import LISTS
+
 #: The environ key a view sets (to a ``Share``) to hand its response to the fast path.
 SHARE_KEY = "reviewflow.share"
 #: Headers that belong to one request and are made afresh for each answer from the cache.
@@ -149,15 +151,22 @@ class PublicFastPath:
         return self.render_and_keep(cache, key, environ, start_response)
 
     def body_of(self, entry: Entry, environ) -> tuple[bytes, str | None] | None:
-        """The entry's body and ETag, its "more articles" put in; None when they cannot be drawn."""
+        """The entry's body and ETag, its "more articles" put in; None when they cannot be drawn. What goes in
+        is kept per article until the lists change (scope ``LISTS``), so a warm answer is a join."""
         if entry.aside is None:
             return entry.parts[0], entry.etag
-        lists = self.lists(self.cache(), environ, entry.aside[1])
-        if lists is None:
-            return None
-        layout, more, stamp = self.compose(lists, entry.aside[0])
+        cache, (article_id, topic) = self.cache(), entry.aside
+        key = ("composed", environ.get("SCRIPT_NAME", ""), article_id, topic)
+        found = cache.get(key)
+        if found is None:
+            lists = self.lists(cache, environ, topic)
+            if lists is None:
+                return None
+            layout, more, stamp = self.compose(lists, article_id)
+            found = (layout.encode(), more.encode(), stamp)
+            cache.put(key, found, scope=LISTS)
         head, middle, tail = entry.parts
-        return b"".join((head, layout.encode(), middle, more.encode(), tail)), f'"{entry.etag}-{stamp}"'
+        return b"".join((head, found[0], middle, found[1], tail)), f'"{entry.etag}-{found[2]}"'
 
     def answer(self, entry: Entry, environ, start_response) -> list[bytes] | None:
         found = self.body_of(entry, environ)

@@ -51,6 +51,8 @@ MAX_KEY = 600
 
 
 def _size(value) -> int:
+    if isinstance(value, tuple) and value and isinstance(value[0], bytes):
+        return sum(len(v) for v in value if isinstance(v, bytes)) + ENTRY_OVERHEAD
     parts = getattr(value, "parts", None)
     if parts is not None:
         return sum(len(p) for p in parts) + ENTRY_OVERHEAD
