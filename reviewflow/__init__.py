@@ -114,6 +114,8 @@ def register_request_hooks(app: Flask) -> None:
 def register_public_fastpath(app: Flask) -> None:
     """Anonymous readers' public pages answered from finished responses (``public.fastpath``): this
     process's memory, then the shared store, then Flask."""
+    from urllib.parse import urlsplit
+
     from reviewflow.public import aside
     from reviewflow.public.fastpath import PublicFastPath
     from reviewflow.public.pagecache import finished_store, public_cache
@@ -132,7 +134,8 @@ def register_public_fastpath(app: Flask) -> None:
         return found
 
     app.wsgi_app = PublicFastPath(app.wsgi_app, lambda: public_cache(app), "/articles/", cookies,
-                                  store=lambda: finished_store(app), lists=lists, compose=aside.compose)
+                                  store=lambda: finished_store(app), lists=lists, compose=aside.compose,
+                                  host=urlsplit(app.config.get("PUBLIC_URL") or "").netloc or None)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -110,8 +110,9 @@ class PublicFastPath:
     of a live article's "more articles" (``aside.cached_lists``, drawing them when missing)."""
 
     def __init__(self, app: Callable, cache: Callable, prefix: str, cookies: Iterable[str],
-                 store: Callable | None = None, lists: Callable | None = None, compose: Callable | None = None) -> None:
-        self.app, self.cache, self.prefix = app, cache, prefix
+                 store: Callable | None = None, lists: Callable | None = None, compose: Callable | None = None,
+                 host: str | None = None) -> None:
+        self.app, self.cache, self.prefix, self.host = app, cache, prefix, host
         self.store, self.lists, self.compose = store or (lambda: None), lists, compose
         self.cookies = tuple(f"{name}=" for name in cookies)
 
@@ -127,10 +128,13 @@ class PublicFastPath:
         cookie = environ.get("HTTP_COOKIE", "")
         return not (cookie and any(name in cookie for name in self.cookies))
 
-    @staticmethod
-    def key(environ) -> str:
+    def key(self, environ) -> str:
+        """The page's address. With ``PUBLIC_URL`` configured (``host``) a page does not depend on the Host
+        header, which is then left out: every server and any Host share one entry (and no client can make
+        rows by inventing Hosts); in development the request's own host is part of it."""
         query = environ.get("QUERY_STRING", "")
-        return (f"{environ.get('wsgi.url_scheme')}://{environ.get('HTTP_HOST') or environ.get('SERVER_NAME')}"
+        host = self.host or environ.get("HTTP_HOST") or environ.get("SERVER_NAME")
+        return (f"{environ.get('wsgi.url_scheme')}://{host}"
                 f"{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO')}{'?' + query if query else ''}")
 
     def __call__(self, environ, start_response):

@@ -116,6 +116,23 @@ def test_a_fresh_process_serves_what_another_finished_without_rendering(client, 
     assert head.headers["Content-Length"] == str(len(first[pills.slug].get_data()))
 
 
+def test_with_a_public_address_every_host_shares_one_finished_page(app, db, three):
+    """In production (``PUBLIC_URL`` set) a page does not depend on the Host header: servers behind any
+    name, or a restarted one on another port, share the rows, and no client makes rows by inventing Hosts."""
+    one, two = (Process(app.config["SQLALCHEMY_DATABASE_URI"], PUBLIC_URL="https://health.example.org")
+                for _ in range(2))
+    try:
+        slug = three[0].slug
+        first = one.get(f"/articles/{slug}", headers={"Host": "web-1.internal:8001"})
+        again = two.get(f"/articles/{slug}", headers={"Host": "anything.example"})
+        assert first.status_code == again.status_code == 200 and two.requests == 0
+        assert again.get_data() == first.get_data()
+        assert [k for k in _rows(db) if slug in k] == [f"http://health.example.org/articles/{slug}"]
+    finally:
+        one.close()
+        two.close()
+
+
 def test_a_withdrawn_article_s_410_is_shared_too(client, db, cast, other, three):
     eczema = three[0]
     publishing.unpublish_article(cast["editor"], eczema, "Guidance withdrawn.")
