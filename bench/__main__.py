@@ -60,6 +60,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
     p.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
                    help="before loading, wait up to this long for the 1-minute load average to drop below 1.5")
+    p.add_argument("--rounds", type=int,
+                   help="after the table, this many alternations of the hello world and the random live article "
+                        "(both ceilings), for ratios that other work on the machine disturbs less "
+                        "(default 3; 1 with --quick)")
     p.add_argument("--seed", type=int, default=2026)
     return p.parse_args(argv)
 
@@ -144,6 +148,27 @@ def load_phase(result: dict, handles, app: Server, hello_server: Server, driver:
     result["hello_rps"] = sum(hello_runs) / len(hello_runs)
     rows["hello"]["c16"]["rps"] = result["hello_rps"]
     result["targets"] = [rows[t.key] for t in targets]
+
+
+def alternate(app: Server, hello: Server, driver: Driver, handles, seconds: float, rounds: int) -> list[dict]:
+    """``rounds`` times: the hello world (no script), the random live article, the hello world asked for the
+    same random paths with the same wrk script; each at 16 connections. The ratios within a round are taken
+    seconds apart, so a change of load on a shared machine moves both sides of each."""
+    paths = [f"/articles/{s}" for s in handles.live_slugs]
+    if not paths or rounds <= 0:
+        return []
+    headers = {"User-Agent": bench.USER_AGENT}
+    out = []
+    for n in range(rounds):
+        row = {"hello": driver.run(hello.base + "/", headers, 16, seconds).to_dict(),
+               "random": driver.run(app.base + paths[0], headers, 16, seconds, paths).to_dict(),
+               "hello_random": driver.run(hello.base + paths[0], headers, 16, seconds, paths).to_dict()}
+        out.append(row)
+        log(f"  round {n + 1}: hello {row['hello']['rps']:,.0f}, random article {row['random']['rps']:,.0f} "
+            f"(p99 {row['random']['p99_ms']:.1f} ms), hello with the same script {row['hello_random']['rps']:,.0f} "
+            f"req/s: {row['random']['rps'] / row['hello']['rps']:.2f}× and "
+            f"{row['random']['rps'] / row['hello_random']['rps']:.2f}×")
+    return out
 
 
 def empty_store(database_url: str) -> int:
@@ -259,6 +284,10 @@ def run_db(db: str, args, sizes: Sizes, driver: Driver) -> dict:
             load_phase(result, handles, app, hello, driver, seconds, 0 if quick else 1,
                        cluster.cpu_seconds if cluster else None)
             result["gunicorn_log_tail"] = _tail(app.log_path)
+            result["alternating"] = alternate(app, hello, driver, handles, seconds,
+                                              args.rounds if args.rounds is not None else (1 if quick else 3))
+            result["worker_rss_mib"] = app.worker_rss_mib()  # every live article finished in each worker by now
+            log("  worker memory after the runs: " + ", ".join(f"{x:.0f} MiB" for x in result["worker_rss_mib"]))
             result["restart"] = after_restart(app, hello, driver, handles, seconds, log_dir)
         for row in result["targets"]:
             qc = counts.get(row["key"])

@@ -165,6 +165,19 @@ def budgets(result: dict) -> list[dict]:
                                     f"p99 {cold['p99_ms']:.1f} ms; warm-up of every page four times: "
                                     f"{cold.get('warm_up_seconds', 0):.0f} s",
                         "ok": None})
+    rounds = result.get("alternating") or []
+    if rounds:
+        goal = RANDOM_RATIO_BUDGET[result["db"]]
+        plain = sorted(r["random"]["rps"] / r["hello"]["rps"] for r in rounds if r["hello"]["rps"])
+        fair = sorted(r["random"]["rps"] / r["hello_random"]["rps"] for r in rounds if r["hello_random"]["rps"])
+        p99 = sorted(r["random"]["p99_ms"] for r in rounds)
+        median = lambda xs: xs[len(xs) // 2] if xs else 0.0  # noqa: E731
+        out.append({"budget": f"Random live article ≥ {goal}× hello world, median of {len(rounds)} alternations "
+                              "(hello, article, hello with the same script, each 16 conns)",
+                    "measured": f"{median(plain):.2f}× hello (rounds: {', '.join(f'{x:.2f}' for x in plain)}); "
+                                f"{median(fair):.2f}× hello with the same script (rounds: "
+                                f"{', '.join(f'{x:.2f}' for x in fair)}); p99 median {median(p99):.1f} ms",
+                    "ok": median(plain) >= goal and median(fair) >= goal and median(p99) < 10})
     restart = (result.get("restart") or {}).get("c16")
     if restart and hello:
         same = (result.get("restart") or {}).get("hello_random_c16") or {}
@@ -175,6 +188,11 @@ def budgets(result: dict) -> list[dict]:
                                 + (f"; {restart['rps'] / same['rps']:.2f}× hello with the same script"
                                    if same.get("rps") else ""),
                         "ok": None})
+    rss = result.get("worker_rss_mib")
+    if rss:
+        out.append({"budget": "Memory per worker, every live article finished in it (bounded by "
+                              "PUBLIC_CACHE_ENTRIES and PUBLIC_CACHE_MAX_BYTES; shown)",
+                    "measured": ", ".join(f"{x:.0f} MiB" for x in rss) + " resident after the runs", "ok": None})
     index = rows.get("articles_random", {}).get("c16")
     if index and hello:
         same = rows.get("hello_random", {}).get("c16") or {}
