@@ -1,14 +1,15 @@
 """The public site's pages: articles, versions, the lists, the reviewer directory, reviewer and writer
 pages (the editor's publish pages are in ``reviewflow.publishing.views``). The feeds, sitemap and
 robots.txt are in ``feeds``; JSON-LD and the Open Graph and Twitter tags of an article page in
-``structured``; the directory and related articles in ``directory``.
+``structured``; the directory in ``directory``; the "more articles" beside an article in ``aside``.
 
 Public pages are built from the stored published versions only, never from drafts. The
-reader-facing part of an article page is rendered once per version and kept for
-``PUBLIC_CACHE_SECONDS`` in this process (emptied at once when this process commits a
-publish or unpublish), so a page lags a change by at most that long. The layout around it
-is drawn per request: anonymous readers get a page free of session state (no CSRF token,
-no cookie) that shared caches may keep; signed-in staff get their menu and flash
+reader-facing part of an article page is rendered once per version and kept in this process until
+a change of that article evicts it (``public.pagecache``); for anonymous readers the finished
+response goes to the fast path (``public.fastpath``), which keeps it in memory and in the shared
+store, with place-holders where each process puts the "more articles" lists (``public.aside``).
+The layout around it is drawn per request: anonymous readers get a page free of session state (no
+CSRF token, no cookie) that shared caches may keep; signed-in staff get their menu and flash
 messages, sent ``private, no-cache``.
 
 Every public response, a version's permanent address included, may be kept by browsers and
