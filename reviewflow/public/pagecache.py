@@ -143,10 +143,6 @@ class TTLCache:
         self.bytes += size
         return True
 
-    def expiry(self, key) -> float:
-        """Kept for callers of the older interface: entries now live until a change evicts them."""
-        return self.clock() + self.ttl
-
     def _drop(self, key) -> None:
         entry = self.data.pop(key, None)
         if entry is not None:
@@ -237,7 +233,7 @@ def _note_public_changes(session, flush_context, instances) -> None:
 
 def _expand(session, tokens: set) -> set[int]:
     """Article ids, LISTS and SITE for the noted tokens: a person's are the articles they wrote or reviewed."""
-    scopes = {t for t in tokens if isinstance(t, int) and t is not None}
+    scopes = {t for t in tokens if isinstance(t, int)}
     versions = [t[1] for t in tokens if isinstance(t, tuple) and t[0] == "version" and t[1] is not None]
     people = [t[1] for t in tokens if isinstance(t, tuple) and t[0] == "person" and t[1] is not None]
     if versions:
