@@ -16,6 +16,7 @@ from reviewflow.auth.models import (
 from reviewflow.auth.throttle import LoginCounter
 from reviewflow.auth.twofactor import RecoveryCode, TwoFactor
 from reviewflow.notifications.models import Notification, OutboxEmail
+from reviewflow.public.models import FinishedPage, PageStamp
 from reviewflow.publishing.models import PublicState, PublishedReview, PublishedVersion
 from reviewflow.reviews.models import Annotation, AnnotationReply, AssignmentStatus, Decision, ReviewAssignment
 from reviewflow.site.models import SiteSetting
@@ -33,12 +34,14 @@ __all__ = [
     "AuditHead",
     "AuditVerification",
     "Decision",
+    "FinishedPage",
     "IdempotencyKey",
     "Invitation",
     "LoginCounter",
     "LoginThrottle",
     "Notification",
     "OutboxEmail",
+    "PageStamp",
     "PasswordReset",
     "PublicState",
     "PublishedReview",

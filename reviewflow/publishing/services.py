@@ -26,7 +26,7 @@ from reviewflow.errors import Conflict, InvalidInput, NotFound
 from reviewflow.extensions import db, utcnow
 from reviewflow.ids import as_id
 from reviewflow.notifications.services import notify
-from reviewflow.public.pagecache import public_changed
+from reviewflow.public.pagecache import LISTS, public_changed
 from reviewflow.publishing.models import PublishedReview, PublishedVersion
 from reviewflow.reviews.models import Decision
 from reviewflow.reviews.services import approvals_behind
@@ -75,7 +75,7 @@ def _write_version(actor, article: Article, rev: Revision, decisions: list[Decis
     article.unpublished_at, article.unpublish_reason = None, None
     article.rereview_due = _add_months(now.date(), article.rereview_months)
     db.session.flush()
-    public_changed()
+    public_changed(article.id, LISTS)
     return version
 
 
@@ -178,7 +178,7 @@ def unpublish_article(actor, article: Article, reason) -> Article:
     article.rereview_due = None
     db.session.flush()
     webhooks.queue_article_event("article.unpublished", article, reason=reason)
-    public_changed()
+    public_changed(article.id, LISTS)
     return article
 
 
