@@ -15,7 +15,7 @@ from reviewflow.auth.models import (
 )
 from reviewflow.auth.throttle import LoginCounter
 from reviewflow.auth.twofactor import RecoveryCode, TwoFactor
-from reviewflow.notifications.models import Notification, OutboxEmail
+from reviewflow.notifications.models import Notification, NotificationSettings, OutboxEmail
 from reviewflow.publishing.models import PublicState, PublishedReview, PublishedVersion
 from reviewflow.reviews.models import Annotation, AnnotationReply, AssignmentStatus, Decision, ReviewAssignment
 from reviewflow.site.models import SiteSetting
@@ -38,6 +38,7 @@ __all__ = [
     "LoginCounter",
     "LoginThrottle",
     "Notification",
+    "NotificationSettings",
     "OutboxEmail",
     "PasswordReset",
     "PublicState",

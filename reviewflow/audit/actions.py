@@ -210,6 +210,15 @@ def _preferences_changed(t: Told) -> str:
     return "changed their preferences"
 
 
+def _email_preference_changed(t: Told) -> str:
+    mode = t.d.get("email")
+    words = {"immediately": "an e-mail for each notification", "hourly": "an hourly digest",
+             "daily": "a daily digest", "off": "no e-mail (in-app only)"}
+    if isinstance(mode, dict) and mode.get("to") in words:
+        return f"chose {words[mode['to']]} for their notifications (was {words.get(mode.get('from'), 'the default')})"
+    return "changed how they get notifications by e-mail"
+
+
 Sentence = str | Callable[[Told], str]
 
 
@@ -262,6 +271,7 @@ class AuditAction(StrEnum):
     TOKEN_REVOKED = "token.revoked", "revoked the API token {label}"
     ACCOUNT_PASSWORD_RESET = "account.password_reset", "reset their password by e-mail, ending every session"
     ACCOUNT_PREFERENCES_CHANGED = "account.preferences_changed", _preferences_changed
+    ACCOUNT_EMAIL_PREFERENCE_CHANGED = "account.email_preference_changed", _email_preference_changed
     AUTH_PASSWORD_RESET_REQUESTED = "auth.password_reset_requested", \
         lambda t: f"asked for a password reset link for {t.d.get('email') or t.label}"
     AUTH_SESSIONS_ENDED = "auth.sessions_ended", \

@@ -128,7 +128,8 @@ def assign_reviewer(actor, article: Article, reviewer_id, due_date: date | None 
                    details={"reviewer": reviewer.display_name, "reviewer_id": reviewer.id,
                             "due_date": due_date.isoformat() if due_date else None, "rereview": rereview})
     notify(reviewer, f"You were asked to {'re-review' if rereview else 'review'} “{article.title}”"
-                     + (f" by {human_date(due_date)}." if due_date else "."), f"/work/articles/{article.id}/review")
+                     + (f" by {human_date(due_date)}." if due_date else "."), f"/work/articles/{article.id}/review",
+           article=article, kind="assignment")
     return assignment
 
 
@@ -186,7 +187,8 @@ def add_annotation(actor, article: Article, revision_number, quote, comment, blo
     workflow.apply(article, "annotate", actor=actor, role="reviewer", target=ann, revision=rev,
                    details={"blocking": blocking, "comment": comment[:500]})
     notify(article.writer, f"{actor.name} annotated “{article.title}”"
-                           + (" (blocking)." if blocking else "."), f"/work/articles/{article.id}/review")
+                           + (" (blocking)." if blocking else "."), f"/work/articles/{article.id}/review",
+           article=article, kind="annotation", detail=comment)
     return ann
 
 
@@ -204,8 +206,8 @@ def reply_to_annotation(actor, ann: Annotation, comment) -> AnnotationReply:
     audit.record(AuditAction.ANNOTATION_REPLIED, actor=actor, role=policy.acting_role(actor, article), target=ann,
                  article=article, details={"comment": reply.comment[:500], "reply_id": reply.id})
     for person in {ann.author, article.writer} - {actor}:
-        notify(person, f"{actor.name} replied on “{article.title}”: {reply.comment[:80]}",
-               f"/work/articles/{article.id}/review")
+        notify(person, f"{actor.name} replied on “{article.title}”.", f"/work/articles/{article.id}/review",
+               article=article, kind="reply", detail=reply.comment)
     return reply
 
 
@@ -352,11 +354,12 @@ def sign_decision(actor, article: Article, revision_number, decision, password, 
                    details=signature_details(signed, profile), action=AuditAction.DECISION_SIGNED)
     if decision == "request_changes":
         notify(article.writer, f"{actor.display_name} requested changes to “{article.title}”.",
-               f"/work/articles/{article.id}")
+               f"/work/articles/{article.id}", article=article, kind="changes_requested", detail=comment or "")
     elif article.state == ArticleState.APPROVED:
-        notify(article.writer, f"“{article.title}” revision {rev.number} is approved.", f"/work/articles/{article.id}")
+        notify(article.writer, f"“{article.title}” revision {rev.number} is approved.", f"/work/articles/{article.id}",
+               article=article, kind="approval", detail=comment or "")
         notify_role("editor", f"“{article.title}” revision {rev.number} is approved and ready to publish.",
-                    f"/work/articles/{article.id}/publish", exclude=article.writer)
+                    f"/work/articles/{article.id}/publish", exclude=article.writer, article=article, kind="approval")
     return signed
 
 
