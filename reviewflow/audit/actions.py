@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from reviewflow.textrules import counted
+
 
 def quoted(value) -> str:
     return f"“{value}”" if value else ""
@@ -29,7 +31,7 @@ def _join(items) -> str:
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+    return counted(n, word)
 
 
 def _text_rev(title: str, rev: str, fallback: str = "the article") -> str:
@@ -184,7 +186,7 @@ def _webhook_created(t: Told) -> str:
 
 def _webhook_deleted(t: Told) -> str:
     count = t.d.get("deliveries_deleted")
-    gone = f" with its {count} deliver{'y' if count == 1 else 'ies'}" if isinstance(count, int) else ""
+    gone = f" with its {counted(count, 'delivery', 'deliveries')}" if isinstance(count, int) else ""
     return f"deleted the webhook endpoint {t.label}{gone}"
 
 

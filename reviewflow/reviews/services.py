@@ -45,7 +45,7 @@ from reviewflow.reviews.models import (
     ReviewAssignment,
 )
 from reviewflow.sources.status import BLOCKED, unsupported
-from reviewflow.textrules import human_date, multi_line
+from reviewflow.textrules import counted, human_date, multi_line
 
 COMMENT_MAX = 5000
 QUOTE_MAX = 1000
@@ -287,8 +287,8 @@ def _check_signing_password(actor, article: Article, rev: Revision, decision: st
     """
     wait = signing_locked_for(actor)
     if wait:
-        raise TooManyAttempts(f"Too many wrong signing passwords: signing is paused for {math.ceil(wait / 60)} "
-                              "more minute(s). Nothing was signed.", retry_after=wait)
+        raise TooManyAttempts(f"Too many wrong signing passwords: signing is paused for "
+                              f"{counted(math.ceil(wait / 60), 'more minute')}. Nothing was signed.", retry_after=wait)
     if not isinstance(password, str) or not check_password(actor, password):
         audit.record(AuditAction.SIGNATURE_FAILED, actor=actor, role="reviewer", target=article, article=article,
                      revision=rev, details={"decision": decision})

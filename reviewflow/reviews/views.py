@@ -25,6 +25,7 @@ from reviewflow.reviews.models import MEANINGS
 from reviewflow.sources import services as sources
 from reviewflow.sources import status as source_status
 from reviewflow.sources.models import Verdict
+from reviewflow.textrules import counted
 
 bp = Blueprint("reviews", __name__)
 
@@ -276,7 +277,7 @@ def _assign_form(candidates: list[dict]) -> AssignForm:
             continue
         if row["match"]:
             bits.append("matches topic")
-        bits.append(f"{row['workload']} open review{'s' if row['workload'] != 1 else ''}")
+        bits.append(counted(row["workload"], "open review"))
         available.append((person.id, " · ".join(bits)))
     form.reviewer.choices = {"Available": available, "Cannot serve": unavailable} if unavailable \
         else available
