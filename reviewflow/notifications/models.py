@@ -20,11 +20,24 @@ class EmailMode(StrEnum):
     OFF = "off"
 
     @property
+    def title(self) -> str:
+        """The choice's name on the preferences page."""
+        return {"immediately": "Immediately", "hourly": "Hourly digest", "daily": "Daily digest",
+                "off": "Off"}[self.value]
+
+    @property
     def label(self) -> str:
-        return {"immediately": "One e-mail for each notification, as it happens",
-                "hourly": "An hourly digest: at most one e-mail an hour, grouped by article",
-                "daily": "A daily digest: one e-mail each morning, grouped by article",
-                "off": "No e-mail: notifications in reviewflow only"}[self.value]
+        """What the choice means, under its name."""
+        return {"immediately": "One e-mail for each notification as it happens, with its comment.",
+                "hourly": "At most one e-mail an hour, grouped by article, with the comments. The default.",
+                "daily": "One e-mail each morning at 08:00 in your time zone, grouped by article.",
+                "off": "No e-mail about notifications; they stay in your list here."}[self.value]
+
+    @property
+    def phrase(self) -> str:
+        """The choice in a sentence: "By e-mail: an hourly digest"."""
+        return {"immediately": "one e-mail per notification", "hourly": "an hourly digest",
+                "daily": "a daily digest at 08:00", "off": "off (in reviewflow only)"}[self.value]
 
 
 #: Who has not chosen gets the hourly digest.
