@@ -68,6 +68,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "publication": ("publication", "publications"),
     "source": ("source problem", "source problems"),
     "rereview": ("re-review reminder", "re-review reminders"),
+    "reminder": ("reminder", "reminders"),
     "": ("update", "updates"),
 }
 #: A mail whose failed attempts reach this many with a temporary refusal (4xx) is set aside: with

@@ -244,5 +244,5 @@ def queue_rereview_reminders(editors: list[User], articles: list[Article]) -> in
     for editor in editors:
         for a in articles:
             notify(editor, f"Re-review of “{a.title}” is due on {a.rereview_due.isoformat()}.",
-                   f"/work/articles/{a.id}")
+                   f"/work/articles/{a.id}", article=a, kind="rereview")
     return len(editors) * len(articles)
