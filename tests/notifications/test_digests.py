@@ -4,6 +4,7 @@ must not wait (password reset, password changed, invitation) go at once whatever
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -275,3 +276,40 @@ def test_every_waiting_notification_is_in_exactly_one_digest_at_most_hourly(cast
             assert all(b - a >= HOURLY for a, b in itertools.pairwise(times))
         if mode == "daily":
             assert all(b - a >= timedelta(hours=23) for a, b in itertools.pairwise(times))
+
+
+# Runs at the same moment, each with its own connection ------------------------------------------------
+
+
+def test_runs_at_the_same_moment_queue_one_digest_per_person(app, cast, is_postgres):
+    """Several cron runs started together (threads, each its own session and connection): every person
+    with notifications waiting gets exactly one digest, carrying each notification once."""
+    people = [cast[k] for k in ("writer", "writer2", "editor", "admin", "rev", "rev2")]
+    for person in people:
+        for n in range(3):
+            note_at(person, T0, f"For {person.name}, {n}")
+    now = T0 + timedelta(hours=2)
+    runs = 6 if is_postgres else 3
+    barrier = threading.Barrier(runs)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with app.app_context():
+                barrier.wait(timeout=30)
+                send_digests(now=now)
+                db.session.remove()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, name=f"digests-{n}") for n in range(runs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads) and errors == []
+    db.session.expire_all()
+    for person in people:
+        (mail,) = mails_to(person)
+        notes = db.session.scalars(select(Notification).where(Notification.user_id == person.id)).all()
+        assert {n.digest_id for n in notes} == {mail.id} and all(f"* {n.text}" in mail.body for n in notes)
