@@ -94,7 +94,7 @@ def print_statements(app, request) -> None:
         event.remove(engine, "before_cursor_execute", before)
         event.remove(engine, "after_cursor_execute", after)
     for i, (statement, ms) in enumerate(seen, 1):
-        print(f"-- {i}: {ms:.2f} ms\n{' '.join(statement.split())[:600]}")
+        print(f"-- {i}: {ms:.2f} ms\n{' '.join(statement.split())[:int(__import__('os').environ.get('BENCH_SQL_CHARS', 600))]}")
     print(f"-- {len(seen)} statements\n")
 
 

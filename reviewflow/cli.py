@@ -1,5 +1,5 @@
 """The flask commands of PRODUCT.md: create-user, create-token, verify-credentials, seed-demo, audit
-verify/checkpoint/export, reviews due, send-digests, send-mail and send-webhooks."""
+verify/checkpoint/export, reviews due, remind-reviewers, send-digests, send-mail and send-webhooks."""
 from __future__ import annotations
 
 import resource
@@ -21,6 +21,7 @@ from reviewflow.extensions import db
 from reviewflow.notifications.digests import send_digests
 from reviewflow.notifications.services import send_outbox
 from reviewflow.publishing.services import queue_rereview_reminders, rereviews_due
+from reviewflow.reviews.reminders import remind_reviewers
 from reviewflow.textrules import counted
 from reviewflow.webhooks.sender import send_webhooks_command
 
@@ -34,6 +35,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(reviews_group)
     app.cli.add_command(send_digests_command)
     app.cli.add_command(send_mail)
+    app.cli.add_command(remind_reviewers_command)
     app.cli.add_command(purge_idempotency_keys)
     app.cli.add_command(send_webhooks_command)
     backup.register(app)
@@ -188,6 +190,15 @@ def reviews_due(days):
 def send_digests_command():
     """Queue the e-mail digests that are due (at most one per person an hour, or a day, as they chose)."""
     click.echo(f"{counted(send_digests(), 'digest')} queued.")
+
+
+@click.command("remind-reviewers")
+def remind_reviewers_command():
+    """Queue reminders of review due dates (before the date, then while overdue); run it daily. A reminder
+    goes out once, however often and however many at once this runs."""
+    done = remind_reviewers()
+    click.echo(f"{counted(done.total, 'review reminder')} queued: {done.due_soon} due soon, "
+               f"{done.overdue} overdue ({counted(done.editors, 'editor')} told).")
 
 
 @click.command("send-mail")

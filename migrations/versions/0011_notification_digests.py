@@ -1,7 +1,7 @@
 """notifications grouped by article, e-mail digests and each person's e-mail choice
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-07 09:50:00
 
 Each notification may name its article (with the title as it was), what happened and the words
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

@@ -84,12 +84,14 @@ def dashboard():
     counts = review_queries.queue_counts(user) if user.has_role("reviewer") else None
     queue = review_queries.review_queue(user, None, queries.SECTION_LIMIT, counts["total"]) if counts else None
     editing = queries.editor_work() if user.has_role("editor") else None
+    in_review = review_queries.reviews_in_progress(queries.SECTION_LIMIT) if editing else None
     due = _due_for_rereview() if editing else {"rereviews": [], "flagged": []}
     listed = [a.id for a in (writing.todo + writing.others if writing else [])]
     listed += [a.id for a in (editing.waiting + editing.ready if editing else [])]
     policy.know_assignments(user, [a.id for a in editing.ready] if editing else [])  # four eyes, row by row
     return render_template(
         "articles/dashboard.html", user=user, writing=writing, queue=queue, counts=counts, editing=editing, **due,
+        in_review=in_review,
         assignments=queries.assignments_by_article(listed), notifications=notices.recent(user, 5),
         unread=notices.unread_count(user), limit=queries.SECTION_LIMIT, due_soon_days=review_queries.DUE_SOON_DAYS)
 

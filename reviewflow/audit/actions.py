@@ -89,7 +89,18 @@ def _saved(t: Told) -> str:
 def _assigned(t: Told) -> str:
     who = t.d.get("reviewer") or t.label or "a reviewer"
     kind = "re-review" if t.d.get("rereview") else "review"
-    return f"assigned {who} to {kind} {quoted(t.title) or 'the article'}{t.part('due_date', ', due {}')}"
+    outside = " (outside their specialty)" if t.d.get("specialty_match") is False else ""
+    return f"assigned {who} to {kind} {quoted(t.title) or 'the article'}{t.part('due_date', ', due {}')}{outside}"
+
+
+def _reminded(t: Told) -> str:
+    who = t.d.get("reviewer") or t.label or "the reviewer"
+    what = f"the review{t.of_title}"
+    if t.d.get("kind") == "overdue":
+        count = t.d.get("count")
+        again = f" (reminder {count})" if isinstance(count, int) and count > 1 else ""
+        return f"reminded {who} that {what} is overdue{t.part('due_date', ', due {}')}{again}"
+    return f"reminded {who} that {what} is due{t.part('due_date', ' on {}')}"
 
 
 def _annotated(t: Told) -> str:
@@ -244,6 +255,7 @@ class AuditAction(StrEnum):
     REVISION_SAVED = "revision.saved", _saved
     ARTICLE_SUBMITTED = "article.submitted", "submitted {text} for review"
     REVIEWER_ASSIGNED = "reviewer.assigned", _assigned
+    REVIEW_REMINDED = "review.reminded", _reminded
     REVIEWER_WITHDRAWN = "reviewer.withdrawn", \
         lambda t: f"withdrew {t.d.get('reviewer') or t.label or 'a reviewer'} from the review{t.of_title}"
     ANNOTATION_ADDED = "annotation.added", _annotated
