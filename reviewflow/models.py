@@ -15,7 +15,7 @@ from reviewflow.auth.models import (
 )
 from reviewflow.auth.throttle import LoginCounter
 from reviewflow.auth.twofactor import RecoveryCode, TwoFactor
-from reviewflow.notifications.models import Notification, OutboxEmail
+from reviewflow.notifications.models import Notification, NotificationSettings, OutboxEmail
 from reviewflow.public.models import FinishedPage, PageStamp
 from reviewflow.publishing.models import PublicState, PublishedReview, PublishedVersion
 from reviewflow.reviews.models import Annotation, AnnotationReply, AssignmentStatus, Decision, ReviewAssignment
@@ -40,6 +40,7 @@ __all__ = [
     "LoginCounter",
     "LoginThrottle",
     "Notification",
+    "NotificationSettings",
     "OutboxEmail",
     "PageStamp",
     "PasswordReset",

@@ -1,7 +1,7 @@
 """finished public pages shared by every process, and per-article change stamps
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-07 09:45:00
 
 ``finished_pages`` keeps each public page as readers get it, built once and read with one indexed
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0012'
-down_revision = '0010'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

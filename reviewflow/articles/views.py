@@ -24,6 +24,7 @@ from reviewflow.articles.rendering import render_markdown
 from reviewflow.articles.workflow import available_transitions
 from reviewflow.errors import InvalidInput, StaleRevision, refusal_to
 from reviewflow.extensions import db
+from reviewflow.notifications import inbox
 from reviewflow.notifications import services as notices
 from reviewflow.publishing import services as publishing
 from reviewflow.reviews import queries as review_queries
@@ -31,6 +32,7 @@ from reviewflow.reviews import services as reviews
 from reviewflow.sources import services as sources
 from reviewflow.sources import status as source_status
 from reviewflow.sources.parsing import citation_problems, sources_of
+from reviewflow.textrules import counted
 
 bp = Blueprint("articles", __name__)
 
@@ -118,17 +120,28 @@ def index():
 @bp.route("/notifications", methods=["GET", "POST"], endpoint="notifications")
 @login_required
 def notification_list():
-    """The person's notifications, newest first; a POST marks them all as read."""
+    """The person's notifications grouped by article, newest group first (``?before=``/``?after=``
+    cursors). A POST marks read one group (``article``, or ``notification`` for one about no article:
+    404 unless it is the person's own) and stays on the page, or all of them."""
     user = _me()
+    keyset = inbox.KEYSET
     if request.method == "POST":
+        if "article" in request.form or "notification" in request.form:
+            marked = inbox.mark_group_read(user, article=request.form.get("article"),
+                                           notification=request.form.get("notification"))
+            db.session.commit()
+            flash(f"{counted(marked, 'notification')} marked as read." if marked else "Nothing new there.", "success")
+            here = ({name: request.args[name] for name in (keyset.next, keyset.prev) if name in request.args}
+                    if keyset.read(request.args) else {})
+            return redirect(url_for("articles.notifications", **here), code=303)
         notices.mark_all_read(user)
         db.session.commit()
         flash("All notifications are marked as read.", "success")
-        return redirect(url_for("articles.notifications"))
-    keyset = queries.NOTIFICATION_KEYSET
-    page = queries.notifications_page(user, keyset.read(request.args), current_app.config["PER_PAGE"])
+        return redirect(url_for("articles.notifications"), code=303)
+    page = inbox.groups_page(user, keyset.read(request.args), current_app.config["PER_PAGE"])
     keyset.link(page, "articles.notifications")
-    return render_template("articles/notifications.html", page=page, unread=notices.unread_count(user))
+    return render_template("articles/notifications.html", page=page, unread=notices.unread_count(user),
+                           email_mode=notices.email_mode(user))
 
 
 # Writing ---------------------------------------------------------------------------

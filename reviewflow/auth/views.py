@@ -25,6 +25,7 @@ from reviewflow.auth.twofactor_views import start_second_step
 from reviewflow.demo import demo_logins as _demo_logins
 from reviewflow.errors import DomainError, InvalidInput, refusal_to
 from reviewflow.extensions import db, utcnow
+from reviewflow.textrules import counted
 
 bp = Blueprint("auth", __name__)
 
@@ -135,7 +136,7 @@ def end_other_sessions():
     """Sign out everywhere else: every session of this person ends but this browser's."""
     ended = sessions.end_other_sessions(current_user._get_current_object(), session.get(sessions.SESSION_KEY))
     db.session.commit()
-    flash(f"Signed out everywhere else: {ended} other session{'s' if ended != 1 else ''} ended." if ended
+    flash(f"Signed out everywhere else: {counted(ended, 'other session')} ended." if ended
           else "You were not signed in anywhere else.", "success")
     return redirect(url_for("auth.account"))
 

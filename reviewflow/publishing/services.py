@@ -129,7 +129,8 @@ def publish_revision(actor, article: Article, revision_number, change_note: str 
                                     "change_note": note})
     version = _write_version(actor, article, rev, decisions, "publish", note, number, now, event.seq)
     webhooks.queue_article_event("article.published", article, version)
-    notify(article.writer, f"“{article.title}” is published (version {number}).", f"/articles/{article.slug}")
+    notify(article.writer, f"“{article.title}” is published (version {number}).", f"/articles/{article.slug}",
+           article=article, kind="publication", detail=note or "")
     return version
 
 
@@ -243,5 +244,5 @@ def queue_rereview_reminders(editors: list[User], articles: list[Article]) -> in
     for editor in editors:
         for a in articles:
             notify(editor, f"Re-review of “{a.title}” is due on {a.rereview_due.isoformat()}.",
-                   f"/work/articles/{a.id}")
+                   f"/work/articles/{a.id}", article=a, kind="rereview")
     return len(editors) * len(articles)

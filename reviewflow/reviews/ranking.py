@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from reviewflow.textrules import counted
+
 _SPACES = re.compile(r"\s+")
 
 
@@ -36,16 +38,12 @@ def specialty_matches(topic: str | None, specialty: str | None) -> bool:
     return bool(topic) and bool(specialty) and (topic in specialty or specialty in topic)
 
 
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 def turnaround_words(days: float | None) -> str:
     """ "usually 3 days", "usually within a day", or "no signed reviews yet" (no history to go by)."""
     if days is None:
         return "no signed reviews yet"
     whole = round(days)
-    return "usually within a day" if whole < 1 else f"usually {plural(whole, 'day')}"
+    return "usually within a day" if whole < 1 else f"usually {counted(whole, 'day')}"
 
 
 @dataclass(frozen=True)
@@ -74,7 +72,7 @@ class Suggestion:
         bits = [self.specialty or "no specialty"]
         if self.match:
             bits.append("matches topic")
-        bits += [plural(self.workload, "open review"), turnaround_words(self.turnaround_days)]
+        bits += [counted(self.workload, "open review"), turnaround_words(self.turnaround_days)]
         return " · ".join(bits)
 
     def sort_key(self) -> tuple:

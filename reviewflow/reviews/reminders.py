@@ -125,7 +125,7 @@ def remind_reviewers(now: datetime | None = None) -> Reminded:
         days = (assignment.due_date - today).days
         when = "today" if days == 0 else f"on {human_date(assignment.due_date)}"
         notify(assignment.reviewer, f"Reminder: your review of “{article.title}” is due {when}.",
-               f"/work/articles/{article.id}/review")
+               f"/work/articles/{article.id}/review", article=article, kind="reminder")
         _record(assignment, article, "due_soon")
         db.session.commit()
         out.due_soon += 1
@@ -140,13 +140,13 @@ def remind_reviewers(now: datetime | None = None) -> Reminded:
         due = human_date(assignment.due_date)
         notify(assignment.reviewer, f"Your review of “{article.title}” is overdue: it was due on {due}. Please "
                                     "review it now, or tell the editor if you cannot.",
-               f"/work/articles/{article.id}/review")
+               f"/work/articles/{article.id}/review", article=article, kind="reminder")
         if assignment.overdue_reminders == 1:
             editor = db.session.get(User, assignment.assigned_by_id)
             if editor is not None and editor.active and editor.id != assignment.reviewer_id:
                 notify(editor, f"{assignment.reviewer.display_name}'s review of “{article.title}” is overdue "
                                f"(due {due}). Remind them, or assign another reviewer.",
-                       f"/work/articles/{article.id}/assign")
+                       f"/work/articles/{article.id}/assign", article=article, kind="reminder")
                 out.editors += 1
         _record(assignment, article, "overdue", assignment.overdue_reminders)
         db.session.commit()

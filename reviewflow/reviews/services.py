@@ -47,7 +47,7 @@ from reviewflow.reviews.models import (
 )
 from reviewflow.reviews.ranking import Suggestion, rank, specialty_matches
 from reviewflow.sources.status import BLOCKED, unsupported
-from reviewflow.textrules import human_date, multi_line
+from reviewflow.textrules import counted, human_date, multi_line
 
 COMMENT_MAX = 5000
 QUOTE_MAX = 1000
@@ -139,7 +139,8 @@ def assign_reviewer(actor, article: Article, reviewer_id, due_date: date | None 
                             "specialty": specialty,
                             "specialty_match": specialty_matches(article.topic, specialty)})
     notify(reviewer, f"You were asked to {'re-review' if rereview else 'review'} “{article.title}”"
-                     + (f" by {human_date(due_date)}." if due_date else "."), f"/work/articles/{article.id}/review")
+                     + (f" by {human_date(due_date)}." if due_date else "."), f"/work/articles/{article.id}/review",
+           article=article, kind="assignment")
     return assignment
 
 
@@ -197,7 +198,8 @@ def add_annotation(actor, article: Article, revision_number, quote, comment, blo
     workflow.apply(article, "annotate", actor=actor, role="reviewer", target=ann, revision=rev,
                    details={"blocking": blocking, "comment": comment[:500]})
     notify(article.writer, f"{actor.name} annotated “{article.title}”"
-                           + (" (blocking)." if blocking else "."), f"/work/articles/{article.id}/review")
+                           + (" (blocking)." if blocking else "."), f"/work/articles/{article.id}/review",
+           article=article, kind="annotation", detail=comment)
     return ann
 
 
@@ -215,8 +217,8 @@ def reply_to_annotation(actor, ann: Annotation, comment) -> AnnotationReply:
     audit.record(AuditAction.ANNOTATION_REPLIED, actor=actor, role=policy.acting_role(actor, article), target=ann,
                  article=article, details={"comment": reply.comment[:500], "reply_id": reply.id})
     for person in {ann.author, article.writer} - {actor}:
-        notify(person, f"{actor.name} replied on “{article.title}”: {reply.comment[:80]}",
-               f"/work/articles/{article.id}/review")
+        notify(person, f"{actor.name} replied on “{article.title}”.", f"/work/articles/{article.id}/review",
+               article=article, kind="reply", detail=reply.comment)
     return reply
 
 
@@ -296,8 +298,8 @@ def _check_signing_password(actor, article: Article, rev: Revision, decision: st
     """
     wait = signing_locked_for(actor)
     if wait:
-        raise TooManyAttempts(f"Too many wrong signing passwords: signing is paused for {math.ceil(wait / 60)} "
-                              "more minute(s). Nothing was signed.", retry_after=wait)
+        raise TooManyAttempts(f"Too many wrong signing passwords: signing is paused for "
+                              f"{counted(math.ceil(wait / 60), 'more minute')}. Nothing was signed.", retry_after=wait)
     if not isinstance(password, str) or not check_password(actor, password):
         audit.record(AuditAction.SIGNATURE_FAILED, actor=actor, role="reviewer", target=article, article=article,
                      revision=rev, details={"decision": decision})
@@ -363,11 +365,12 @@ def sign_decision(actor, article: Article, revision_number, decision, password, 
                    details=signature_details(signed, profile), action=AuditAction.DECISION_SIGNED)
     if decision == "request_changes":
         notify(article.writer, f"{actor.display_name} requested changes to “{article.title}”.",
-               f"/work/articles/{article.id}")
+               f"/work/articles/{article.id}", article=article, kind="changes_requested", detail=comment or "")
     elif article.state == ArticleState.APPROVED:
-        notify(article.writer, f"“{article.title}” revision {rev.number} is approved.", f"/work/articles/{article.id}")
+        notify(article.writer, f"“{article.title}” revision {rev.number} is approved.", f"/work/articles/{article.id}",
+               article=article, kind="approval", detail=comment or "")
         notify_role("editor", f"“{article.title}” revision {rev.number} is approved and ready to publish.",
-                    f"/work/articles/{article.id}/publish", exclude=article.writer)
+                    f"/work/articles/{article.id}/publish", exclude=article.writer, article=article, kind="approval")
     return signed
 
 

@@ -420,6 +420,8 @@ ACTIONS = [
     ("auth.code_failed", {}, "entered a wrong two-factor code while signing in"),
     ("account.preferences_changed", {"time_zone": {"from": "UTC", "to": "Europe/Berlin"}},
      "changed their time zone from UTC to Europe/Berlin"),
+    ("account.email_preference_changed", {"email": {"from": "hourly", "to": "daily"}},
+     "chose a daily digest for their notifications (was an hourly digest)"),
     ("rereview.scheduled", {"months": [12, 6], "due": "2031-01-01"},
      "set the re-review interval of “Eczema in winter” to every 6 months (next due 2031-01-01)"),
     ("auth.login", {"ip": "1.2.3.4"}, "signed in"),

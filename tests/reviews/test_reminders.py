@@ -14,7 +14,9 @@ from reviewflow.articles.models import Article
 from reviewflow.audit.models import AuditEvent
 from reviewflow.extensions import db as _db
 from reviewflow.extensions import utcnow
+from reviewflow.notifications.digests import send_digests
 from reviewflow.notifications.models import Notification, OutboxEmail
+from reviewflow.preferences.services import set_email_mode
 from reviewflow.reviews import reminders
 from reviewflow.reviews import services as reviews
 from reviewflow.reviews.models import ReviewAssignment
@@ -51,7 +53,10 @@ def _mails_to(db, user) -> int:
     return db.session.scalar(select(func.count()).select_from(OutboxEmail).where(OutboxEmail.to_address == user.email))
 
 
-def test_a_reminder_before_the_due_date_goes_out_once(db, cast):
+@pytest.mark.parametrize("mode", ["immediately", "hourly"])
+def test_a_reminder_before_the_due_date_goes_out_once(db, cast, mode):
+    """By e-mail as the reviewer chose: an e-mail of its own at once, or a line in the next hourly digest."""
+    set_email_mode(cast["rev"], mode)
     assignment = _assign(db, cast, due_in=3)
     before, mails = len(_notes(db, cast["rev"])), _mails_to(db, cast["rev"])  # the assignment's own notice
     assert _run(0).total == 0  # assigned today, and three days ahead is not yet "soon"
@@ -59,12 +64,19 @@ def test_a_reminder_before_the_due_date_goes_out_once(db, cast):
     assert (done.due_soon, done.overdue, done.editors) == (1, 0, 0)
     due = human_date(assignment.due_date)
     assert _notes(db, cast["rev"])[before:] == [f"Reminder: your review of “Eczema in winter” is due on {due}."]
+    if mode == "hourly":
+        assert _mails_to(db, cast["rev"]) == mails  # it waits for the digest, which carries it once
+        assert send_digests(now=utcnow() + timedelta(hours=1)) >= 1
     assert _mails_to(db, cast["rev"]) == mails + 1
+    reminder = _db.session.scalars(select(OutboxEmail.body).where(OutboxEmail.to_address == cast["rev"].email)
+                                   .order_by(OutboxEmail.id.desc())).first()
+    assert f"Reminder: your review of “Eczema in winter” is due on {due}." in reminder
     assert _reminder_events(db) == [{"reviewer": "Dana Okafor, M.D., Ph.D.", "reviewer_id": cast["rev"].id,
                                      "kind": "due_soon", "due_date": assignment.due_date.isoformat(),
                                      "actor_role": "system", "article_id": assignment.article_id}]
     for later in (1, 2, 3):
         assert _run(later).due_soon == 0
+    send_digests(now=utcnow() + timedelta(days=3))
     assert len(_reminder_events(db)) == 1 and _mails_to(db, cast["rev"]) == mails + 1
 
 
