@@ -258,8 +258,11 @@ def run_db(db: str, args, sizes: Sizes, driver: Driver) -> dict:
                         built_at=report.today(), sizes=sizes.__dict__)
             build_file.write_text(json.dumps(data))
             log(f"  built in {built.seconds:.0f} s")
-        elif build_file.exists():
-            data.update(json.loads(build_file.read_text()), reused=True)
+        else:
+            log("  migrating the reused data set to this code's schema…")
+            migrate(url)  # a data set built by an older release gains the newer tables and columns
+            if build_file.exists():
+                data.update(json.loads(build_file.read_text()), reused=True)
             result["sizes"] = data.get("sizes", result["sizes"])
             result["default_size"] = not quick and Sizes(**result["sizes"]) == Sizes()
         handles = discover(url)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from markupsafe import Markup
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, union_all
 from sqlalchemy.orm import lazyload, selectinload
 
 from reviewflow import paging
@@ -169,13 +169,31 @@ def reviews_in_progress(limit: int) -> InProgress:
                    today, today + timedelta(days=DUE_SOON_DAYS)), 1), else_=0)), 0))
         .select_from(ReviewAssignment).join(Article, Article.id == ReviewAssignment.article_id).where(_still_open())
     ).one()
-    undated = case((ReviewAssignment.due_date.is_(None), 1), else_=0)
-    rows = db.session.execute(
+    return InProgress(_first_in_progress(limit), int(total), int(overdue), int(soon))
+
+
+def _first_in_progress(limit: int) -> list[tuple]:
+    """The first ``limit`` open reviews in (no due date last, due date, id) order. The ids come from one walk
+    of the index on (status, due_date) per open status and per dated/undated half, each stopping after
+    ``limit`` rows (one UNION ALL), then the rows themselves: sorting every open review of the newsroom to
+    show a few was most of the editor's dashboard. Two queries and the eager loads."""
+    walks = []
+    for status in sorted(AssignmentStatus.OPEN):
+        for due, order in ((ReviewAssignment.due_date.is_not(None), (ReviewAssignment.due_date, ReviewAssignment.id)),
+                           (ReviewAssignment.due_date.is_(None), (ReviewAssignment.id,))):
+            walk = (select(ReviewAssignment.id).join(Article, Article.id == ReviewAssignment.article_id)
+                    .where(ReviewAssignment.status == status, due, Article.state.in_(ArticleState.UNDER_REVIEW))
+                    .order_by(*order).limit(limit).subquery())
+            walks.append(select(walk.c.id))
+    ids = list(db.session.scalars(union_all(*walks)))
+    if not ids:
+        return []
+    found = db.session.execute(
         select(ReviewAssignment, Article).join(Article, Article.id == ReviewAssignment.article_id)
-        .where(_still_open()).options(*list_options(), reviewer_profiles(ReviewAssignment.reviewer))
-        .order_by(undated, ReviewAssignment.due_date, ReviewAssignment.id).limit(limit)
+        .where(ReviewAssignment.id.in_(ids)).options(*list_options(), reviewer_profiles(ReviewAssignment.reviewer))
     ).unique().all()
-    return InProgress([tuple(r) for r in rows], int(total), int(overdue), int(soon))
+    found.sort(key=lambda row: (row[0].due_date is None, row[0].due_date or date.min, row[0].id))
+    return [tuple(row) for row in found[:limit]]
 
 
 def recently_completed(reviewer, limit: int = RECENT_LIMIT) -> list[tuple]:
