@@ -114,8 +114,6 @@ def register_request_hooks(app: Flask) -> None:
 def register_public_fastpath(app: Flask) -> None:
     """Anonymous readers' public pages answered from finished responses (``public.fastpath``): this
     process's memory, then the shared store, then Flask."""
-    from urllib.parse import urlsplit
-
     from reviewflow.public import aside
     from reviewflow.public.fastpath import PublicFastPath
     from reviewflow.public.pagecache import finished_store, public_cache
@@ -135,7 +133,15 @@ def register_public_fastpath(app: Flask) -> None:
 
     app.wsgi_app = PublicFastPath(app.wsgi_app, lambda: public_cache(app), "/articles/", cookies,
                                   store=lambda: finished_store(app), lists=lists, compose=aside.compose,
-                                  host=urlsplit(app.config.get("PUBLIC_URL") or "").netloc or None)
+                                  origin=_origin(app.config.get("PUBLIC_URL")))
+
+
+def _origin(public_url: str | None) -> str | None:
+    """``scheme://host`` of the public address, the fast path's key for every page (None without one)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(public_url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else None
 
 
 def register_template_helpers(app: Flask) -> None:

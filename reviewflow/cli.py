@@ -20,6 +20,7 @@ from reviewflow.errors import DomainError
 from reviewflow.extensions import db
 from reviewflow.notifications.digests import send_digests
 from reviewflow.notifications.services import send_outbox
+from reviewflow.public.finishing import finish_pages
 from reviewflow.publishing.services import queue_rereview_reminders, rereviews_due
 from reviewflow.reviews.reminders import remind_reviewers
 from reviewflow.textrules import counted
@@ -38,6 +39,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(remind_reviewers_command)
     app.cli.add_command(purge_idempotency_keys)
     app.cli.add_command(send_webhooks_command)
+    app.cli.add_command(finish_pages_command)
     backup.register(app)
 
 
@@ -215,3 +217,14 @@ def send_mail(limit, digests):
     if failed:
         sys.exit(1)
 
+
+
+@click.command("finish-pages")
+def finish_pages_command():
+    """Finish every live article's page and the lists for this release (after a deploy, before traffic)."""
+    from flask import current_app
+
+    good, bad = finish_pages(current_app._get_current_object(), log=click.echo)
+    click.echo(f"Finished {counted(good, 'public page')}" + (f"; {bad} answered otherwise." if bad else "."))
+    if bad:
+        sys.exit(1)

@@ -111,8 +111,8 @@ class PublicFastPath:
 
     def __init__(self, app: Callable, cache: Callable, prefix: str, cookies: Iterable[str],
                  store: Callable | None = None, lists: Callable | None = None, compose: Callable | None = None,
-                 host: str | None = None) -> None:
-        self.app, self.cache, self.prefix, self.host = app, cache, prefix, host
+                 origin: str | None = None) -> None:
+        self.app, self.cache, self.prefix, self.origin = app, cache, prefix, origin
         self.store, self.lists, self.compose = store or (lambda: None), lists, compose
         self.cookies = tuple(f"{name}=" for name in cookies)
 
@@ -129,13 +129,14 @@ class PublicFastPath:
         return not (cookie and any(name in cookie for name in self.cookies))
 
     def key(self, environ) -> str:
-        """The page's address. With ``PUBLIC_URL`` configured (``host``) a page does not depend on the Host
-        header, which is then left out: every server and any Host share one entry (and no client can make
-        rows by inventing Hosts); in development the request's own host is part of it."""
+        """The page's address. With ``PUBLIC_URL`` configured (``origin``: its scheme and host) a page is the
+        public address's page, whatever the request's Host header and scheme: every server, any Host and the
+        ``finish-pages`` command share one entry (and no client can make rows by inventing Hosts); in
+        development the request's own scheme and host are part of it."""
         query = environ.get("QUERY_STRING", "")
-        host = self.host or environ.get("HTTP_HOST") or environ.get("SERVER_NAME")
-        return (f"{environ.get('wsgi.url_scheme')}://{host}"
-                f"{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO')}{'?' + query if query else ''}")
+        origin = self.origin or (f"{environ.get('wsgi.url_scheme')}://"
+                                 f"{environ.get('HTTP_HOST') or environ.get('SERVER_NAME')}")
+        return f"{origin}{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO')}{'?' + query if query else ''}"
 
     def __call__(self, environ, start_response):
         if not self.eligible(environ):

@@ -127,7 +127,7 @@ def test_with_a_public_address_every_host_shares_one_finished_page(app, db, thre
         again = two.get(f"/articles/{slug}", headers={"Host": "anything.example"})
         assert first.status_code == again.status_code == 200 and two.requests == 0
         assert again.get_data() == first.get_data()
-        assert [k for k in _rows(db) if slug in k] == [f"http://health.example.org/articles/{slug}"]
+        assert [k for k in _rows(db) if slug in k] == [f"https://health.example.org/articles/{slug}"]
     finally:
         one.close()
         two.close()
@@ -345,3 +345,28 @@ def test_readers_get_a_fresh_render_of_the_current_data_whatever_the_changes(app
             suppress_health_check=list(HealthCheck)))
     finally:
         fresh.close()
+
+
+# Finishing ahead of readers (after a deploy) ------------------------------------------------------------
+
+def test_finish_pages_leaves_no_live_page_for_a_reader_to_render(app, db, three):
+    """``flask finish-pages`` asks for every live article and the lists on the public address: afterwards
+    another process answers each of them from the shared store, rendering nothing."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    finisher = Process(url, PUBLIC_URL="https://health.example.org")
+    reader = Process(url, PUBLIC_URL="https://health.example.org")
+    try:
+        with finisher.app.app_context():
+            result = finisher.app.test_cli_runner().invoke(args=["finish-pages"])
+        assert result.exit_code == 0, result.output
+        assert "Finished 8 public pages." in result.output  # 3 articles, /articles, 2 feeds, sitemap, robots
+        assert finisher.requests == 8
+        for article in three:
+            answer = reader.get(f"/articles/{article.slug}", headers={"Host": "web-2.internal"})
+            assert answer.status_code == 200 and article.title in answer.get_data(as_text=True)
+        assert reader.get("/articles").status_code == 200
+        assert reader.requests == 0, "a reader's request rendered a page the command should have finished"
+        assert {f"https://health.example.org/articles/{a.slug}" for a in three} <= set(_rows(db))
+    finally:
+        finisher.close()
+        reader.close()
