@@ -30,20 +30,24 @@ def preferences():
     chosen = posted.get("time_zone", me.time_zone)
     mode = posted.get("email_mode", email_mode(me).value)
     with refusal_to(None, InvalidInput) as refused:
-        if "email_mode" in posted:
-            changed = services.set_email_mode(me, mode)
-            db.session.commit()
-            flash(EMAIL_SAVED[EmailMode(mode)] if changed else "Nothing changed.", "success" if changed else "info")
-            return redirect(url_for("preferences.preferences"), code=303)
         if request.method == "POST":
-            changed = services.set_time_zone(me, chosen)
-            db.session.commit()
-            flash(f"Times are now shown in {me.time_zone}." if changed else "Nothing changed.",
-                  "success" if changed else "info")
-            return redirect(url_for("preferences.preferences"), code=303)
+            return _save(me, mode if "email_mode" in posted else None, chosen)
     field = refused.error.field if refused else None
     return render_template("preferences/preferences.html", zones=services.ZONES, chosen=chosen,
                            error=refused.message if field == "time_zone" else None,
                            modes=list(EmailMode), mode=mode,
                            mode_error=refused.message if field == "email_mode" else None,
                            now=when(utcnow())), refused.status
+
+
+def _save(me, mode: str | None, zone: str):
+    """The e-mail choice when that form was sent (``mode``), else the time zone; then back to the page."""
+    if mode is not None:
+        changed = services.set_email_mode(me, mode)
+        message = EMAIL_SAVED[EmailMode(mode)]
+    else:
+        changed = services.set_time_zone(me, zone)
+        message = f"Times are now shown in {me.time_zone}."
+    db.session.commit()
+    flash(message if changed else "Nothing changed.", "success" if changed else "info")
+    return redirect(url_for("preferences.preferences"), code=303)
