@@ -123,25 +123,29 @@ def notification_list():
     """The person's notifications grouped by article, newest group first (``?before=``/``?after=``
     cursors). A POST marks read one group (``article``, or ``notification`` for one about no article:
     404 unless it is the person's own) and stays on the page, or all of them."""
-    user = _me()
-    keyset = inbox.KEYSET
+    user, keyset = _me(), inbox.KEYSET
     if request.method == "POST":
-        if "article" in request.form or "notification" in request.form:
-            marked = inbox.mark_group_read(user, article=request.form.get("article"),
-                                           notification=request.form.get("notification"))
-            db.session.commit()
-            flash(f"{counted(marked, 'notification')} marked as read." if marked else "Nothing new there.", "success")
-            here = ({name: request.args[name] for name in (keyset.next, keyset.prev) if name in request.args}
-                    if keyset.read(request.args) else {})
-            return redirect(url_for("articles.notifications", **here), code=303)
-        notices.mark_all_read(user)
-        db.session.commit()
-        flash("All notifications are marked as read.", "success")
-        return redirect(url_for("articles.notifications"), code=303)
+        return _mark_read(user, keyset)
     page = inbox.groups_page(user, keyset.read(request.args), current_app.config["PER_PAGE"])
     keyset.link(page, "articles.notifications")
     return render_template("articles/notifications.html", page=page, unread=notices.unread_count(user),
                            email_mode=notices.email_mode(user))
+
+
+def _mark_read(user, keyset):
+    """Mark one group read (staying on the page the person was on), or all of them."""
+    if "article" in request.form or "notification" in request.form:
+        marked = inbox.mark_group_read(user, article=request.form.get("article"),
+                                       notification=request.form.get("notification"))
+        db.session.commit()
+        flash(f"{counted(marked, 'notification')} marked as read." if marked else "Nothing new there.", "success")
+        here = ({name: request.args[name] for name in (keyset.next, keyset.prev) if name in request.args}
+                if keyset.read(request.args) else {})
+        return redirect(url_for("articles.notifications", **here), code=303)
+    notices.mark_all_read(user)
+    db.session.commit()
+    flash("All notifications are marked as read.", "success")
+    return redirect(url_for("articles.notifications"), code=303)
 
 
 # Writing ---------------------------------------------------------------------------
