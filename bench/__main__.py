@@ -184,7 +184,7 @@ def empty_store(database_url: str) -> int:
 
 
 def store_builds(database_url: str) -> dict[str, int]:
-    """The shared store's rows by the build that finished them (``pagecache.build_id``)."""
+    """The shared store's rows by the build that finished them (``store.build_id``)."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(database_url)

@@ -112,8 +112,8 @@ def test_store_builds_counts_the_finished_pages_of_each_build(app, db):
     from bench.__main__ import store_builds
     from reviewflow.public.models import FinishedPage
 
-    for key, build in (("a", "one"), ("b", "one"), ("c", "two")):
-        db.session.add(FinishedPage(key=key, scope=1, generation=1, build=build, status=200, meta="{}", body=b""))
+    for key, made_by in (("a", "one"), ("b", "one"), ("c", "two")):
+        db.session.add(FinishedPage(key=key, scope=1, generation=1, build=made_by, status=200, meta="{}", body=b""))
     db.session.commit()
     db.session.remove()
     assert store_builds(app.config["SQLALCHEMY_DATABASE_URI"]) == {"one": 2, "two": 1}

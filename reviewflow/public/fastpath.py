@@ -4,7 +4,7 @@ A published version never changes, so its page is the same bytes for every reade
 signed in. The first anonymous request anywhere renders it through Flask as usual; the view hands
 the finished page to this middleware (``share``: its scope, and for a live article the page with
 its "more articles" left out, ``public.aside``), which keeps status, headers and body in the
-process's cache (``pagecache.TTLCache``) and in the shared store (``pagecache.FinishedStore``). A
+process's cache (``pagecache.TTLCache``) and in the shared store (``store.FinishedStore``). A
 process that does not hold a page asks the store, one indexed query, before rendering: so a
 restarted worker, or one that has just evicted a changed article, does not render what another
 has already finished.

@@ -13,7 +13,7 @@ import config
 from reviewflow import create_app
 from reviewflow.auth import services as accounts
 from reviewflow.extensions import db as _db
-from reviewflow.public import pagecache
+from reviewflow.public import store
 from reviewflow.public.pagecache import LISTS, public_cache
 from reviewflow.publishing import services as publishing
 from reviewflow.site import services as site
@@ -155,8 +155,8 @@ def test_a_row_built_from_data_older_than_a_change_is_never_served(app, client, 
     db.session.commit()
     assert key not in _rows(db)  # the change's own transaction deleted it
     import json
-    store = pagecache.finished_store(app)
-    assert store.save(key, stale.scope, stale.generation, stale.status, json.loads(stale.meta), bytes(stale.body))
+    shared = store.finished_store(app)
+    assert shared.save(key, stale.scope, stale.generation, stale.status, json.loads(stale.meta), bytes(stale.body))
     assert other.get(f"/articles/{eczema.slug}").status_code == 410
     assert other.requests == 1  # rendered afresh: the stale row was refused
 
