@@ -198,19 +198,7 @@ def restore_backup(path: Path, say=lambda line: None) -> RestoreReport:
     say(f"Schema at revision {backup.revision}" + ("." if was == backup.revision else " (created)." if was is None
                                                     else f" (the empty database's, migrated from {was})."))
     started = time.perf_counter()
-    try:
-        with engine.begin() as conn:
-            if conn.dialect.name == "sqlite":
-                conn.exec_driver_sql("BEGIN IMMEDIATE")  # the whole load in one transaction, as on PostgreSQL
-            _load(conn, backup)
-            sequences = reset_sequences(conn, backup.specs)
-            problems = compare_database(conn, backup.specs)
-            if problems:
-                raise BackupError("the rows loaded do not read back as the manifest says, so nothing was kept:\n  "
-                                  + "\n  ".join(problems))
-    except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as exc:  # COPY raises the driver's own errors
-        raise BackupError(f"the database refused the rows, so nothing was kept (the schema at revision "
-                          f"{backup.revision} stays, empty): {first_line(exc)}") from exc
+    sequences = _load_checked(engine, backup)
     load_seconds = time.perf_counter() - started
     say(f"Loaded {backup.rows:,} rows into {len(backup.specs)} tables in one transaction in {load_seconds:.2f} s; "
         "read back, every table's row count and SHA-256 match the manifest."
@@ -227,6 +215,25 @@ def restore_backup(path: Path, say=lambda line: None) -> RestoreReport:
     result = audit.verify(record_result=False)
     return RestoreReport(m, len(backup.specs), backup.rows, load_seconds, sequences, upgraded_from, result,
                          "" if result.ok else key_problem(engine))
+
+
+def _load_checked(engine: Engine, backup: Backup) -> int:
+    """Load every row in one transaction, reset the sequences and read every table back against the
+    manifest; commits only when they all match. Returns how many sequences were reset."""
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # the whole load in one transaction, as on PostgreSQL
+            _load(conn, backup)
+            sequences = reset_sequences(conn, backup.specs)
+            problems = compare_database(conn, backup.specs)
+            if problems:
+                raise BackupError("the rows loaded do not read back as the manifest says, so nothing was kept:\n  "
+                                  + "\n  ".join(problems))
+    except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as exc:  # COPY raises the driver's own errors
+        raise BackupError(f"the database refused the rows, so nothing was kept (the schema at revision "
+                          f"{backup.revision} stays, empty): {first_line(exc)}") from exc
+    return sequences
 
 
 def first_line(exc: Exception) -> str:
