@@ -192,6 +192,8 @@ def test_a_publish_evicts_its_article_not_the_others_yet_their_lists_follow(app,
     other.later()
     before = other.requests
     assert "Humidifiers" in other.get(f"/articles/{eczema.slug}").get_data(as_text=True)
+    # it read the stamps and evicted eczema only: the others are still in its memory, not refetched
+    assert {f"http://localhost/articles/{a.slug}" for a in (acne, pills)} <= _keys(other.app)
     pills_now = other.get(f"/articles/{pills.slug}")
     assert other.requests == before + 1  # only the published article was rendered again
     assert pills_now.get_data() == client.get(f"/articles/{pills.slug}").get_data()

@@ -160,3 +160,17 @@ def test_a_warm_page_is_renewed_with_one_small_query_not_rebuilt(app, client, db
     finally:
         event.remove(db.engine, "before_cursor_execute", listener)
     assert statements and all("public_state" in s for s in statements), statements
+
+
+def test_a_published_review_s_change_reaches_its_article_through_its_version(app, db, cast):
+    """Published reviews are written with their version today; a review row changed on its own (a data repair,
+    a later feature) must still reach the article's pages: its token names the version, which names the article
+    (and a reviewer's token names every article they wrote or reviewed, and the lists)."""
+    from reviewflow.public.pagecache import _expand
+    from reviewflow.publishing.models import PublishedVersion
+
+    article = make_article(cast["writer"], "published", reviewer=cast["rev"], editor=cast["editor"])
+    version = db.session.query(PublishedVersion).filter_by(article_id=article.id).one()
+    assert _expand(db.session, {("version", version.id)}) == {article.id}
+    assert _expand(db.session, {("version", None)}) == set()
+    assert _expand(db.session, {article.id, ("person", cast["rev"].id)}) == {article.id, LISTS}
