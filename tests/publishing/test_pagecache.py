@@ -78,6 +78,28 @@ def test_a_page_built_across_a_move_is_not_kept():
     assert cache.get("a") is None
 
 
+def test_each_miss_keeps_its_own_counter_while_others_are_put():
+    """Two readers miss two pages at once; one page is put, then a change lands: the other page, built from
+    data older than the change, is still refused (its miss noted the counter, whatever was put since)."""
+    clock, counter, stamps = Clock(), [5], {}
+    cache = _cache(counter, clock, stamps, size=100)
+    assert cache.get("a") is None and cache.get("b") is None  # both note 5
+    assert cache.put("a", "page a", scope=7)
+    counter[0], stamps[8] = 6, 6
+    clock.now += 1.0
+    assert not cache.put("b", "old page b", scope=8)
+    assert cache.get("a") == "page a"
+
+
+def test_the_notes_of_misses_never_put_are_bounded():
+    clock, counter = Clock(), [5]
+    cache = _cache(counter, clock, size=2)
+    for n in range(50):  # readers whose pages were never kept (errors, signed-in answers)
+        cache.get(f"miss {n}")
+    cache.put("miss 0", "page", scope=1)
+    assert len(cache.pending) <= 4 * cache.size
+
+
 def test_a_change_shows_within_one_ttl_of_its_commit():
     clock, counter, stamps = Clock(), [1], {}
     cache = _cache(counter, clock, stamps)
