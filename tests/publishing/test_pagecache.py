@@ -158,6 +158,9 @@ def test_what_readers_see_bumps_the_counter_once_per_transaction_and_staff_work_
     reviews.assign_reviewer(cast["editor"], article, cast["rev2"].id)  # staff work: not public
     db.session.commit()
     assert _generation() == before
+    make_article(cast["writer"], "draft", title="A new draft")  # a new article is not public yet
+    make_user("writer")  # nor is a new person
+    assert _generation() == before
     other = make_article(cast["writer"], "published", reviewer=cast["rev"], editor=cast["editor"], title="Other")
     assert _generation() > before  # a publish
     before = _generation()
