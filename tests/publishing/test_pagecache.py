@@ -146,6 +146,11 @@ def test_bounded_by_bytes_least_recently_used_first_out():
     cache.put("d", Entry("200 OK", (), (body,), None, None), scope=1)
     assert cache.get("b") is None and cache.get("a") is not None and cache.get("d") is not None
     assert cache.bytes <= 3 * 10_600
+    for n in range(20):  # many pages through a small cache: its index of scopes forgets what left
+        cache.get(f"page {n}")
+        cache.put(f"page {n}", Entry("200 OK", (), (body,), None, None), scope=100 + n)
+    indexed = set().union(*cache.scopes.values())
+    assert indexed == set(cache.data) and len(cache.scopes) <= 3
 
 
 def _generation() -> int:
