@@ -204,3 +204,29 @@ def test_a_published_review_s_change_reaches_its_article_through_its_version(app
     assert _expand(db.session, {("version", version.id)}) == {article.id}
     assert _expand(db.session, {("version", None)}) == set()
     assert _expand(db.session, {article.id, ("person", cast["rev"].id)}) == {article.id, LISTS}
+
+
+def test_only_what_public_pages_show_of_a_person_or_an_article_is_a_public_change(app, db, cast):
+    from reviewflow.public.pagecache import _scopes_of
+
+    writer = cast["writer"]
+    article = make_article(writer, "published", reviewer=cast["rev"], editor=cast["editor"])
+    writer.email = "wren.new@example.org"  # not shown on any public page
+    assert _scopes_of(writer) == set()
+    writer.name = "Wren Alder-Moss"  # the writer's public page and bylines
+    assert _scopes_of(writer) == {("person", writer.id)}
+    db.session.rollback()
+    article.rereview_months = 6  # staff bookkeeping
+    assert _scopes_of(article) == set()
+    article.slug = "a-new-address"
+    assert _scopes_of(article) == {article.id, LISTS}
+    db.session.rollback()
+
+
+def test_bounded_by_entries_least_recently_used_first_out():
+    clock, counter = Clock(), [1]
+    cache = _cache(counter, clock, size=2)
+    for key in "abc":
+        cache.get(key)
+        cache.put(key, key, scope=1)
+    assert len(cache.data) == 2 and cache.get("a") is None and cache.get("c") == "c"
