@@ -99,9 +99,10 @@ def share(environ, scope: int, parts=None, aside=None, etag=None) -> None:
 
 
 def request_id(given: str) -> str:
-    """The client's ``X-Request-ID`` when it is letters, digits and hyphens (cut to 64 characters), else a
-    fresh random one: it goes into the audit trail and the response."""
-    return given[:64] if given and given.replace("-", "").isalnum() else os.urandom(16).hex()
+    """The client's ``X-Request-ID`` when it is ASCII letters, digits and hyphens (cut to 64 characters), else
+    a fresh random one: it goes into the audit trail and the response."""
+    bare = given.replace("-", "")
+    return given[:64] if bare.isascii() and bare.isalnum() else os.urandom(16).hex()
 
 
 class PublicFastPath:
