@@ -57,3 +57,37 @@ def test_pages_with_a_query_string_stay_in_memory_only(client, db, live):
     keys = list(db.session.execute(text("SELECT key FROM finished_pages")).scalars())
     assert any(k.endswith("/articles") for k in keys)
     assert not [k for k in keys if "?" in k]
+
+
+def _render_count(app):
+    from flask import request_started
+
+    seen = []
+    request_started.connect(lambda sender, **extra: seen.append(1), app, weak=False)
+    return seen
+
+
+def test_only_get_and_head_are_answered_from_memory(app, client, live):
+    assert client.get(f"/articles/{live.slug}").status_code == 200  # kept
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
+        assert client.open(f"/articles/{live.slug}", method=method).status_code == 405, method
+    assert client.head(f"/articles/{live.slug}").status_code == 200
+
+
+def test_a_reader_with_an_unrelated_cookie_is_served_from_memory_a_signed_in_one_is_not(app, client, live):
+    client.get(f"/articles/{live.slug}")
+    renders = _render_count(app)
+    client.set_cookie("theme", "dark")
+    assert client.get(f"/articles/{live.slug}").status_code == 200
+    assert renders == []
+    client.set_cookie(app.config.get("SESSION_COOKIE_NAME", "session"), "anything")
+    client.get(f"/articles/{live.slug}")
+    assert renders == [1]
+
+
+def test_an_unreadable_if_modified_since_gets_the_page_not_a_304(client, live):
+    first = client.get(f"/articles/{live.slug}")
+    again = client.get(f"/articles/{live.slug}", headers={"If-Modified-Since": "last Tuesday"})
+    assert again.status_code == 200 and again.get_data() == first.get_data()
+    fresh = client.get(f"/articles/{live.slug}", headers={"If-Modified-Since": first.headers["Last-Modified"]})
+    assert fresh.status_code == 304
