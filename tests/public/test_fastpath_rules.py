@@ -91,3 +91,10 @@ def test_an_unreadable_if_modified_since_gets_the_page_not_a_304(client, live):
     assert again.status_code == 200 and again.get_data() == first.get_data()
     fresh = client.get(f"/articles/{live.slug}", headers={"If-Modified-Since": first.headers["Last-Modified"]})
     assert fresh.status_code == 304
+
+
+def test_a_query_string_on_an_article_s_address_is_never_kept(app, client, live):
+    from reviewflow.public.pagecache import public_cache
+
+    assert client.get(f"/articles/{live.slug}?utm_source=newsletter").status_code == 200
+    assert not [k for k in public_cache(app).data if isinstance(k, str) and "utm_source" in k]
