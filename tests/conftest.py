@@ -1,8 +1,15 @@
-"""Shared fixtures: ``app``, ``db``, ``client``, ``login`` and plain factories.
+"""Shared fixtures: ``app``, ``db``, ``client``, ``login``, ``api``, ``cast`` and plain factories.
 
-The database is ``REVIEWFLOW_TEST_DATABASE_URL`` when set (PostgreSQL in CI), else a
-fresh SQLite file per test. Each test starts from an empty schema built with
-``create_all`` (the audit triggers and chain head are attached to it as in the migration).
+The database is ``REVIEWFLOW_TEST_DATABASE_URL`` when set (PostgreSQL in CI), else a SQLite file.
+Its schema is built once (per pytest-xdist worker: a database of its own on PostgreSQL, named after
+the worker) and each test runs inside one transaction rolled back at its end: the app's commits
+become releases of SAVEPOINTs. Code that opens its own connection with ``db.engine.connect()`` to
+read (the audit verification) is lent the test's connection, so it sees what the test wrote.
+
+A test that needs real commits, because another connection, thread or process must see its data or
+it changes the schema, is marked ``@pytest.mark.real_commits``: it gets today's fresh schema (a
+SQLite file of its own, or the PostgreSQL schema dropped and made again) and commits for real.
+A test that commits outside the test's transaction without the marker fails at its end.
 """
 from __future__ import annotations
 
@@ -10,31 +17,182 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
-from flask import g
-from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, Session
 
-from reviewflow import create_app
-from reviewflow.extensions import db as _db
-from tests.factories import PASSWORD, empty_schema, make_user, token_for
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist, a PostgreSQL database of this worker's own (``<name>_gw0``…), made when missing;
+    the environment variable then names it, so every app, helper and subprocess of this worker uses it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url.startswith("postgresql") or not worker:
+        return url
+    import psycopg
+    from sqlalchemy.engine import make_url
 
-PG_URL = os.environ.get("REVIEWFLOW_TEST_DATABASE_URL", "")
+    parsed = make_url(url)
+    name = f"{parsed.database}_{worker}"
+    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    url = parsed.set(database=name).render_as_string(hide_password=False)
+    os.environ["REVIEWFLOW_TEST_DATABASE_URL"] = url
+    return url
+
+
+# Before ``config`` is imported: its TestConfig reads the variable.
+PG_URL = _worker_database(os.environ.get("REVIEWFLOW_TEST_DATABASE_URL", ""))
+
+import flask_sqlalchemy.session  # noqa: E402
+import pytest  # noqa: E402
+from sqlalchemy import event, inspect, text  # noqa: E402
+from sqlalchemy.orm import ORMExecuteState, Session  # noqa: E402
+
+from reviewflow.extensions import db as _db  # noqa: E402
+from reviewflow.publishing.services import public_cache  # noqa: E402
+from tests.factories import PASSWORD, Clock, empty_schema, make_app, make_user, token_for  # noqa: E402
+
+#: Marker: this test commits for real on a fresh schema (other connections, threads or processes see it).
+REAL_COMMITS = "real_commits"
+
+
+def _get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+    """Flask-SQLAlchemy's ``get_bind``, except that a session made with ``bind=`` (a test's connection)
+    uses it, as a plain SQLAlchemy session does."""
+    if bind is None and self.bind is not None:
+        return self.bind
+    return _fsa_get_bind(self, mapper, clause, bind, **kwargs)
+
+
+_fsa_get_bind = flask_sqlalchemy.session.Session.get_bind
+flask_sqlalchemy.session.Session.get_bind = _get_bind
+
+
+@pytest.fixture(scope="session")
+def _suite_database(tmp_path_factory) -> str:
+    """The database the transactional tests share: the PostgreSQL one, or a SQLite file for this process."""
+    return PG_URL or f"sqlite:///{tmp_path_factory.getbasetemp() / 'suite.db'}"
+
+
+#: Whether this process has built the shared schema yet (a run always starts from a new one).
+_BUILT: dict[str, bool] = {}
+SENTINEL = "rf_test_schema_built"
+
+
+def _use_savepoints_on_sqlite(engine) -> None:
+    """pysqlite's own transaction handling breaks SAVEPOINT: leave it off and emit BEGIN ourselves
+    (SQLAlchemy's documented recipe for "Serializable isolation / Savepoints / Transactional DDL")."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _autocommit_driver(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+
+def _schema_is_ready(engine, url: str) -> bool:
+    """The shared schema is there and untouched: built by this process, and its sentinel table not
+    dropped since (a ``real_commits`` test or a module's own fixture drops the PostgreSQL schema)."""
+    if not _BUILT.get(url):
+        return False
+    with engine.connect() as conn:
+        return inspect(conn).has_table(SENTINEL)
+
+
+def _build_schema(engine, url: str) -> None:
+    empty_schema()
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE {SENTINEL} (id INTEGER)"))
+    _BUILT[url] = True
+
+
+def _left_behind(conn) -> str:
+    """What a test committed outside its transaction, found once that transaction is rolled back."""
+    seq = conn.execute(text("SELECT seq FROM audit_head WHERE id = 1")).scalar()
+    users = conn.execute(text("SELECT count(*) FROM users")).scalar()
+    if seq == 0 and users == 0:
+        return ""
+    return f"the audit chain head is at {seq} and {users} people are stored"
+
+
+class _LentConnection:
+    """The test's connection, lent to code that opens one of its own with ``db.engine.connect()``:
+    it reads in the test's transaction, and its ``close`` (the end of its ``with``) leaves it open."""
+
+    def __init__(self, conn) -> None:
+        self._conn = conn
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def _refuse(self, *args, **kwargs):
+        raise RuntimeError("this code commits on a connection of its own; mark the test "
+                           f"@pytest.mark.{REAL_COMMITS}")
+
+    begin = commit = rollback = _refuse
 
 
 @pytest.fixture
-def app(tmp_path, monkeypatch):
-    url = PG_URL or f"sqlite:///{tmp_path / 'test.db'}"
+def app(request, tmp_path):
+    """The app inside an app context, its session joined to one transaction rolled back at the end
+    (``@pytest.mark.real_commits``: a fresh schema and real commits instead)."""
+    if request.node.get_closest_marker(REAL_COMMITS):
+        application = make_app(PG_URL or f"sqlite:///{tmp_path / 'test.db'}")
+        with application.app_context():
+            empty_schema()
+            yield application
+            _db.session.remove()
+            _db.engine.dispose()
+        return
 
-    class Cfg(__import__("config").TestConfig):
-        SQLALCHEMY_DATABASE_URI = url
-
-    application = create_app(Cfg)
+    url = request.getfixturevalue("_suite_database")
+    application = make_app(url)
     with application.app_context():
-        empty_schema()
-        yield application
+        engine = _db.engine
+        _use_savepoints_on_sqlite(engine)
+        if not _schema_is_ready(engine, url):
+            _build_schema(engine, url)
+        connection = engine.connect()
+        outer = connection.begin()
+        factory = _db.session.session_factory
+        options = dict(factory.kw)
+        factory.configure(bind=connection, join_transaction_mode="create_savepoint")
         _db.session.remove()
-        _db.engine.dispose()
+        engine.connect = lambda: _LentConnection(connection)
+        try:
+            yield application
+        finally:
+            del engine.connect
+            try:
+                _db.session.remove()
+            finally:
+                factory.kw.clear()
+                factory.kw.update(options)
+                try:
+                    outer.rollback()
+                except Exception:
+                    connection.invalidate()
+                finally:
+                    connection.close()
+            with engine.connect() as conn:
+                leak = _left_behind(conn)
+            if leak:
+                _BUILT[url] = False  # the next test builds the schema again
+            engine.dispose()
+    if leak:
+        pytest.fail(f"this test committed outside its transaction ({leak}): mark it "
+                    f"@pytest.mark.{REAL_COMMITS}", pytrace=False)
 
 
 @pytest.fixture
@@ -88,36 +246,26 @@ def cast(db):
     }
 
 
+@pytest.fixture
+def public_clock(app) -> Clock:
+    """The app's own cache of public pages (the one the fast path and the views share) on a clock the
+    test moves: ``public_clock.now += app.config["PUBLIC_CACHE_SECONDS"]`` instead of sleeping."""
+    tick = Clock()
+    public_cache(app).clock = tick
+    return tick
+
+
 def pytest_report_header(config):
     """Say which database the suite runs on, so a CI log shows both runs really happened."""
     if PG_URL:
-        return f"reviewflow test database: PostgreSQL ({PG_URL.rsplit('@', 1)[-1]})"
-    return "reviewflow test database: SQLite (a fresh file per test)"
+        return f"reviewflow test database: PostgreSQL ({PG_URL.rsplit('@', 1)[-1]}; a database per xdist worker)"
+    return "reviewflow test database: SQLite (a file per xdist worker; real_commits tests: a file each)"
 
 
 @pytest.fixture
 def is_postgres(app) -> bool:
     """True when the suite runs on PostgreSQL (REVIEWFLOW_TEST_DATABASE_URL)."""
     return _db.engine.dialect.name == "postgresql"
-
-
-@pytest.fixture(autouse=True)
-def _each_request_loads_its_own_user(request):
-    """Authenticate every test request from its own cookie, as in production.
-
-    The ``app`` fixture keeps one app context open for the whole test, and requests made
-    inside it share that context's ``g``, where Flask-Login caches the signed-in user. Without
-    this, a second client (or a copied cookie, or a deactivated account) would silently act
-    as whoever signed in last. Only tests that use ``app`` are touched.
-    """
-    if "app" in request.fixturenames:
-        application = request.getfixturevalue("app")
-
-        def _forget_cached_user() -> None:
-            g.pop("_login_user", None)
-
-        application.before_request_funcs.setdefault(None, []).insert(0, _forget_cached_user)
-    yield
 
 
 # N+1 guard ---------------------------------------------------------------------------------
@@ -132,6 +280,8 @@ _DROPPED = "tests.dropped_relationships"
 
 def pytest_configure(config):
     config.addinivalue_line("markers", f"{ALLOW_LAZY_LOAD}: let ORM lazy loads emit SQL in this test")
+    config.addinivalue_line("markers", f"{REAL_COMMITS}: a fresh schema and real commits, not a rolled-back "
+                                       "transaction (for tests whose data another connection, thread or process reads)")
 
 
 def _note_dropped(state, attrs) -> None:

@@ -347,10 +347,8 @@ def test_assign_unavailable_reviewer_is_409(api, cast, db, who):
     article = make_article(cast["writer"], "submitted")
     before = event_count()
     response = api(cast["editor"], "POST", f"/articles/{article.id}/assignments", json={"reviewer_id": cast[who].id})
-    if who == "writer":  # the writer is not a reviewer at all
-        assert response.status_code in (400, 409)
-    else:
-        assert_error(response, 409, "reviewer_unavailable")
+    # The article's own writer (not a reviewer at all) cannot be assigned either (PRODUCT.md: 409).
+    assert_error(response, 409, "reviewer_unavailable")
     assert event_count() == before
 
 
@@ -671,7 +669,7 @@ def test_publish_refused_unless_that_revision_is_approved(api, cast, in_review):
 def test_publish_a_revision_that_is_not_the_approved_one_is_409(api, cast, db):
     article = make_article(cast["writer"], "approved", reviewer=cast["rev"], editor=cast["editor"])
     response = api(cast["editor"], "POST", f"/articles/{article.id}/publish", json={"revision": 2})
-    assert response.status_code in (404, 409)
+    assert_error(response, 409, "stale_revision")  # PRODUCT.md: 409 unless that exact revision is approved
     articles.save_revision(cast["writer"], article, article.title, BODY + "\nx\n", 1, "late edit")
     db.session.commit()
     assert_error(api(cast["editor"], "POST", f"/articles/{article.id}/publish", json={"revision": 1}), 409,
@@ -679,9 +677,12 @@ def test_publish_a_revision_that_is_not_the_approved_one_is_409(api, cast, db):
 
 
 @pytest.mark.parametrize("who", ["writer", "rev", "admin"])
-def test_publish_only_by_editors(api, cast, db, who):
+@pytest.mark.parametrize("revision", [1, 2])
+def test_publish_only_by_editors(api, cast, db, who, revision):
+    """403 whatever the revision asked for, one that does not exist (yet) too: refusals come in order."""
     article = make_article(cast["writer"], "approved", reviewer=cast["rev"], editor=cast["editor"])
-    assert_error(api(cast[who], "POST", f"/articles/{article.id}/publish", json={"revision": 1}), 403, "forbidden")
+    assert_error(api(cast[who], "POST", f"/articles/{article.id}/publish", json={"revision": revision}), 403,
+                 "forbidden")
 
 
 def test_editor_cannot_publish_own_article(api, cast, db):
