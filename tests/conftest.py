@@ -14,7 +14,7 @@ A test that commits outside the test's transaction without the marker fails at i
 from __future__ import annotations
 
 import os
-import sys
+import traceback
 from pathlib import Path
 
 
@@ -77,10 +77,29 @@ _BUILT: dict[str, bool] = {}
 SENTINEL = "rf_test_schema_built"
 
 
-def _use_savepoints_on_sqlite(engine) -> None:
-    """pysqlite's own transaction handling breaks SAVEPOINT: leave it off and emit BEGIN ourselves
-    (SQLAlchemy's documented recipe for "Serializable isolation / Savepoints / Transactional DDL")."""
-    if engine.dialect.name != "sqlite":
+def _raw(conn, sql: str) -> None:
+    """``sql`` on the driver's own cursor, unseen by ``before_cursor_execute`` listeners."""
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql)
+    finally:
+        cursor.close()
+
+
+def _transactional_engine(engine) -> None:
+    """Make the per-test engine fit a test inside one transaction.
+
+    SQLite: pysqlite's own transaction handling breaks SAVEPOINT, so it is left off and BEGIN is
+    emitted here (SQLAlchemy's documented recipe, "Serializable isolation / Savepoints / Transactional
+    DDL"). Both databases: BEGIN and the SAVEPOINT statements that stand for the app's transactions go
+    straight to the driver, so tests that count statements see what production sends (its COMMITs are
+    not statements either).
+    """
+    dialect = engine.dialect
+    dialect.do_savepoint = lambda conn, name: _raw(conn, f"SAVEPOINT {name}")
+    dialect.do_release_savepoint = lambda conn, name: _raw(conn, f"RELEASE SAVEPOINT {name}")
+    dialect.do_rollback_to_savepoint = lambda conn, name: _raw(conn, f"ROLLBACK TO SAVEPOINT {name}")
+    if dialect.name != "sqlite":
         return
 
     @event.listens_for(engine, "connect")
@@ -89,7 +108,7 @@ def _use_savepoints_on_sqlite(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn) -> None:
-        conn.exec_driver_sql("BEGIN")
+        _raw(conn, "BEGIN")
 
 
 def _schema_is_ready(engine, url: str) -> bool:
@@ -160,7 +179,7 @@ def app(request, tmp_path):
     application = make_app(url)
     with application.app_context():
         engine = _db.engine
-        _use_savepoints_on_sqlite(engine)
+        _transactional_engine(engine)
         if not _schema_is_ready(engine, url):
             _build_schema(engine, url)
         connection = engine.connect()
@@ -299,31 +318,26 @@ def _note_reloaded(state, context, attrs) -> None:
         state.info.pop(_DROPPED, None)
 
 
-def _read_through_attribute(frame) -> bool:
-    """True when the lazy load runs because code read the attribute, as an N+1 does row after row.
-
-    False when an eager loader re-applies itself, one object at a time, while an expired object is
-    refreshed: SQLAlchemy routes that through the lazy loader too.
-    """
-    while frame is not None and "sqlalchemy" in frame.f_code.co_filename:
-        if frame.f_code.co_name == "_load_for_state":
-            return frame.f_back is not None and frame.f_back.f_code.co_name == "_fire_loader_callables"
-        frame = frame.f_back
-    return True
+def _loaded_by_a_loader(state: ORMExecuteState) -> bool:
+    """True when a loader strategy runs this lazy load as part of loading another query's rows (an eager
+    loader re-applying itself, one object at a time, while an expired object is refreshed: SQLAlchemy
+    routes that through the lazy loader too), False when code read the attribute, as an N+1 does row
+    after row. Loader strategies run their loads with the ``sa_top_level_orm_context`` execution
+    option (the query whose rows they load); an attribute read runs it with none."""
+    return "sa_top_level_orm_context" in state.execution_options
 
 
-def _code_path(frame) -> str:
+def _code_path() -> str:
     """The project's own frames, innermost first: the three innermost, the templates passed through
     (by template line) and the outermost (the test). WSGI middleware frames are left out."""
     steps: list[tuple[str, bool]] = []
-    while frame is not None:
+    for frame, lineno in traceback.walk_stack(None):
         filename = frame.f_code.co_filename
         if filename.startswith(_OWN_CODE) and frame.f_code.co_name != "__call__":
             template = frame.f_globals.get("__jinja_template__")
-            line = template.get_corresponding_lineno(frame.f_lineno) if template else frame.f_lineno
+            line = template.get_corresponding_lineno(lineno) if template else lineno
             where = f"{os.path.relpath(filename, ROOT)}:{line}"
             steps.append((where if template else f"{where} in {frame.f_code.co_name}", template is not None))
-        frame = frame.f_back
     picked = steps[:3] + [step for step in steps[3:] if step[1]][:2] + steps[-1:]
     return " <- ".join(dict.fromkeys(where for where, _ in picked)) or "(no reviewflow frame)"
 
@@ -343,11 +357,10 @@ def _refuse_lazy_load(state: ORMExecuteState) -> None:
     prop = state.loader_strategy_path.path[-1]
     if owner.runid is None or prop.key in owner.info.get(_DROPPED, ()):
         return
-    frame = sys._getframe(1)
-    if not _read_through_attribute(frame):
+    if _loaded_by_a_loader(state):
         return
     pytest.fail(f"N+1 guard: lazy load of {prop.parent.class_.__name__}.{prop.key} emitted SQL "
-                f"(for {owner.class_.__name__} {owner.identity}) at {_code_path(frame)}. Load it in the query "
+                f"(for {owner.class_.__name__} {owner.identity}) at {_code_path()}. Load it in the query "
                 f"(joinedload/selectinload), or mark the test {ALLOW_LAZY_LOAD} if it must load lazily.",
                 pytrace=False)
 

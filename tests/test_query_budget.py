@@ -29,12 +29,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from flask import Flask, g
-from sqlalchemy import event, func, select, text
+from flask import Flask
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, lazyload
 
-import config
-from reviewflow import create_app
 from reviewflow.articles import services as articles
 from reviewflow.articles.models import Article
 from reviewflow.audit.models import AuditEvent
@@ -48,7 +46,17 @@ from reviewflow.reviews import queries as review_queries
 from reviewflow.reviews import services as reviews
 from reviewflow.reviews.models import ReviewAssignment
 from reviewflow.webhooks import services as webhooks
-from tests.factories import BODY, CHECKLIST, PASSWORD, make_article, make_user, token_for, verify
+from tests.factories import (
+    BODY,
+    CHECKLIST,
+    PASSWORD,
+    empty_schema,
+    make_app,
+    make_article,
+    make_user,
+    token_for,
+    verify,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 OWN_CODE = (str(ROOT / "reviewflow"), str(ROOT / "templates"))
@@ -406,20 +414,8 @@ def measure_all(w: World, clients: dict) -> dict[str, Measured]:
 
 def _fresh_app(tmp_path_factory) -> Flask:
     """An app on a fresh schema, as ``conftest.app`` makes one, but for the whole module."""
-    url = os.environ.get("REVIEWFLOW_TEST_DATABASE_URL") or \
-        f"sqlite:///{tmp_path_factory.mktemp('budget') / 'test.db'}"
-
-    class Cfg(config.TestConfig):
-        SQLALCHEMY_DATABASE_URI = url
-
-    app = create_app(Cfg)
-
-    def _forget_cached_user() -> None:
-        """One app context serves every request here, as in conftest: each request loads its own user."""
-        g.pop("_login_user", None)
-
-    app.before_request_funcs.setdefault(None, []).insert(0, _forget_cached_user)
-    return app
+    return make_app(os.environ.get("REVIEWFLOW_TEST_DATABASE_URL")
+                    or f"sqlite:///{tmp_path_factory.mktemp('budget') / 'test.db'}")
 
 
 @pytest.fixture(scope="module")
@@ -427,11 +423,7 @@ def budget(tmp_path_factory) -> dict:
     """Counts for every case on the small and on the large data set, and the app's url map."""
     app = _fresh_app(tmp_path_factory)
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-        db.create_all()
+        empty_schema()
         try:
             w = build_people()
             clients = {None: app.test_client()}

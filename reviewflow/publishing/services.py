@@ -118,12 +118,7 @@ def publish_revision(actor, article: Article, revision_number, change_note: str 
     """
     if isinstance(revision_number, bool) or not isinstance(revision_number, int | str):
         raise InvalidInput("revision must be a revision number.", field="revision")
-    try:
-        rev = get_revision(article, revision_number)
-    except NotFound:
-        if not (isinstance(revision_number, int) and 0 < revision_number < 2**31):
-            raise
-        rev = None  # a number with no revision (yet): 404 and 403 first, then 409 as not the current one
+    rev = get_revision(article, revision_number)
     workflow.check(article, "publish", actor, revision=rev)
     note = _clean_note(change_note) or ("First published." if article.live_version is None and not
                                         versions_of(article.id) else f"Updated to revision {rev.number}.")

@@ -19,11 +19,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-import config
 import reviewflow
-from reviewflow import create_app
 from reviewflow.articles import services as articles
 from reviewflow.articles import workflow
 from reviewflow.articles.models import Article, ArticleState
@@ -49,9 +47,11 @@ from tests.factories import (
     BODY,
     CHECKLIST,
     PASSWORD,
+    empty_schema,
     event_count,
     events_after,
     last_seq,
+    make_app,
     make_article,
     make_user,
     verify,
@@ -496,17 +496,9 @@ class WorkflowMachine(RuleBasedStateMachine):
         if "app" not in self.shared:
             tmp = self.shared["tmp"] = tempfile.mkdtemp(prefix="rf-machine-")
             url = os.environ.get("REVIEWFLOW_TEST_DATABASE_URL") or f"sqlite:///{tmp}/machine.db"
-
-            class Cfg(config.TestConfig):
-                SQLALCHEMY_DATABASE_URI = url
-
-            app = self.shared["app"] = create_app(Cfg)
+            app = self.shared["app"] = make_app(url)
             with app.app_context():
-                if db.engine.dialect.name == "postgresql":
-                    with db.engine.begin() as conn:
-                        conn.execute(text("DROP SCHEMA public CASCADE"))
-                        conn.execute(text("CREATE SCHEMA public"))
-                db.create_all()
+                empty_schema()
         self.ctx = self.shared["app"].app_context()
         self.ctx.push()
 

@@ -8,12 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-import config
-from reviewflow import create_app
 from reviewflow.audit.models import AuditEvent
 from reviewflow.auth.models import LoginThrottle
 from reviewflow.extensions import db
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, make_app, make_user
 
 WRONG = "Wrong-Password-123"
 NO_MATCH = "That email and password do not match an active account"
@@ -225,11 +223,7 @@ def test_address_is_locked_after_failures_across_accounts(app, client, db):
 @pytest.fixture
 def csrf_app(app):
     """The same database as ``app``, with CSRF protection on as in production."""
-    class Cfg(config.TestConfig):
-        SQLALCHEMY_DATABASE_URI = app.config["SQLALCHEMY_DATABASE_URI"]
-        WTF_CSRF_ENABLED = True
-
-    other = create_app(Cfg)
+    other = make_app(app.config["SQLALCHEMY_DATABASE_URI"], WTF_CSRF_ENABLED=True)
     with other.app_context():
         yield other
         db.session.remove()

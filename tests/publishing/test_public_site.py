@@ -15,12 +15,10 @@ from urllib.robotparser import RobotFileParser
 import pytest
 from sqlalchemy import select
 
-import config
-from reviewflow import create_app
 from reviewflow.articles.models import Article
 from reviewflow.notifications.models import OutboxEmail
 from reviewflow.publishing import services as publishing
-from tests.factories import CHECKLIST, PASSWORD
+from tests.factories import CHECKLIST, PASSWORD, make_app
 from tests.publishing.test_public import _update_to_v2, iso, json_ld, text_of
 
 PUBLIC = "https://health.example.org"
@@ -136,11 +134,8 @@ def test_the_settings_come_from_the_environment():
 @pytest.mark.parametrize("bad", ["health.example.org", "ftp://health.example.org", "https://", "https://a b.org",
                                  "https://health.example.org/?x=1"])
 def test_a_malformed_public_address_refuses_to_start(bad):
-    class Cfg(config.TestConfig):
-        PUBLIC_URL = bad
-
     with pytest.raises(RuntimeError, match="REVIEWFLOW_PUBLIC_URL"):
-        create_app(Cfg)
+        make_app(PUBLIC_URL=bad)
 
 
 # The publisher's name, no staff links ----------------------------------------------------------------
