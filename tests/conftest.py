@@ -4,7 +4,9 @@ The database is ``REVIEWFLOW_TEST_DATABASE_URL`` when set (PostgreSQL in CI), el
 Its schema is built once (per pytest-xdist worker: a database of its own on PostgreSQL, named after
 the worker) and each test runs inside one transaction rolled back at its end: the app's commits
 become releases of SAVEPOINTs. Code that opens its own connection with ``db.engine.connect()`` to
-read (the audit verification) is lent the test's connection, so it sees what the test wrote.
+read (the audit verification) is lent the test's connection, so it sees what the test wrote;
+``db.engine.begin()`` gets a SAVEPOINT on it (the audit tests drop the guard triggers that way, and
+the rollback puts them back).
 
 A test that needs real commits, because another connection, thread or process must see its data or
 it changes the schema, is marked ``@pytest.mark.real_commits``: it gets today's fresh schema (a
@@ -162,6 +164,22 @@ class _LentConnection:
     begin = commit = rollback = _refuse
 
 
+class _LentTransaction:
+    """``with db.engine.begin() as conn`` on the test's connection: a SAVEPOINT released at the end of
+    the block (rolled back on an error), so what the block did, DDL too, is undone with the test."""
+
+    def __init__(self, conn) -> None:
+        self._conn = conn
+
+    def __enter__(self):
+        self._savepoint = self._conn.begin_nested()
+        return _LentConnection(self._conn)
+
+    def __exit__(self, exc_type, *_exc) -> None:
+        if self._savepoint.is_active:
+            (self._savepoint.rollback if exc_type else self._savepoint.commit)()
+
+
 @pytest.fixture
 def app(request, tmp_path):
     """The app inside an app context, its session joined to one transaction rolled back at the end
@@ -189,10 +207,11 @@ def app(request, tmp_path):
         factory.configure(bind=connection, join_transaction_mode="create_savepoint")
         _db.session.remove()
         engine.connect = lambda: _LentConnection(connection)
+        engine.begin = lambda: _LentTransaction(connection)
         try:
             yield application
         finally:
-            del engine.connect
+            del engine.connect, engine.begin
             try:
                 _db.session.remove()
             finally:
