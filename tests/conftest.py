@@ -176,8 +176,12 @@ class _LentTransaction:
         return _LentConnection(self._conn)
 
     def __exit__(self, exc_type, *_exc) -> None:
-        if self._savepoint.is_active:
-            (self._savepoint.rollback if exc_type else self._savepoint.commit)()
+        savepoint = self._savepoint
+        # When the session began a SAVEPOINT of its own inside this one (it reloaded an expired object in
+        # the block), releasing this one would release the session's too: both are left to the session
+        # and the test's rollback.
+        if savepoint.is_active and self._conn.get_nested_transaction() is savepoint:
+            (savepoint.rollback if exc_type else savepoint.commit)()
 
 
 @pytest.fixture
