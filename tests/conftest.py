@@ -142,11 +142,27 @@ class _LentConnection:
     """The test's connection, lent to code that opens one of its own with ``db.engine.connect()``:
     it reads in the test's transaction, and its ``close`` (the end of its ``with``) leaves it open."""
 
-    def __init__(self, conn) -> None:
+    def __init__(self, conn, options: dict | None = None) -> None:
         self._conn = conn
+        self._options = options or {}
 
     def __getattr__(self, name):
         return getattr(self._conn, name)
+
+    def execution_options(self, **options) -> _LentConnection:
+        """The options for this borrower's statements only: on the shared connection they would stay, and
+        ``yield_per`` there makes every later statement, INSERTs too, a server-side cursor on PostgreSQL."""
+        return _LentConnection(self._conn, {**self._options, **options})
+
+    def execute(self, statement, parameters=None, *, execution_options=None):
+        return self._conn.execute(statement, parameters, execution_options={**self._options,
+                                                                             **(execution_options or {})})
+
+    def scalar(self, statement, parameters=None, *, execution_options=None):
+        return self.execute(statement, parameters, execution_options=execution_options).scalar()
+
+    def scalars(self, statement, parameters=None, *, execution_options=None):
+        return self.execute(statement, parameters, execution_options=execution_options).scalars()
 
     def __enter__(self):
         return self
