@@ -12,6 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 DEV_SECRET = "dev-only-secret-key-change-me"
 DEV_AUDIT_KEY = "dev-only-audit-key-change-me"
+#: The shortest SECRET_KEY and audit key production accepts (256 bits, as HMAC-SHA256 wants).
+SECRET_MIN_BYTES = 32
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -45,11 +47,23 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     WTF_CSRF_TIME_LIMIT = None
     PASSWORD_MIN_LENGTH = 12
-    #: Failed log-ins per account before each attempt must wait (doubling), then lock.
-    LOGIN_SLOW_AFTER = _int("REVIEWFLOW_LOGIN_SLOW_AFTER", 3)
-    LOGIN_LOCK_AFTER = _int("REVIEWFLOW_LOGIN_LOCK_AFTER", 8)
-    LOGIN_IP_LOCK_AFTER = _int("REVIEWFLOW_LOGIN_IP_LOCK_AFTER", 30)
-    LOGIN_LOCK_MINUTES = _int("REVIEWFLOW_LOGIN_LOCK_MINUTES", 15)
+    #: Log-in limits (``auth.limits``): attempts per (account, address) pair before each further one
+    #: waits 1 s, 2, 4 … up to ``LOGIN_MAX_DELAY_SECONDS``; failures per address over all accounts
+    #: within ``LOGIN_ADDRESS_WINDOW_MINUTES``. No hard lock of an account: a stranger cannot keep
+    #: its owner out. Wrong two-factor codes per account follow the same growing delays.
+    LOGIN_FREE_ATTEMPTS = _int("REVIEWFLOW_LOGIN_FREE_ATTEMPTS", 5)
+    LOGIN_MAX_DELAY_SECONDS = _int("REVIEWFLOW_LOGIN_MAX_DELAY_SECONDS", 900)
+    LOGIN_ADDRESS_LIMIT = _int("REVIEWFLOW_LOGIN_ADDRESS_LIMIT", 30)
+    LOGIN_ADDRESS_WINDOW_MINUTES = _int("REVIEWFLOW_LOGIN_ADDRESS_WINDOW_MINUTES", 15)
+    #: Proxies in front of the app that append to ``X-Forwarded-For`` (0: the socket's peer is the client).
+    TRUSTED_PROXIES = _int("REVIEWFLOW_TRUSTED_PROXIES", 0)
+    #: ``Strict-Transport-Security``: None decides by itself (on in production unless the public URL is http://).
+    HSTS: bool | None = None
+    #: Roles that must sign in with a second factor (TOTP); off in development and tests, on in production.
+    TWO_FACTOR_REQUIRED_ROLES = tuple(r for r in (_env("REVIEWFLOW_TWO_FACTOR_REQUIRED_ROLES", "") or "")
+                                      .replace(",", " ").split() if r != "none")
+    #: Name of the site in authenticator apps.
+    TWO_FACTOR_ISSUER = _env("REVIEWFLOW_TWO_FACTOR_ISSUER", "reviewflow")
     #: Ticked by a reviewer at approval and kept with the signature.
     REVIEW_CHECKLIST = [
         "Medical facts checked against current clinical guidance",
@@ -99,6 +113,8 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = False
     #: Cheap Argon2 parameters so the suite stays fast; never in production.
     FAST_PASSWORD_HASHING = True
+    #: One-step log-ins in tests; the two-factor tests turn the requirement on where they need it.
+    TWO_FACTOR_REQUIRED_ROLES: tuple[str, ...] = ()
 
 
 class ProductionConfig(Config):
@@ -107,17 +123,22 @@ class ProductionConfig(Config):
     NAME = "production"
     SESSION_COOKIE_SECURE = _env("REVIEWFLOW_INSECURE_COOKIES") is None
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    #: Reviewers, editors and admins sign in with a second factor unless the variable says otherwise
+    #: (``REVIEWFLOW_TWO_FACTOR_REQUIRED_ROLES=none`` turns it off).
+    TWO_FACTOR_REQUIRED_ROLES = tuple(
+        r for r in (_env("REVIEWFLOW_TWO_FACTOR_REQUIRED_ROLES", "reviewer editor admin") or "")
+        .replace(",", " ").split() if r != "none")
 
     @classmethod
     def check(cls) -> None:
-        """Raise RuntimeError when a secret is missing or is the development value."""
+        """Raise RuntimeError when a secret is missing, is the development value or is shorter than 32 bytes."""
         super().check()
-        secret = _env("REVIEWFLOW_SECRET_KEY")
-        if not secret or secret == DEV_SECRET or len(secret) < 16:
-            raise RuntimeError("REVIEWFLOW_SECRET_KEY must be set to a real secret (16+ chars) in production")
-        audit = _env("REVIEWFLOW_AUDIT_KEY")
-        if not audit or audit == DEV_AUDIT_KEY:
-            raise RuntimeError("REVIEWFLOW_AUDIT_KEY must be set in production")
+        for name, dev in (("REVIEWFLOW_SECRET_KEY", DEV_SECRET), ("REVIEWFLOW_AUDIT_KEY", DEV_AUDIT_KEY)):
+            value = _env(name)
+            if not value or value == dev or len(value.encode()) < SECRET_MIN_BYTES:
+                raise RuntimeError(
+                    f"{name} must be set to a random secret of at least {SECRET_MIN_BYTES} bytes in production, "
+                    "for example: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'")
 
 
 CONFIGS = {"default": Config, "test": TestConfig, "production": ProductionConfig}

@@ -37,6 +37,7 @@ from sqlalchemy import Table, create_engine, text
 
 from bench import AUDIT_KEY, PASSWORD
 from bench.progress import Progress
+from config import Config
 from reviewflow import models  # noqa: F401  (every table registered on the metadata)
 from reviewflow.articles.models import content_hash
 from reviewflow.articles.rendering import plain_text, render_markdown
@@ -60,12 +61,8 @@ LAST = ["Abernethy", "Bellweather", "Castellane", "Dunmore", "Eskildsen", "Fairb
         "Rasmussen", "Silverthorne", "Tamberlane", "Underhill", "Valcourt", "Whitlock", "Yardley", "Zoltan"]
 CREDENTIALS = ["M.D.", "M.D., Ph.D.", "PharmD", "R.D.N.", "R.N., B.S.N.", "D.O.", "M.D., M.P.H.", "Pharm.D., BCPS"]
 ORGS = ["Northbridge Medical Review Network", "Clearwater Clinical Review Collective", "Harbourline Health Review"]
-CHECKLIST = [
-    "Medical facts checked against current clinical guidance",
-    "Dosages, numbers and units checked",
-    "Safety warnings and the 'When to see a clinician' section are appropriate",
-    "Links go to reputable public-health sources",
-]
+#: What an approval attests: the app's own checklist.
+CHECKLIST = list(Config.REVIEW_CHECKLIST)
 EXTRA = [
     "## What changed in this revision\n\nWe tightened the wording of the advice above and checked each number "
     "against current public-health guidance. {n}",
@@ -105,11 +102,6 @@ class Sizes:
     @classmethod
     def quick(cls) -> Sizes:
         return cls(articles=1_000, revisions=5, people=60, published=250, events=50_000)
-
-    @classmethod
-    def tiny(cls) -> Sizes:
-        return cls(articles=40, revisions=3, people=16, published=10, events=600)
-
 
 def token_of(user_id: int) -> str:
     """The API token of a benchmark account: derived from its id, so a re-run can find it again."""
@@ -302,7 +294,6 @@ class ArticleBuilder:
         self.annotations: list[dict] = []
         self.version = 0
         self.live: int | None = None
-        self.pv_last: dict | None = None
         self.events: list[Event] = []
         self.t0, self.end = t0, end
         self.t = t0
@@ -612,7 +603,6 @@ class World:
         self.held: dict[str, list[dict]] = {"decisions": [], "published_versions": [], "published_reviews": []}
         self.counts: dict[str, int] = dict.fromkeys(INSERT_ORDER, 0)
         self.tables: dict[str, Table] = db.metadata.tables
-        self._fillers: dict[str, dict] = {}
 
     def next_id(self, table: str) -> int:
         self.ids[table] = self.ids.get(table, 0) + 1

@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 from flask import Flask, g, request
@@ -60,18 +59,27 @@ def register_blueprints(app: Flask) -> None:
     from reviewflow.api import views as api_views
     from reviewflow.articles.views import bp as articles_bp
     from reviewflow.audit.views import bp as audit_bp
+    from reviewflow.auth.access_views import bp as access_bp
+    from reviewflow.auth.twofactor_views import bp as two_factor_bp
     from reviewflow.auth.views import bp as auth_bp
     from reviewflow.health import bp as health_bp
     from reviewflow.notifications.views import bp as notifications_bp
+    from reviewflow.overview.views import bp as overview_bp
+    from reviewflow.preferences.views import bp as preferences_bp
+    from reviewflow.public.views import bp as public_bp
     from reviewflow.publishing.views import bp as publishing_bp
     from reviewflow.reviews.views import bp as reviews_bp
     from reviewflow.site.views import bp as site_bp
     from reviewflow.webhooks.views import bp as webhooks_bp
 
-    for bp in (health_bp, auth_bp, articles_bp, reviews_bp, publishing_bp, audit_bp, notifications_bp, api_views.bp,
-               site_bp):
+    for bp in (health_bp, auth_bp, articles_bp, reviews_bp, public_bp, publishing_bp, audit_bp, notifications_bp,
+               api_views.bp, site_bp):
         app.register_blueprint(bp)
     app.register_blueprint(webhooks_bp)
+    app.register_blueprint(overview_bp)
+    app.register_blueprint(preferences_bp)
+    app.register_blueprint(access_bp)
+    app.register_blueprint(two_factor_bp)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -81,24 +89,22 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    """A request id for the audit trail; security headers; staff pages never cached; 303 after a POST."""
+    """A request id for the audit trail; security headers and trusted proxies (``headers``); staff pages
+    never cached; 303 after a POST."""
+    from reviewflow import headers
+    from reviewflow.public.fastpath import request_id
+
+    headers.register(app)
 
     @app.before_request
     def _request_id() -> None:
-        given = request.headers.get("X-Request-ID", "")
-        g.request_id = given[:64] if given.replace("-", "").isalnum() else uuid.uuid4().hex
+        g.request_id = request_id(request.headers.get("X-Request-ID", ""))
 
     @app.after_request
     def _headers(response):
         if response.status_code == 302 and request.method == "POST":
             response.status_code = 303  # RFC 9110 15.4.4: see the result with a GET, whatever the client
         h = response.headers
-        h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("X-Frame-Options", "DENY")
-        h.setdefault("Referrer-Policy", "same-origin")
-        h.setdefault("Content-Security-Policy",
-                     "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; "
-                     "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'")
         if "Cache-Control" not in h and not request.path.startswith("/static/"):
             h["Cache-Control"] = "no-store"
         h["X-Request-ID"] = g.get("request_id", "")
@@ -106,9 +112,9 @@ def register_request_hooks(app: Flask) -> None:
 
 
 def register_public_fastpath(app: Flask) -> None:
-    """Anonymous readers' public article pages answered from finished responses (``publishing.fastpath``)."""
-    from reviewflow.publishing.fastpath import PublicFastPath
-    from reviewflow.publishing.services import public_cache
+    """Anonymous readers' public article pages answered from finished responses (``public.fastpath``)."""
+    from reviewflow.public.fastpath import PublicFastPath
+    from reviewflow.public.pagecache import public_cache
 
     cookies = (app.config.get("SESSION_COOKIE_NAME", "session"),
                app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))

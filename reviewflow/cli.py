@@ -12,7 +12,7 @@ from sqlalchemy import select
 from reviewflow import backup
 from reviewflow.api.idempotency import purge_command as purge_idempotency_keys
 from reviewflow.audit import services as audit
-from reviewflow.audit.views import export_rows
+from reviewflow.audit.queries import LogFilter, write_export
 from reviewflow.auth import services as accounts
 from reviewflow.auth.models import Role, User, UserRole
 from reviewflow.demo import seed
@@ -159,7 +159,7 @@ def audit_checkpoint():
 @click.option("--article", "article_id", type=int)
 def audit_export(fmt, output, article_id):
     """Write every event (or one article's) as JSON Lines or CSV, in chain order."""
-    export_rows(output, fmt, article_id)
+    write_export(output, fmt, LogFilter(article_id=article_id))
 
 
 @click.group("reviews")

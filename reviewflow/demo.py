@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import select
 
 from reviewflow.articles import services as articles
@@ -23,7 +24,6 @@ from reviewflow.sources import status as source_status
 
 PROFILE_KEYS = ("credentials", "specialty", "license_number", "license_jurisdiction", "license_expires",
                 "affiliation", "organization")
-PUBLISHED_STATES = {"published", "published_updating", "published_rereviewed", "unpublished"}
 
 
 def seed_people() -> int:
@@ -169,3 +169,14 @@ def seed() -> int:
         db.session.commit()
         created += 1
     return created
+
+
+def demo_logins() -> list[dict]:
+    """The demo accounts present in this database, with their password, for the log-in page; none in
+    production."""
+    if current_app.config.get("NAME") == "production":
+        return []
+    emails = [p["email"] for p in PEOPLE]
+    present = set(db.session.scalars(select(User.email).where(User.email.in_(emails))))
+    return [{"email": p["email"], "role": ", ".join(p["roles"]), "password": p["password"], "name": p["name"]}
+            for p in PEOPLE if p["email"] in present]

@@ -44,9 +44,6 @@ This module only holds data. It exposes:
       for "changes_requested".
     - ``unpublish_reason``: the editor's reason, for "unpublished".
 
-``REVIEW_CHECKLIST``
-    Items a medical reviewer ticks off before approving.
-
 ``TARGET_STATES``
     The states ``target_state`` may take.
 
@@ -1342,14 +1339,6 @@ SOURCE_FLAGS: dict[str, list[tuple[str, str]]] = {
 }
 
 
-REVIEW_CHECKLIST: list[str] = [
-    "Medical facts checked against current clinical guidance",
-    "Dosages, numbers and units checked",
-    "Safety warnings and the 'When to see a clinician' section are appropriate",
-    "Links go to reputable public-health sources",
-]
-
-
 # ---------------------------------------------------------------------------
 # Self-check: python3 reviewflow/demo_content.py
 # ---------------------------------------------------------------------------
@@ -1442,7 +1431,6 @@ if __name__ == "__main__":
         assert ("unpublish_reason" in a) == (state == "unpublished"), k
 
     assert {a["target_state"] for a in ARTICLES} == set(TARGET_STATES)
-    assert 3 <= len(REVIEW_CHECKLIST) <= 4
 
     for a in ARTICLES:
         counts = ", ".join(str(len(r["body"].split())) for r in a["revisions"])

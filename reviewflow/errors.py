@@ -1,6 +1,7 @@
 """Domain exceptions and the handlers that turn them into pages and JSON errors.
 
-Services raise these; views never catch them. Under ``/api`` every error, including
+Services raise these; views never catch them: a refusal shown on a form goes through
+``refusal_to``. Under ``/api`` every error, including
 Flask's own 404, 405, 413 and 500, is ``{"error": {"code", "message"}}``.
 
 While the database cannot be reached (connection refused or dropped, the server shutting down
@@ -235,7 +236,7 @@ def unavailable_response(app: Flask, exc: BaseException):
     if wants_json():
         response = json_error(503, "unavailable", message)
     else:
-        response = app.make_response((render_template("errors/503.html", message=message, status=503), 503))
+        response = app.make_response(_page(503, message))
     response.headers["Retry-After"] = str(RETRY_AFTER)
     return response
 
@@ -268,8 +269,8 @@ def json_error(status: int, code: str, message: str):
 
 
 def _page(status: int, message: str):
-    template = f"errors/{status}.html" if status in (400, 403, 404, 409, 410, 413, 500, 503) else "errors/400.html"
-    return render_template(template, message=message, status=status), status
+    """The error page for ``status`` (``errors/error.html``: a status without a page of its own gets the 400 one)."""
+    return render_template("errors/error.html", message=message, status=status), status
 
 
 def settle_after_refusal(exc: DomainError) -> None:
@@ -278,6 +279,67 @@ def settle_after_refusal(exc: DomainError) -> None:
         db.session.commit()
     else:
         db.session.rollback()
+
+
+class refusal_to:  # lower case, as it reads in the view: ``with refusal_to(form) as refused:``
+    """Show a service's refusal on the form that asked for it, instead of an error page.
+
+    ::
+
+        with refusal_to(form) as refused:
+            if form.validate_on_submit():
+                article = articles.create_article(user, form.title.data, …)
+                db.session.commit()
+                return redirect(…)
+        return render_template("articles/edit.html", form=form), refused.status
+
+    A refusal of the given kinds (default: every ``DomainError``) raised in the block ends the
+    transaction as the global handler would (``settle_after_refusal``: a failed signing attempt stays
+    recorded) and is kept in ``refused.error``. With a form, its message goes beside the field it names
+    when the form shows that field (a name glossed in parentheses, "comment (what must change)", counts
+    as "comment"), else beside ``field``, else into ``form.form_errors``; without a form the view shows
+    ``refused.message`` itself. Other exceptions pass through to the global handlers.
+    """
+
+    def __init__(self, form=None, *kinds: type[DomainError], field: str | None = None) -> None:
+        self.form, self.kinds, self.field = form, kinds or (DomainError,), field
+        self.error: DomainError | None = None
+
+    def __enter__(self) -> refusal_to:
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> bool:
+        if not isinstance(exc, self.kinds):
+            return False
+        settle_after_refusal(exc)
+        self.error = exc
+        if self.form is not None:
+            self._place(exc)
+        return True
+
+    def _place(self, exc: DomainError) -> None:
+        name = (exc.field or "").split(" (")[0]
+        named = self.form._fields.get(name)  # only fields: never an attribute of the form such as "data"
+        if named is None or named.type in ("HiddenField", "CSRFTokenField"):
+            named = self.form[self.field] if self.field else None
+        if named is not None:
+            named.errors = [*named.errors, exc.message]
+        else:
+            self.form.form_errors.append(exc.message)
+
+    def __bool__(self) -> bool:
+        return self.error is not None
+
+    @property
+    def message(self) -> str | None:
+        return self.error.message if self.error else None
+
+    @property
+    def status(self) -> int:
+        """The status to show the form with: the refusal's, else 400 when the form has errors, else 200."""
+        if self.error is not None:
+            return self.error.status
+        return 400 if self.form is not None and self.form.errors else 200
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -335,7 +397,7 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         if wants_json():
             return json_error(500, "internal_error", FRIENDLY[500])
-        return render_template("errors/500.html", message=FRIENDLY[500], status=500), 500
+        return _page(500, FRIENDLY[500])
 
 
 def register_outage_watch(app: Flask) -> None:

@@ -36,6 +36,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso(when: datetime | None, timespec: str = "auto") -> str | None:
+    """An aware datetime in ISO 8601, in UTC with ``Z`` (``2026-12-07T04:05:06.123456Z``; with
+    ``timespec="seconds"``, as feeds and JSON-LD write it, ``2026-12-07T04:05:06Z``); None for None."""
+    return when.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z") if when else None
+
+
 class UTCDateTime(TypeDecorator):
     """A timestamp stored in UTC and always read back as an aware UTC datetime.
 

@@ -2,7 +2,19 @@
 from reviewflow.api.models import IdempotencyKey
 from reviewflow.articles.models import Article, ArticleState, Revision
 from reviewflow.audit.models import AuditEvent, AuditHead, AuditVerification
-from reviewflow.auth.models import ApiToken, LoginThrottle, ReviewerProfile, Role, User, UserRole
+from reviewflow.auth.models import (
+    ApiToken,
+    Invitation,
+    LoginThrottle,
+    PasswordReset,
+    ReviewerProfile,
+    Role,
+    User,
+    UserRole,
+    UserSession,
+)
+from reviewflow.auth.throttle import LoginCounter
+from reviewflow.auth.twofactor import RecoveryCode, TwoFactor
 from reviewflow.notifications.models import Notification, OutboxEmail
 from reviewflow.publishing.models import PublicState, PublishedReview, PublishedVersion
 from reviewflow.reviews.models import Annotation, AnnotationReply, AssignmentStatus, Decision, ReviewAssignment
@@ -22,12 +34,16 @@ __all__ = [
     "AuditVerification",
     "Decision",
     "IdempotencyKey",
+    "Invitation",
+    "LoginCounter",
     "LoginThrottle",
     "Notification",
     "OutboxEmail",
+    "PasswordReset",
     "PublicState",
     "PublishedReview",
     "PublishedVersion",
+    "RecoveryCode",
     "ReviewAssignment",
     "ReviewerProfile",
     "Revision",
@@ -35,8 +51,10 @@ __all__ = [
     "Role",
     "SiteSetting",
     "SourceCheck",
+    "TwoFactor",
     "User",
     "UserRole",
+    "UserSession",
     "Verdict",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -1,4 +1,5 @@
-"""Keyset pagination for the staff lists: the article index, notifications and the review queue.
+"""Keyset pagination for every list: the public article lists, the article index, notifications,
+the review queue, the audit log and timeline, the mail queue and webhook deliveries.
 
 A page is the ``per_page`` rows that follow (or precede) one row in the list's order, found with
 a WHERE on the sort key and ``LIMIT per_page + 1`` (the extra row says whether more follow). The
@@ -7,7 +8,9 @@ paged; OFFSET would read and throw away every row before the page, and lose or r
 when the list changes between two clicks.
 
 Links carry the sort key of the row at the page's edge as a cursor: a letter naming the list,
-then the key as integers joined by dots (``?before=a1764543600000000.42``). A cursor that is not
+then the key as integers joined by dots (``?before=a1764543600000000.42``; the public lists and the
+audit trail, whose links are older than the letters, have none: ``?before=1764543600000000.42``,
+``?before=42``). A cursor that is not
 exactly that, or whose numbers are out of range, is ignored and the first page is shown: an
 edited, truncated or foreign link never errors.
 """
@@ -21,8 +24,8 @@ from datetime import UTC, date, datetime, timedelta
 from flask import url_for
 from sqlalchemy import and_, or_
 
-#: The largest id an INTEGER column holds.
-MAX_ID = 2**31 - 1
+from reviewflow.ids import MAX_ID as MAX_ID  # re-exported: the bound of id keys
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 #: The last instant a datetime holds, in microseconds since 1970.
@@ -86,9 +89,10 @@ class Keyset:
         return Cursor(key, backward=name == self.prev) if key is not None else None
 
     def link(self, page: KeysetPage, endpoint: str, **args) -> KeysetPage:
-        """Fill in the page's previous and next links; ``args`` (the list's filters) are kept in both."""
-        if page.has_prev and page.items:
-            page.prev_url = url_for(endpoint, **args, **{self.prev: self.encode(page.items[0])})
+        """Fill in the page's previous and next links; ``args`` (the list's filters) are kept in both.
+        An empty page past the end links back to the first page."""
+        if page.has_prev:
+            page.prev_url = url_for(endpoint, **args, **({self.prev: self.encode(page.items[0])} if page.items else {}))
         if page.has_next and page.items:
             page.next_url = url_for(endpoint, **args, **{self.next: self.encode(page.items[-1])})
         return page
@@ -146,11 +150,21 @@ def descending(stmt, columns: Sequence, cursor: Cursor | None, values: Sequence 
     """``stmt`` in descending order of ``columns`` (the last one unique, so the order is total) and
     limited to ``limit`` rows from the cursor outwards: older rows for a forward cursor, newer
     ones, nearest first, for a backward one. ``values`` is the cursor's key as column values."""
-    if cursor is None:
-        return stmt.order_by(*(c.desc() for c in columns)).limit(limit)
-    if cursor.backward:
-        return stmt.where(beyond(columns, values, less=False)).order_by(*columns).limit(limit)
-    return stmt.where(beyond(columns, values, less=True)).order_by(*(c.desc() for c in columns)).limit(limit)
+    return _ordered(stmt, columns, cursor, values, limit, desc=True)
+
+
+def ascending(stmt, columns: Sequence, cursor: Cursor | None, values: Sequence | None, limit: int):
+    """``descending`` for a list in ascending order: later rows for a forward cursor, earlier ones,
+    nearest first, for a backward one."""
+    return _ordered(stmt, columns, cursor, values, limit, desc=False)
+
+
+def _ordered(stmt, columns: Sequence, cursor: Cursor | None, values: Sequence | None, limit: int, desc: bool):
+    towards_end = cursor is None or not cursor.backward
+    by_desc = desc == towards_end
+    if cursor is not None:
+        stmt = stmt.where(beyond(columns, values, less=by_desc))
+    return stmt.order_by(*(c.desc() if by_desc else c for c in columns)).limit(limit)
 
 
 def beyond(columns: Sequence, values: Sequence, less: bool):

@@ -15,6 +15,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from reviewflow.articles.models import Article
+from reviewflow.auth import twofactor
 from reviewflow.errors import Forbidden, NotFound
 from reviewflow.extensions import db
 from reviewflow.reviews.models import Decision, ReviewAssignment
@@ -31,7 +32,9 @@ def rule(name: str):
 
 
 def _active(user) -> bool:
-    return user is not None and getattr(user, "is_authenticated", False) and user.is_active
+    """Signed in, active, and not waiting to set up a second factor their role requires (``account.act``)."""
+    return user is not None and getattr(user, "is_authenticated", False) and user.is_active \
+        and not twofactor.must_enrol(user)
 
 
 def _role(user, role: str) -> bool:
@@ -103,6 +106,12 @@ def _reviews(user, article) -> bool:
 
 def _staff(user, article) -> bool:
     return _writes(user, article) or _role(user, "editor") or _role(user, "admin") or _reviews(user, article)
+
+
+@rule("account.act")
+def _act(user, obj=None) -> bool:
+    """Reviewers, editors and admins set up two-factor sign-in before they can do anything else."""
+    return _active(user)
 
 
 @rule("article.create")
@@ -225,16 +234,34 @@ def _audit_all(user, obj=None) -> bool:
     return _role(user, "editor") or _role(user, "admin")
 
 
+@rule("overview.view")
+def _overview(user, obj=None) -> bool:
+    """Only editors and admins see the editorial overview."""
+    return _role(user, "editor") or _role(user, "admin")
+
+
 @rule("audit.verify")
 def _audit_verify(user, obj=None) -> bool:
-    """Only admins can run a verification of the audit chain from the pages."""
-    return _role(user, "admin")
+    """Only editors and admins can run a verification of the audit chain from the pages."""
+    return _role(user, "editor") or _role(user, "admin")
 
 
 @rule("admin.manage")
 def _admin(user, obj=None) -> bool:
     """Only admins manage accounts, roles and credentials."""
     return _role(user, "admin")
+
+
+@rule("account.invite")
+def _invite(user, obj=None) -> bool:
+    """Only admins invite people and manage their invitations."""
+    return _role(user, "admin")
+
+
+@rule("token.revoke")
+def _revoke_token(user, token) -> bool:
+    """Only the token's holder or an admin can revoke an API token."""
+    return _active(user) and token is not None and (token.user_id == user.id or user.has_role("admin"))
 
 
 @rule("credentials.verify")
@@ -247,6 +274,27 @@ def _verify_credentials(user, reviewer=None) -> bool:
 def _queue(user, obj=None) -> bool:
     """Only reviewers have a review queue."""
     return _role(user, "reviewer")
+
+
+#: The roles in the order someone is taken to act in them: on an article, editorial work before
+#: administration (its writer and its reviewers act as such first); elsewhere, the highest role held.
+ARTICLE_ROLES = ("editor", "admin")
+ROLES = ("admin", "editor", "reviewer", "writer")
+
+
+def acting_role(user, article=None) -> str:
+    """The role ``user`` acts in, as the audit trail records it ("" when they hold none).
+
+    On an article: "writer" for its writer, "reviewer" for a reviewer with an active assignment on
+    it, else "editor" or "admin". Elsewhere (accounts, tokens, signing in): their highest role, from
+    admin down to writer. Roles the rules already fix ("editor" publishes) are written where they act.
+    """
+    if article is not None:
+        if getattr(user, "id", None) == article.writer_id:
+            return "writer"
+        if active_assignment(user, article) is not None:
+            return "reviewer"
+    return next((role for role in (ROLES if article is None else ARTICLE_ROLES) if user.has_role(role)), "")
 
 
 def can(user, action: str, obj=None) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, request
 from flask_login import current_user
@@ -20,17 +21,28 @@ from reviewflow.articles.models import ArticleState
 from reviewflow.articles.workflow import available_transitions
 from reviewflow.reviews.models import AssignmentStatus
 from reviewflow.site import services as site
+from reviewflow.textrules import human_date, short_hash
 
 #: What a fingerprinted static file may be kept for (RFC 8246 ``immutable``).
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
-def human_date(value) -> str:
+def zone_of(user) -> ZoneInfo:
+    """The time zone a person's pages show times in (``User.time_zone``); UTC for readers and strangers."""
+    name = getattr(user, "time_zone", None) if getattr(user, "is_authenticated", False) else None
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def when(value: datetime | None, zone: ZoneInfo | None = None, seconds: bool = False) -> str:
+    """The one way a moment is written: "7 Dec 2026, 09:35 CET", in ``zone`` (the viewer's by default)."""
     if value is None:
         return "—"
-    if isinstance(value, datetime):
-        value = value.astimezone(UTC)
-    return f"{value:%B} {value.day}, {value.year}"
+    local = value.astimezone(zone or zone_of(current_user))
+    clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
+    return f"{local.day} {local:%b %Y}, {clock} {local.tzname()}"
 
 
 def relative_due(value: date | None) -> str:
@@ -110,6 +122,8 @@ def register(app: Flask) -> None:
         }
 
     app.jinja_env.filters["human_date"] = human_date
+    app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["when_utc"] = lambda value, seconds=False: when(value, ZoneInfo("UTC"), seconds)
     app.jinja_env.filters["relative_due"] = relative_due
-    app.jinja_env.filters["short_hash"] = lambda h: f"{h[:4]}…{h[-4:]}" if h else ""
+    app.jinja_env.filters["short_hash"] = short_hash
     register_static_fingerprints(app)

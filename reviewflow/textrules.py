@@ -8,6 +8,7 @@ Every service validates through here, so the pages, the API and the command line
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from reviewflow.errors import InvalidInput
 
@@ -60,3 +61,17 @@ def one_line(value, field: str, limit: int, required: bool = True) -> str:
 def multi_line(value, field: str, limit: int, required: bool = True) -> str:
     """Multi-line text of at most ``limit`` characters, kept as written (empty allowed unless ``required``)."""
     return _within(_checked(value, field, required, check_multi_line), field, limit)
+
+
+def short_hash(value: str | None) -> str:
+    """A hash as people compare it at a glance: its first and last four characters (``3f2a…9bc1``)."""
+    return f"{value[:4]}…{value[-4:]}" if value else ""
+
+
+def human_date(value) -> str:
+    """The one way a date is written: "7 Dec 2026" (a datetime's date in UTC, as public pages show it)."""
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = value.astimezone(UTC)
+    return f"{value.day} {value:%b %Y}"

@@ -49,8 +49,16 @@ from sqlalchemy import event, inspect, text  # noqa: E402
 from sqlalchemy.orm import ORMExecuteState, Session  # noqa: E402
 
 from reviewflow.extensions import db as _db  # noqa: E402
-from reviewflow.publishing.services import public_cache  # noqa: E402
-from tests.factories import PASSWORD, Clock, empty_schema, make_app, make_user, token_for  # noqa: E402
+from reviewflow.public.pagecache import public_cache  # noqa: E402
+from tests.factories import (  # noqa: E402
+    JOIN_TEST_TRANSACTION,
+    PASSWORD,
+    Clock,
+    empty_schema,
+    make_app,
+    make_user,
+    token_for,
+)
 
 #: Marker: this test commits for real on a fresh schema (other connections, threads or processes see it).
 REAL_COMMITS = "real_commits"
@@ -200,6 +208,12 @@ class _LentTransaction:
             (savepoint.rollback if exc_type else savepoint.commit)()
 
 
+def _lend(engine, connection) -> None:
+    """``engine.connect()`` and ``engine.begin()`` on the test's connection (see ``_LentConnection``)."""
+    engine.connect = lambda: _LentConnection(connection)
+    engine.begin = lambda: _LentTransaction(connection)
+
+
 @pytest.fixture
 def app(request, tmp_path):
     """The app inside an app context, its session joined to one transaction rolled back at the end
@@ -226,11 +240,12 @@ def app(request, tmp_path):
         options = dict(factory.kw)
         factory.configure(bind=connection, join_transaction_mode="create_savepoint")
         _db.session.remove()
-        engine.connect = lambda: _LentConnection(connection)
-        engine.begin = lambda: _LentTransaction(connection)
+        _lend(engine, connection)
+        JOIN_TEST_TRANSACTION[url] = lambda other: _lend(other, connection)
         try:
             yield application
         finally:
+            JOIN_TEST_TRANSACTION.pop(url, None)
             del engine.connect, engine.begin
             try:
                 _db.session.remove()

@@ -106,13 +106,25 @@ def make_app(url: str | None = None, base: type = config.TestConfig, **settings)
     Each request loads its own signed-in person: tests keep one app context open around many requests,
     and those share its ``g``, where Flask-Login caches the user. Without this a second client (or a
     copied cookie, or a deactivated account) would silently act as whoever signed in last.
+
+    A second app on the database of a running transactional test (``make_app(app.config[
+    "SQLALCHEMY_DATABASE_URI"], TRUSTED_PROXIES=1)``) joins that test's transaction, as the first does.
     """
     attrs = dict(settings)
     if url is not None:
         attrs["SQLALCHEMY_DATABASE_URI"] = url
     app = create_app(type("TestApp", (base,), attrs))
     app.before_request_funcs.setdefault(None, []).insert(0, _forget_cached_user)
+    join = JOIN_TEST_TRANSACTION.get(app.config["SQLALCHEMY_DATABASE_URI"])
+    if join is not None:
+        with app.app_context():
+            join(db.engine)
     return app
+
+
+#: Set by conftest's ``app`` fixture while a transactional test runs: database URL -> a function that
+#: lends that test's connection to another engine on the same database.
+JOIN_TEST_TRANSACTION: dict = {}
 
 
 def _forget_cached_user() -> None:

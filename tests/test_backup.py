@@ -268,7 +268,7 @@ def test_a_backup_of_an_older_schema_is_restored_at_its_revision_then_upgraded(n
     with context(source):
         upgrade(revision="0003")
         for n in range(3):
-            audit.record("test.event", details={"n": n})
+            audit.record("site.setting_changed", details={"n": n})
         db.session.commit()
     path = tmp_path / "old.zip"
     assert run(source, "backup", "--output", str(path)).exit_code == 0

@@ -45,6 +45,21 @@ def test_production_refuses_a_short_key(prod_env):
         create_app("production")
 
 
+@pytest.mark.parametrize("name", ["REVIEWFLOW_SECRET_KEY", "REVIEWFLOW_AUDIT_KEY"])
+@pytest.mark.parametrize("value", ["k", "x" * 31, "é" * 15])
+def test_production_refuses_keys_shorter_than_32_bytes(prod_env, name, value):
+    """The review found a one-character audit key accepted: 32 bytes (256 bits) is the floor."""
+    prod_env.setenv(name, value)
+    with pytest.raises(RuntimeError, match=f"{name} must be set to a random secret of at least 32 bytes"):
+        create_app("production")
+
+
+def test_production_starts_with_32_byte_keys(prod_env):
+    prod_env.setenv("REVIEWFLOW_SECRET_KEY", "s" * 32)
+    prod_env.setenv("REVIEWFLOW_AUDIT_KEY", "é" * 16)  # 32 bytes in UTF-8
+    assert create_app("production").config["NAME"] == "production"
+
+
 def test_production_refuses_to_start_without_audit_key(prod_env):
     prod_env.delenv("REVIEWFLOW_AUDIT_KEY")
     with pytest.raises(RuntimeError, match="REVIEWFLOW_AUDIT_KEY"):
@@ -123,3 +138,41 @@ def test_sqlite_foreign_keys_are_enforced(app, is_postgres):
 
     with pytest.raises(IntegrityError), db.engine.begin() as conn:
         conn.execute(text("INSERT INTO user_roles (user_id, role) VALUES (987654, 'writer')"))
+
+
+# Strict-Transport-Security --------------------------------------------------------------------
+
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def _prod_app(tmp_path, public_url=None):
+    class Prod(config.ProductionConfig):
+        SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'prod.db'}"
+        PUBLIC_URL = public_url
+
+    return create_app(Prod)
+
+
+@pytest.mark.parametrize("public_url", [None, "https://health.example.org"])
+def test_production_sends_hsts(prod_env, tmp_path, public_url):
+    app = _prod_app(tmp_path, public_url)
+    with app.app_context():
+        db.create_all()
+        for path in ("/login", "/articles", "/api/v1/openapi.json", "/no-such-page"):
+            response = app.test_client().get(path, base_url="https://localhost")
+            assert response.headers.get("Strict-Transport-Security") == HSTS, path
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_no_hsts_when_the_public_address_is_plain_http(prod_env, tmp_path):
+    app = _prod_app(tmp_path, "http://127.0.0.1:8000")
+    with app.app_context():
+        db.create_all()
+        assert "Strict-Transport-Security" not in app.test_client().get("/login").headers
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_no_hsts_in_development_and_tests(client, db):
+    assert "Strict-Transport-Security" not in client.get("/login").headers

@@ -52,17 +52,23 @@ def test_every_kind_of_page_is_valid_html(app, client, login, cast, tmp_path):
                           title="Sun safety")
     sources.check_source(cast["rev"], review, 1, "nhs", "does_not_support", "Says nothing about sunscreen.")
     reviews.add_annotation(cast["rev"], review, 1, "Moisturize within three minutes of bathing.", "Cite it.", True)
+    asked = make_article(cast["writer"], "changes_requested", reviewer=cast["rev"], editor=cast["editor"],
+                         title="Hay fever")
+    from reviewflow.articles import services as articles
+    articles.save_revision(cast["writer"], asked, asked.revision.title, asked.revision.body + "\n\nMore.", 1, "Done.")
     db.session.commit()
     pages = {
         None: ["/articles", f"/articles/{live.slug}", f"/articles/{live.slug}/v1", "/reviewers",
                f"/reviewers/{cast['rev'].id}", f"/writers/{cast['writer'].id}", "/about/medical-review", "/login",
-               "/articles/no-such-article"],
+               "/articles/no-such-article", "/password/forgot", "/password/forgot/sent", "/invitations/no-such-link"],
         "writer": ["/dashboard", f"/work/articles/{review.id}", f"/work/articles/{review.id}/edit",
-                   "/work/articles/new", f"/work/articles/{review.id}/history"],
+                   "/work/articles/new", f"/work/articles/{review.id}/history", f"/work/articles/{asked.id}/resubmit",
+                   "/account", "/account/preferences"],
         "rev": ["/reviews", f"/work/articles/{review.id}/review", f"/work/articles/{review.id}/sign?decision=approve"],
         "editor": ["/dashboard", "/work/articles", f"/work/articles/{live.id}", f"/work/articles/{review.id}/assign",
                    f"/work/articles/{live.id}/versions/1/certificate", "/audit"],
-        "admin": ["/admin/users", "/admin/mail", "/admin/site", "/admin/webhooks"],
+        "admin": ["/admin/users", "/admin/mail", "/admin/site", "/admin/webhooks", "/admin/invitations",
+                  "/admin/invitations/new"],
     }
     people = {who: SimpleNamespace(email=cast[who].email) for who in pages if who is not None}
     files = []

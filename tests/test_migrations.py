@@ -94,7 +94,7 @@ def test_migrated_database_refuses_to_rewrite_events(empty_app):
     from reviewflow.audit import services as audit
 
     upgrade()
-    audit.record("test.event", details={"n": 1})
+    audit.record("site.setting_changed", details={"n": 1})
     db.session.commit()
     for statement in ("UPDATE audit_events SET action = 'x'", "DELETE FROM audit_events"):
         with pytest.raises(DBAPIError), db.engine.begin() as conn:
@@ -145,7 +145,7 @@ with app.app_context():
 
 
 def _previous_release(tmp_path) -> tuple[Path, str, str]:
-    """The tree of the release before the newest migration, and that release's newest revision and
+    """The tree of the release before the newest migration was added, that tree's newest revision and
     the current head. Skipped without git history (failed in CI, where the clone is whole)."""
     from alembic.script import ScriptDirectory
 
@@ -166,6 +166,10 @@ def _previous_release(tmp_path) -> tuple[Path, str, str]:
                     "reviewflow", "migrations", "templates", "config.py", "tests/__init__.py", "tests/factories.py"],
                    check=True, capture_output=True)
     subprocess.run(["tar", "-x", "-f", str(archive), "-C", str(tree)], check=True, capture_output=True)
+    # That release's own newest revision: the newest one's parent in a straight history, an older one
+    # when migrations written side by side were chained one after another when their branches merged.
+    previous = ScriptDirectory(str(tree / "migrations")).get_current_head()
+    assert script.get_revision(previous) is not None, f"{previous} is not in the chain any more"
     return tree, previous, head
 
 

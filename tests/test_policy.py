@@ -21,31 +21,31 @@ from tests.factories import empty_schema, make_app, make_article, make_user
 #: ("annotation.resolve[blocking]") or suggestion ("annotation.resolve[suggestion]").
 ACTIONS = ["article.view", "article.edit", "article.submit", "review.assign", "article.decide", "annotation.create",
            "annotation.resolve[blocking]", "annotation.resolve[suggestion]", "article.publish", "article.unpublish",
-           "audit.view_all", "admin.manage"]
+           "audit.view_all", "admin.manage", "account.invite"]
 
 #: persona -> one letter per action, in ACTIONS order: Y allowed, "." refused. Columns: view, edit, submit,
 #: assign, decide, annotate, resolve a blocking annotation, resolve a suggestion, publish, unpublish,
-#: audit (all), admin. A blocking annotation is its assigned author's to resolve (another assigned reviewer's
-#: once the author is withdrawn), never the writer's; the writer may resolve suggestions. Four eyes: an editor
-#: assigned to review the article does not publish it.
+#: audit (all), admin, invite. A blocking annotation is its assigned author's to resolve (another assigned
+#: reviewer's once the author is withdrawn), never the writer's; the writer may resolve suggestions. Four eyes: an
+#: editor assigned to review the article does not publish it.
 EXPECTED = {
-    "writer of the article":                  "YYY....Y....",
-    "another writer":                         "............",
-    "assigned reviewer who annotated":        "Y...YYYY....",
-    "assigned reviewer, not the annotator":   "Y...YY......",
-    "assigned reviewer, annotator withdrawn": "Y...YYYY....",
-    "withdrawn reviewer who annotated":       "............",
-    "unassigned reviewer":                    "............",
-    "editor":                                 "Y..Y....YYY.",
-    "editor who wrote the article":           "YYYY...Y.YY.",
-    "editor assigned to review the article":  "Y..YYY...YY.",
-    "admin":                                  "Y.........YY",
-    "writer-reviewer assigned elsewhere":     "............",
-    "inactive writer of the article":         "............",
-    "inactive assigned reviewer":             "............",
-    "inactive editor":                        "............",
-    "inactive admin":                         "............",
-    "anonymous visitor":                      "............",
+    "writer of the article":                  "YYY....Y.....",
+    "another writer":                         ".............",
+    "assigned reviewer who annotated":        "Y...YYYY.....",
+    "assigned reviewer, not the annotator":   "Y...YY.......",
+    "assigned reviewer, annotator withdrawn": "Y...YYYY.....",
+    "withdrawn reviewer who annotated":       ".............",
+    "unassigned reviewer":                    ".............",
+    "editor":                                 "Y..Y....YYY..",
+    "editor who wrote the article":           "YYYY...Y.YY..",
+    "editor assigned to review the article":  "Y..YYY...YY..",
+    "admin":                                  "Y.........YYY",
+    "writer-reviewer assigned elsewhere":     ".............",
+    "inactive writer of the article":         ".............",
+    "inactive assigned reviewer":             ".............",
+    "inactive editor":                        ".............",
+    "inactive admin":                         ".............",
+    "anonymous visitor":                      ".............",
 }
 
 
@@ -135,6 +135,28 @@ def test_every_rule_states_itself_in_words():
     for name, fn in policy.RULES.items():
         assert (fn.__doc__ or "").strip(), name
         assert policy.explain(name) == fn.__doc__.strip()
+
+
+#: persona -> the role they act in on their article (``policy.acting_role``), and elsewhere.
+ACTING = {
+    "writer of the article": ("writer", "writer"),
+    "assigned reviewer who annotated": ("reviewer", "reviewer"),
+    "withdrawn reviewer who annotated": ("", "reviewer"),
+    "editor": ("editor", "editor"),
+    "editor who wrote the article": ("writer", "editor"),
+    "editor assigned to review the article": ("reviewer", "editor"),
+    "admin": ("admin", "admin"),
+    "writer-reviewer assigned elsewhere": ("", "reviewer"),
+}
+
+
+@pytest.mark.allow_lazy_load
+@pytest.mark.parametrize("persona", ACTING)
+def test_acting_role(world, persona):
+    """The role an event records: on the article, writer, then assigned reviewer, then editor or admin;
+    elsewhere, the highest role held."""
+    user, article, *_ = world[persona]
+    assert (policy.acting_role(user, article), policy.acting_role(user)) == ACTING[persona]
 
 
 def test_unknown_action_is_refused(world):

@@ -36,11 +36,13 @@ from sqlalchemy.orm import Session, lazyload
 from reviewflow.articles import services as articles
 from reviewflow.articles.models import Article
 from reviewflow.audit.models import AuditEvent
+from reviewflow.auth import invitations, links, sessions
 from reviewflow.auth import services as accounts
-from reviewflow.auth.models import User
+from reviewflow.auth.models import PasswordReset, User
 from reviewflow.extensions import db, utcnow
 from reviewflow.notifications.models import OutboxEmail
 from reviewflow.notifications.services import send_outbox
+from reviewflow.public import pagecache
 from reviewflow.publishing import services as publishing
 from reviewflow.reviews import queries as review_queries
 from reviewflow.reviews import services as reviews
@@ -64,7 +66,11 @@ OWN_CODE = (str(ROOT / "reviewflow"), str(ROOT / "templates"))
 SMALL, LARGE = 1, 3
 #: Not measured: static files touch no database, and only GET requests are pages or reads.
 EXCLUDED = {"static": "serves files from disk; no database",
-            "publishing.home": "a redirect to /articles or /dashboard, reading no more than the session"}
+            "public.home": "a redirect to /articles or /dashboard, reading no more than the session",
+            "articles.resubmit": "open only between a new revision and the resubmission, which the growing world "
+                                 "passes through at once; a fixed set of queries (decisions, annotations with "
+                                 "their replies, sources), run under the N+1 guard by tests/articles/test_resubmit.py",
+            "two_factor.login_code": "the code step of a sign-in: one person read by id, from the session"}
 STATES = ("draft", "submitted", "in_review", "changes_requested", "approved", "published")
 
 
@@ -182,7 +188,9 @@ def grow_background(w: World, n: int) -> User:
     due = make_article(writer2, "published", reviewer=rev, editor=editor, title=f"Round {n} due for re-review")
     due.rereview_due = utcnow().date() + timedelta(days=3)
     _commit()
-    accounts.create_token(rev, rev, f"Script {n}")
+    accounts.create_token(rev, rev, f"Script {n}", PASSWORD)
+    invitations.invite(admin, f"invitee{n}@example.org", f"Invitee {n}", ["writer", "editor"])
+    sessions.start_session(rev, f"Browser {n}", f"192.0.2.{n}")  # another device of the reviewer
     accounts.save_profile(admin, rev, {"credentials": "M.D., Ph.D.", "specialty": "Dermatology",
                                        "license_number": "LIC-REV", "license_jurisdiction": "Georgia, USA",
                                        "license_expires": "2099-12-31", "affiliation": f"Clinic {n}",
@@ -219,6 +227,14 @@ def build_people() -> World:
         "rev2": make_user("reviewer", name="Ravi Senn", credentials="PharmD", specialty="Pharmacology"),
     }
     tokens = {key: token_for(people[key]) for key in ("writer", "editor", "rev")}
+    _, tokens["invitation"] = invitations.invite(people["admin"], "newcomer@example.org", "Nia Newcomer",
+                                                 ["reviewer"], profile={"credentials": "R.N.", "specialty": "Sleep",
+                                                                        "license_number": "RN-1",
+                                                                        "license_expires": "2099-12-31"})
+    tokens["reset"], digest = links.new_token()
+    db.session.add(PasswordReset(email=people["writer"].email, user_id=people["writer"].id, token_hash=digest,
+                                 expires_at=utcnow() + timedelta(days=1)))
+    db.session.commit()
     return World({k: u.id for k, u in people.items()}, tokens)
 
 
@@ -250,6 +266,8 @@ CASES = [
     *[Case("articles.index", who, "/work/articles") for who in STAFF],
     Case("articles.index", "editor", "/work/articles?state=in_review&state=published&topic=Dermatology&q=round"),
     *[Case("articles.notifications", who, "/notifications") for who in ("writer", "rev", "editor")],
+    Case("overview.overview", "editor", "/editorial"),
+    Case("preferences.preferences", "writer", "/account/preferences", grows=False),
     Case("articles.new", "writer", "/work/articles/new", grows=False),
     *[Case("articles.detail", who, "/work/articles/{review}") for who in STAFF],
     Case("articles.detail", "editor", "/work/articles/{live}"),
@@ -276,6 +294,7 @@ CASES = [
     Case("audit.export", "editor", "/audit/export?format=csv"),
     Case("audit.export", "writer", "/audit/export?format=jsonl&article={review}"),
     *[Case("auth.account", who, "/account", grows=who != "admin") for who in ("writer", "rev", "admin")],
+    *[Case("two_factor.setup", who, "/account/two-factor", grows=False) for who in ("writer", "rev")],
     Case("auth.admin_users", "admin", "/admin/users"),
     Case("auth.admin_user_new", "admin", "/admin/users/new", grows=False),
     Case("auth.admin_user_edit", "admin", "/admin/users/{rev}"),
@@ -284,21 +303,27 @@ CASES = [
     Case("webhooks.new_endpoint", "admin", "/admin/webhooks/new", grows=False),
     Case("webhooks.deliveries", "admin", "/admin/webhooks/deliveries"),
     Case("auth.login", None, "/login", grows=False),
-    Case("publishing.index", None, "/articles"),
-    Case("publishing.index", None, "/articles?topic=Dermatology"),
-    Case("publishing.index", "editor", "/articles"),
-    Case("publishing.article", None, "/articles/{slug}"),
-    Case("publishing.article", "writer2", "/articles/{slug}"),
-    Case("publishing.version", None, "/articles/{slug}/v{version}"),
-    Case("publishing.reviewer", None, "/reviewers/{rev}"),
-    Case("publishing.writer", None, "/writers/{writer2}"),
-    Case("publishing.feed", None, "/feed.atom"),
-    Case("publishing.feed_json", None, "/feed.json"),
-    Case("publishing.reviewers", None, "/reviewers"),
+    Case("access.forgot_password", None, "/password/forgot", grows=False),
+    Case("access.reset_sent", None, "/password/forgot/sent", grows=False),
+    Case("access.reset_password", None, "/password/reset/{reset}", grows=False),
+    Case("access.accept_invitation", None, "/invitations/{invitation}", grows=False),
+    Case("access.admin_invitations", "admin", "/admin/invitations"),
+    Case("access.admin_invite", "admin", "/admin/invitations/new", grows=False),
+    Case("public.index", None, "/articles"),
+    Case("public.index", None, "/articles?topic=Dermatology"),
+    Case("public.index", "editor", "/articles"),
+    Case("public.article", None, "/articles/{slug}"),
+    Case("public.article", "writer2", "/articles/{slug}"),
+    Case("public.version", None, "/articles/{slug}/v{version}"),
+    Case("public.reviewer", None, "/reviewers/{rev}"),
+    Case("public.writer", None, "/writers/{writer2}"),
+    Case("public.feed", None, "/feed.atom"),
+    Case("public.feed_json", None, "/feed.json"),
+    Case("public.reviewers", None, "/reviewers"),
     Case("site.medical_review", None, "/about/medical-review", grows=False),
     Case("site.admin_settings", "admin", "/admin/site", grows=False),
-    Case("publishing.sitemap", None, "/sitemap.xml"),
-    Case("publishing.robots", None, "/robots.txt", grows=False),
+    Case("public.sitemap", None, "/sitemap.xml"),
+    Case("public.robots", None, "/robots.txt", grows=False),
     Case("api.openapi", None, "/api/v1/openapi.json", api=True, grows=False),
     Case("api.review_checklist", None, "/api/v1/review-checklist", api=True, grows=False),
     Case("api.me", "writer", "/api/v1/me", api=True, grows=False),
@@ -317,7 +342,8 @@ def fields(w: World) -> dict:
     live = w.live_article
     seq = db.session.scalar(select(func.max(AuditEvent.seq)).where(AuditEvent.article_id == w.review_id))
     return {"review": w.review_id, "live": w.live_id, "slug": live.slug, "version": live.live_version,
-            "seq": seq, "rev": w.people["rev"], "writer2": w.people["writer2"]}
+            "seq": seq, "rev": w.people["rev"], "writer2": w.people["writer2"],
+            "invitation": w.tokens["invitation"], "reset": w.tokens["reset"]}
 
 
 # Counting --------------------------------------------------------------------------------------
@@ -388,7 +414,7 @@ def measure(client, path: str, headers: dict) -> Measured:
     session, as each real request gets. (``remove``, not ``close``: a closed session keeps its ``info``,
     where the policy memoises assignments, and would hand the warm-up's answers to the request.)"""
     client.get(path, headers=headers).close()
-    publishing.public_cache().clear()
+    pagecache.public_cache().clear()
     db.session.remove()
     with recorded() as seen:
         response = client.get(path, headers=headers)

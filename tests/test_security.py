@@ -1,6 +1,8 @@
 """Security headers on every response, no caching of staff pages, and errors that never leak internals."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -23,6 +25,15 @@ def boom(app):
     return app
 
 
+def _directive(csp: str, name: str) -> str:
+    """The sources of one directive of a Content-Security-Policy."""
+    for part in csp.split(";"):
+        words = part.strip().split(None, 1)
+        if words and words[0] == name:
+            return words[1] if len(words) > 1 else ""
+    return ""
+
+
 def assert_security_headers(response) -> None:
     h = response.headers
     csp = h.get("Content-Security-Policy", "")
@@ -30,6 +41,7 @@ def assert_security_headers(response) -> None:
     assert "frame-ancestors 'none'" in csp
     assert "object-src 'none'" in csp
     assert "'unsafe-inline'" not in csp.split("script-src", 1)[-1].split(";")[0]
+    assert _directive(csp, "img-src") in ("'self' data:", "'self' data: https://cdn.example.org")
     assert h.get("X-Frame-Options") == "DENY"
     assert h.get("X-Content-Type-Options") == "nosniff"
     assert h.get("Referrer-Policy")
@@ -156,3 +168,58 @@ def test_control_characters_in_an_unpublish_reason_are_400(client, login, cast, 
 
 def test_app_does_not_run_in_debug_mode(app):
     assert not app.debug
+
+
+# Images: no remote image loads in a draft (a writer would learn reviewers' addresses) ----------------
+
+REMOTE_IMAGE = "![A rash on the forearm](https://tracker.example.net/pixel.png?who=reviewer)"
+
+
+def test_a_drafts_remote_image_is_a_link_on_the_review_page(client, login, cast, db):
+    from reviewflow.articles import services as articles
+
+    article = make_article(cast["writer"], "in_review", reviewer=cast["rev"], editor=cast["editor"])
+    articles.save_revision(cast["writer"], article, article.title, "Look at this.\n\n" + REMOTE_IMAGE + "\n",
+                           article.current_revision)
+    db.session.commit()
+    login(cast["rev"])
+    for path in (f"/work/articles/{article.id}/review", f"/work/articles/{article.id}"):
+        response = client.get(path)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200
+        assert not re.search(r"<img[^>]*tracker\.example\.net", html), path
+        assert 'class="remote-image"' in html and "Image: A rash on the forearm" in html, path
+        assert _directive(response.headers["Content-Security-Policy"], "img-src") == "'self' data:"
+
+
+def test_an_image_on_this_site_stays_an_image():
+    from reviewflow.articles.rendering import render_markdown
+
+    html = render_markdown("![Chart](/static/favicon.svg) ![Far](//tracker.example.net/a.png)")
+    assert '<img src="/static/favicon.svg" alt="Chart">' in html
+    assert "<img" not in html.replace('<img src="/static/favicon.svg" alt="Chart">', "")
+
+
+def test_a_public_page_allows_only_the_admins_https_logo(client, cast, db):
+    from reviewflow.public.pagecache import public_cache
+    from reviewflow.site import services as site
+
+    site.save_settings(cast["admin"], {"logo_url": "https://cdn.example.org/logo.svg"})
+    db.session.commit()
+    public_cache().clear()
+    article = make_article(cast["writer"], "published", reviewer=cast["rev"], editor=cast["editor"])
+    for path in ("/articles", f"/articles/{article.slug}", "/reviewers"):
+        csp = client.get(path).headers["Content-Security-Policy"]
+        assert _directive(csp, "img-src") == "'self' data: https://cdn.example.org", path
+    assert _directive(client.get("/login").headers["Content-Security-Policy"], "img-src") == "'self' data:"
+
+
+# Public pages of people ------------------------------------------------------------------------------
+
+def test_a_writer_page_exists_only_for_writers_who_published(client, cast, db):
+    never = make_user("writer", name="Quiet Writer")
+    make_article(never, "in_review", reviewer=cast["rev"], editor=cast["editor"], title="Unpublished work")
+    assert client.get(f"/writers/{never.id}").status_code == 404
+    published = make_article(cast["writer"], "published", reviewer=cast["rev"], editor=cast["editor"])
+    page = client.get(f"/writers/{cast['writer'].id}")
+    assert page.status_code == 200 and published.title in page.get_data(as_text=True)

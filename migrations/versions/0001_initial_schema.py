@@ -8,9 +8,24 @@ Create Date: 2026-11-24 18:06:25.921305
 import sqlalchemy as sa
 from alembic import op
 
-import reviewflow.extensions
 
-from reviewflow.audit.models import HEAD_ROW, POSTGRES_GUARDS, SQLITE_GUARDS
+# Written out here rather than imported from the models, so that this migration never changes with them
+# (they were reviewflow.audit.models HEAD_ROW, SQLITE_GUARDS and POSTGRES_GUARDS at this revision).
+HEAD_ROW = "INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '" + "0" * 64 + "')"
+SQLITE_GUARDS = [
+    "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events "
+    "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
+    "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events "
+    "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
+]
+POSTGRES_GUARDS = [
+    "CREATE OR REPLACE FUNCTION audit_events_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN RAISE EXCEPTION 'audit events are append-only'; END $$",
+    "CREATE TRIGGER audit_events_no_update BEFORE UPDATE OR DELETE ON audit_events "
+    "FOR EACH ROW EXECUTE FUNCTION audit_events_refuse()",
+    "CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events "
+    "FOR EACH STATEMENT EXECUTE FUNCTION audit_events_refuse()",
+]
 
 
 # revision identifiers, used by Alembic.
@@ -25,7 +40,7 @@ def upgrade():
     op.create_table('audit_events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
-    sa.Column('occurred_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('actor_id', sa.Integer(), nullable=True),
     sa.Column('actor_name', sa.String(length=200), nullable=False),
     sa.Column('actor_role', sa.String(length=32), nullable=False),
@@ -60,7 +75,7 @@ def upgrade():
     )
     op.create_table('audit_verifications',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('verified_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('verified_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('ok', sa.Boolean(), nullable=False),
     sa.Column('events', sa.Integer(), nullable=False),
     sa.Column('first_bad_seq', sa.Integer(), nullable=True),
@@ -70,8 +85,8 @@ def upgrade():
     op.create_table('login_throttles',
     sa.Column('key', sa.String(length=300), nullable=False),
     sa.Column('failures', sa.Integer(), nullable=False),
-    sa.Column('last_failure_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('locked_until', reviewflow.extensions.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_failure_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_login_throttles'))
     )
     op.create_table('outbox_emails',
@@ -79,8 +94,8 @@ def upgrade():
     sa.Column('to_address', sa.String(length=254), nullable=False),
     sa.Column('subject', sa.String(length=300), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
-    sa.Column('created_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_emails'))
@@ -97,7 +112,7 @@ def upgrade():
     sa.Column('bio', sa.Text(), nullable=False),
     sa.Column('session_generation', sa.Integer(), nullable=False),
     sa.Column('profile_version', sa.Integer(), nullable=False),
-    sa.Column('created_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email', name=op.f('uq_users_email'))
     )
@@ -107,9 +122,9 @@ def upgrade():
     sa.Column('name', sa.String(length=120), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('prefix', sa.String(length=12), nullable=False),
-    sa.Column('created_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_api_tokens_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash'))
@@ -128,9 +143,9 @@ def upgrade():
     sa.Column('live_version', sa.Integer(), nullable=True),
     sa.Column('rereview_months', sa.Integer(), nullable=False),
     sa.Column('rereview_due', sa.Date(), nullable=True),
-    sa.Column('created_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('unpublished_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('unpublished_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('unpublish_reason', sa.Text(), nullable=True),
     sa.CheckConstraint("state IN ('draft', 'submitted', 'in_review', 'changes_requested', 'approved', 'published', 'unpublished')", name=op.f('ck_articles_state_known')),
     sa.CheckConstraint('current_revision >= 1', name=op.f('ck_articles_has_revision')),
@@ -148,8 +163,8 @@ def upgrade():
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('text', sa.String(length=500), nullable=False),
     sa.Column('url', sa.String(length=500), nullable=False),
-    sa.Column('created_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('read_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('read_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_notifications_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications'))
     )
@@ -169,8 +184,8 @@ def upgrade():
     sa.Column('organization', sa.String(length=200), nullable=False),
     sa.Column('bio', sa.Text(), nullable=False),
     sa.Column('verified_by_id', sa.Integer(), nullable=True),
-    sa.Column('verified_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('verified_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_reviewer_profiles_created_by_id_users')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_reviewer_profiles_user_id_users')),
@@ -206,8 +221,8 @@ def upgrade():
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('orphaned', sa.Boolean(), nullable=False),
     sa.Column('author_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('resolved_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('resolved_by_id', sa.Integer(), nullable=True),
     sa.CheckConstraint("status IN ('open', 'resolved')", name=op.f('ck_annotations_status_known')),
     sa.ForeignKeyConstraint(['article_id'], ['articles.id'], name=op.f('fk_annotations_article_id_articles')),
@@ -230,8 +245,8 @@ def upgrade():
     sa.Column('body_html', sa.Text(), nullable=False),
     sa.Column('summary', sa.String(length=400), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
-    sa.Column('published_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_reviewed_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('published_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_reviewed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('publisher_id', sa.Integer(), nullable=True),
     sa.Column('publisher_name', sa.String(length=200), nullable=False),
     sa.Column('writer_id', sa.Integer(), nullable=False),
@@ -255,8 +270,8 @@ def upgrade():
     sa.Column('status', sa.String(length=32), nullable=False),
     sa.Column('due_date', sa.Date(), nullable=True),
     sa.Column('assigned_by_id', sa.Integer(), nullable=False),
-    sa.Column('assigned_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('withdrawn_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('assigned_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('withdrawn_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('decision_id', sa.Integer(), nullable=True),
     sa.Column('status_revision', sa.Integer(), nullable=True),
     sa.CheckConstraint("status <> 'withdrawn' OR withdrawn_at IS NOT NULL", name=op.f('ck_review_assignments_withdrawn_has_time')),
@@ -280,7 +295,7 @@ def upgrade():
     sa.Column('content_hash', sa.String(length=64), nullable=False),
     sa.Column('note', sa.String(length=500), nullable=False),
     sa.Column('author_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['article_id'], ['articles.id'], name=op.f('fk_revisions_article_id_articles')),
     sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_revisions_author_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_revisions')),
@@ -294,7 +309,7 @@ def upgrade():
     sa.Column('annotation_id', sa.Integer(), nullable=False),
     sa.Column('author_id', sa.Integer(), nullable=False),
     sa.Column('comment', sa.Text(), nullable=False),
-    sa.Column('created_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['annotation_id'], ['annotations.id'], name=op.f('fk_annotation_replies_annotation_id_annotations')),
     sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_annotation_replies_author_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_annotation_replies'))
@@ -319,7 +334,7 @@ def upgrade():
     sa.Column('meaning', sa.Text(), nullable=False),
     sa.Column('comment', sa.Text(), nullable=False),
     sa.Column('checklist', sa.Text(), nullable=False),
-    sa.Column('signed_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('signed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('audit_seq', sa.Integer(), nullable=True),
     sa.CheckConstraint("decision IN ('approve', 'request_changes')", name=op.f('ck_decisions_decision_known')),
     sa.ForeignKeyConstraint(['article_id'], ['articles.id'], name=op.f('fk_decisions_article_id_articles')),
@@ -342,7 +357,7 @@ def upgrade():
     sa.Column('affiliation', sa.String(length=200), nullable=False),
     sa.Column('organization', sa.String(length=200), nullable=False),
     sa.Column('license_number', sa.String(length=64), nullable=False),
-    sa.Column('reviewed_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reviewed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('meaning', sa.Text(), nullable=False),
     sa.Column('checklist', sa.Text(), nullable=False),
     sa.Column('decision_audit_seq', sa.Integer(), nullable=True),

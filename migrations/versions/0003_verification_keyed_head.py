@@ -10,10 +10,12 @@ caught. The record of verification runs refuses UPDATE and DELETE like the event
 ``send-mail`` cannot send is set aside with its reason instead of stopping the rest.
 The SQL is written out here rather than imported, so this migration never changes with the models.
 """
+import hashlib
+import hmac
+
 import sqlalchemy as sa
 from alembic import op
-
-import reviewflow.extensions
+from flask import current_app
 
 revision = '0003'
 down_revision = '0002'
@@ -51,7 +53,7 @@ def upgrade():
     with op.batch_alter_table('audit_head', schema=None) as batch_op:
         batch_op.add_column(sa.Column('mac', sa.String(length=64), server_default='', nullable=False))
     with op.batch_alter_table('outbox_emails', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('set_aside_at', reviewflow.extensions.UTCDateTime(timezone=True),
+        batch_op.add_column(sa.Column('set_aside_at', sa.DateTime(timezone=True),
                                       nullable=True))
     for statement in POSTGRES_GUARDS if _postgres() else SQLITE_GUARDS:
         op.execute(statement)
@@ -67,11 +69,20 @@ def _seal_head() -> None:
     if not seq:
         return
     key_id = bind.execute(sa.text("SELECT key_id FROM audit_events WHERE seq = :s"), {"s": seq}).scalar()
-    from reviewflow.audit.services import head_mac, keyring  # the key lives in the app's configuration
-
-    key = keyring()[1].get(key_id)
+    key = _keys().get(key_id)
     if key is not None:
-        bind.execute(sa.text("UPDATE audit_head SET mac = :mac WHERE id = 1"), {"mac": head_mac(key, seq, hash_)})
+        mac = hmac.digest(key, f"reviewflow audit head\n{seq}\n{hash_}".encode(), "sha256").hex()
+        bind.execute(sa.text("UPDATE audit_head SET mac = :mac WHERE id = 1"), {"mac": mac})
+
+
+def _keys() -> dict[str, bytes]:
+    """Every audit key of the app's configuration (``AUDIT_KEY`` and ``AUDIT_OLD_KEYS``, ``id:key,…``) by its
+    id, the first 12 hex digits of its SHA-256: ``audit.services.keyring`` and ``head_mac`` as they were at this
+    revision, written out so that this migration never changes with them."""
+    config = current_app.config
+    keys = [config["AUDIT_KEY"]] + [item.split(":", 1)[-1].strip()
+                                    for item in (config.get("AUDIT_OLD_KEYS") or "").split(",") if item.strip()]
+    return {hashlib.sha256(key.encode()).hexdigest()[:12]: key.encode() for key in keys}
 
 
 def downgrade():

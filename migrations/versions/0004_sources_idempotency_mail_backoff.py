@@ -13,8 +13,6 @@ not be sent waits until next_attempt_at before the next try.
 import sqlalchemy as sa
 from alembic import op
 
-import reviewflow.extensions
-
 
 # revision identifiers, used by Alembic.
 revision = '0004'
@@ -33,7 +31,7 @@ def upgrade():
     sa.Column('body_hash', sa.String(length=64), nullable=False),
     sa.Column('status', sa.Integer(), nullable=False),
     sa.Column('response_body', sa.Text(), nullable=False),
-    sa.Column('created_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_idempotency_keys_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_keys')),
     sa.UniqueConstraint('user_id', 'key', name=op.f('uq_idempotency_keys_user_id'))
@@ -52,7 +50,7 @@ def upgrade():
     sa.Column('checker_id', sa.Integer(), nullable=False),
     sa.Column('checker_name', sa.String(length=120), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
-    sa.Column('checked_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('checked_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('audit_seq', sa.Integer(), nullable=True),
     sa.CheckConstraint("verdict IN ('supports', 'does_not_support', 'outdated', 'inaccessible')", name=op.f('ck_source_checks_verdict_known')),
     sa.ForeignKeyConstraint(['article_id'], ['articles.id'], name=op.f('fk_source_checks_article_id_articles')),
@@ -79,7 +77,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_revision_sources_revision_id'), ['revision_id'], unique=False)
 
     with op.batch_alter_table('outbox_emails', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('next_attempt_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True))
 
     with op.batch_alter_table('published_versions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('sources_json', sa.Text(), server_default='[]', nullable=False))

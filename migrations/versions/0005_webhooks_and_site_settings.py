@@ -11,8 +11,6 @@ policy, medical disclaimer, logo) as rows an admin edits.
 import sqlalchemy as sa
 from alembic import op
 
-import reviewflow.extensions
-
 revision = '0005'
 down_revision = '0004'
 branch_labels = None
@@ -23,7 +21,7 @@ def upgrade():
     op.create_table('site_settings',
     sa.Column('key', sa.String(length=64), nullable=False),
     sa.Column('value', sa.Text(), nullable=False),
-    sa.Column('updated_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_by_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['updated_by_id'], ['users.id'], name=op.f('fk_site_settings_updated_by_id_users')),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_site_settings'))
@@ -36,7 +34,7 @@ def upgrade():
     sa.Column('events', sa.String(length=500), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_webhook_endpoints_created_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_endpoints'))
     )
@@ -45,11 +43,11 @@ def upgrade():
     sa.Column('endpoint_id', sa.Integer(), nullable=False),
     sa.Column('event', sa.String(length=60), nullable=False),
     sa.Column('payload', sa.Text(), nullable=False),
-    sa.Column('created_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('delivered_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('set_aside_at', reviewflow.extensions.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('set_aside_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_status', sa.Integer(), nullable=True),
     sa.Column('last_response', sa.Text(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=False),

@@ -111,6 +111,12 @@ class DecisionCreate(Body):
     password: StrictStr = Field(max_length=1024)
     comment: StrictStr | None = Field(default=None, max_length=5000, json_schema_extra=MULTI_LINE_OPTIONAL)
     checklist: list[StrictStr] | None = Field(default=None, max_length=20)
+    #: An optional field beside those of PRODUCT.md: bodies ignore unknown fields, so a client that
+    #: never sends it is unaffected; only a signer with two-factor sign-in on must (else 400 / 401).
+    code: StrictStr | None = Field(
+        default=None, max_length=32,
+        description="The current 6-digit code of the signer's authenticator app; required, and checked like the "
+                    "password (401 bad_password), when the signer has two-factor sign-in on; ignored otherwise.")
 
 
 class PublishCreate(Body):

@@ -4,12 +4,9 @@ from __future__ import annotations
 import json
 
 from reviewflow.articles import workflow
+from reviewflow.extensions import iso
 from reviewflow.publishing import services as publishing
 from reviewflow.sources.status import revision_sources
-
-
-def iso(dt) -> str | None:
-    return dt.isoformat().replace("+00:00", "Z") if dt else None
 
 
 def person(user) -> dict:

@@ -12,6 +12,7 @@ from reviewflow.articles import services as articles
 from reviewflow.audit.models import AuditEvent
 from reviewflow.errors import Gone
 from reviewflow.extensions import db
+from reviewflow.public import queries as public_queries
 from reviewflow.publishing import services as publishing
 from reviewflow.reviews import services as reviews
 from reviewflow.sources import services as sources
@@ -140,7 +141,7 @@ def reopen(user, _, id):
 def decide(user, body, id):
     article = articles.get_article(id)
     signed = reviews.sign_decision(user, article, body.revision, body.decision, body.password, body.comment,
-                                   body.checklist)
+                                   body.checklist, code=body.code)
     return out.decision_json(signed)
 
 
@@ -172,7 +173,7 @@ def flag_source(user, body, id):
 def publish(user, body, id):
     article = articles.get_article(id)
     version = publishing.publish_revision(user, article, body.revision, body.change_note)
-    url = public_url.public_url_for("publishing.article", slug=article.slug)
+    url = public_url.public_url_for("public.article", slug=article.slug)
     return out.version_json(version, url)
 
 
@@ -200,7 +201,7 @@ def article_audit(user, _, id):
            response=r.Published, public=True, errors=(404, 410),
            params=SLUG)
 def published(user, _, slug):
-    pa = publishing.public_article(slug)
+    pa = public_queries.public_article(slug)
     if pa.gone:
         raise Gone(f"This article was unpublished: {pa.article.unpublish_reason}")
     return out.published_json(pa)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from reviewflow.auth.models import User
 from reviewflow.extensions import UTCDateTime, db, utcnow
+from reviewflow.textrules import short_hash
 
 
 class ArticleState(enum.StrEnum):
@@ -32,6 +33,10 @@ class ArticleState(enum.StrEnum):
     def css_class(self) -> str:
         return f"state-{self.value}"
 
+
+#: From the first assignment to publication: reviewers act on the article (annotate, check sources,
+#: sign). An open assignment (``AssignmentStatus.OPEN``) only ever stands on an article in these states.
+ArticleState.UNDER_REVIEW = frozenset({ArticleState.IN_REVIEW, ArticleState.CHANGES_REQUESTED, ArticleState.APPROVED})
 
 STATE_VALUES = tuple(s.value for s in ArticleState)
 
@@ -126,4 +131,4 @@ class Revision(db.Model):
 
     @property
     def short_hash(self) -> str:
-        return f"{self.content_hash[:4]}…{self.content_hash[-4:]}"
+        return short_hash(self.content_hash)

@@ -17,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import case, func, or_, select, true
+from sqlalchemy import func, or_, select, true
 from sqlalchemy.orm import joinedload, raiseload
 
 from reviewflow import paging, policy
@@ -30,20 +30,14 @@ from reviewflow.reviews.models import AssignmentStatus, ReviewAssignment
 S = ArticleState
 #: Rows shown per dashboard section before its "see all" link.
 SECTION_LIMIT = 10
-#: A review due within this many days counts as "due soon" on the dashboard.
-DUE_SOON_DAYS = 3
 #: A re-review due within this many days is listed for editors.
 REREVIEW_HORIZON_DAYS = 30
 #: States in which a writer has work to do.
 WRITER_TODO = (S.DRAFT.value, S.CHANGES_REQUESTED.value)
-#: Article states in which an assigned reviewer has something to review.
-REVIEW_STATES = (S.IN_REVIEW.value, S.CHANGES_REQUESTED.value)
-#: Assignment statuses that still wait for the reviewer.
-OPEN_STATUSES = (AssignmentStatus.PENDING.value, AssignmentStatus.CHANGES_REQUESTED.value)
 SCOPES = ("", "mine", "reviewing")
 
 
-def _list_options():
+def list_options():
     """Article rows for lists: writer joined in, the current revision's text never loaded."""
     return (joinedload(Article.writer), raiseload(Article.revision))
 
@@ -163,7 +157,7 @@ def article_index(user, filters: Filters, cursor: paging.Cursor | None = None, p
 
     def run(at: paging.Cursor | None) -> list[Article]:
         values = (paging.moment(at.key[0]), at.key[1]) if at else None
-        stmt = paging.descending(select(Article).where(*conditions).options(*_list_options()),
+        stmt = paging.descending(select(Article).where(*conditions).options(*list_options()),
                                  (Article.updated_at, Article.id), at, values, per_page + 1)
         return list(db.session.scalars(stmt).unique())
 
@@ -242,53 +236,15 @@ def writer_work(user, limit: int = SECTION_LIMIT) -> WriterWork:
     other articles, newest update first. Three queries."""
     mine = Article.writer_id == user.id
     todo = list(db.session.scalars(
-        select(Article).where(mine, Article.state.in_(WRITER_TODO)).options(*_list_options())
+        select(Article).where(mine, Article.state.in_(WRITER_TODO)).options(*list_options())
         .order_by((Article.state == S.CHANGES_REQUESTED.value).desc(), Article.updated_at.desc(), Article.id.desc())
         .limit(limit)
     ).unique())
     others = list(db.session.scalars(
-        select(Article).where(mine, Article.state.not_in(WRITER_TODO)).options(*_list_options())
+        select(Article).where(mine, Article.state.not_in(WRITER_TODO)).options(*list_options())
         .order_by(Article.updated_at.desc(), Article.id.desc()).limit(limit)
     ).unique())
     return WriterWork(todo, others, _state_counts(mine))
-
-
-@dataclass
-class ReviewQueue:
-    """A reviewer's queue: (assignment, article) pairs, overdue first, and its counters."""
-
-    rows: list[tuple[ReviewAssignment, Article]]
-    total: int
-    overdue: int
-    due_soon: int
-
-
-def review_queue(user, limit: int = SECTION_LIMIT) -> ReviewQueue:
-    """Active assignments still waiting for ``user`` (pending or changes requested) on articles in
-    review or with changes requested. Earliest due date first, so overdue ones lead; no due date
-    last. Two queries."""
-    today = _today()
-    where = (
-        ReviewAssignment.reviewer_id == user.id,
-        ReviewAssignment.status.in_(OPEN_STATUSES),
-        Article.state.in_(REVIEW_STATES),
-    )
-    rows = db.session.execute(
-        select(ReviewAssignment, Article).join(Article, Article.id == ReviewAssignment.article_id).where(*where)
-        .options(*_list_options())
-        .order_by(ReviewAssignment.due_date.is_(None), ReviewAssignment.due_date, Article.updated_at.desc(),
-                  ReviewAssignment.id)
-        .limit(limit)
-    ).unique().all()
-    total, overdue, soon = db.session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(case((ReviewAssignment.due_date < today, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((ReviewAssignment.due_date.between(
-                today, today + timedelta(days=DUE_SOON_DAYS)), 1), else_=0)), 0),
-        ).select_from(ReviewAssignment).join(Article, Article.id == ReviewAssignment.article_id).where(*where)
-    ).one()
-    return ReviewQueue([(a, art) for a, art in rows], int(total), int(overdue), int(soon))
 
 
 @dataclass
@@ -308,7 +264,7 @@ def editor_work(limit: int = SECTION_LIMIT) -> EditorWork:
     """
     def waiting_in(state: str) -> list[Article]:
         return list(db.session.scalars(
-            select(Article).where(Article.state == state).options(*_list_options())
+            select(Article).where(Article.state == state).options(*list_options())
             .order_by(Article.updated_at, Article.id).limit(limit)
         ).unique())
 

@@ -5,6 +5,8 @@ through); nh3 then keeps only an allow-list of tags, attributes and URL schemes,
 no script, event handler, ``javascript:`` or ``data:`` URL reaches a reader. Links get
 ``rel="noopener nofollow"``.
 
+Images from other sites are rendered as links ("Image: alt text"), never loaded: see ``_image``.
+
 Footnote citations (``[^key]``) render as numbered superscript links to ``#source-N``; the
 footnote definitions themselves are left out of the body: pages draw the numbered sources list
 from the revision's stored sources (``sources.status``), with who checked each.
@@ -15,6 +17,7 @@ import functools
 import re
 
 import nh3
+from markdown_it.common.utils import escapeHtml
 
 from reviewflow.sources.parsing import md as _md
 
@@ -36,6 +39,30 @@ def _citation(self, tokens, idx, options, env) -> str:
 
 
 _md.add_render_rule("footnote_ref", _citation)
+
+
+def _on_this_site(src: str) -> bool:
+    """A path on this site (``/static/…``, ``figure.png``): no scheme, no host, no backslash."""
+    return not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:|^//|^/?\\", src) and "\\" not in src
+
+
+def _image(self, tokens, idx, options, env) -> str:
+    """An image on this site stays an image; any other becomes a link to it, marked ``remote-image``.
+
+    A remote image in a draft would be fetched by every reviewer's browser, telling its host their
+    address and when they read the draft; as a link it is fetched only by whoever follows it. The
+    Content-Security-Policy (``img-src 'self' data:``) refuses such images anyway (``headers``).
+    """
+    token = tokens[idx]
+    src = token.attrGet("src") or ""
+    alt = self.renderInlineAsText(token.children or [], options, env)
+    if _on_this_site(src):
+        return self.image(tokens, idx, options, env)
+    label = escapeHtml(alt.strip() or src)
+    return f'<a href="{escapeHtml(src)}" class="remote-image">Image: {label}</a>'
+
+
+_md.add_render_rule("image", _image)
 
 
 def _without_footnote_block(tokens: list) -> list:

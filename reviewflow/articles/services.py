@@ -14,8 +14,10 @@ from reviewflow.articles import workflow
 from reviewflow.articles.anchoring import context_of, locate
 from reviewflow.articles.models import Article, ArticleState, Revision, content_hash
 from reviewflow.audit import services as audit
+from reviewflow.audit.actions import AuditAction
 from reviewflow.errors import InvalidInput, NotFound
 from reviewflow.extensions import db
+from reviewflow.ids import as_id, get_or_404
 from reviewflow.notifications.services import notify, notify_role
 from reviewflow.reviews.models import Annotation
 from reviewflow.sources import services as sources
@@ -44,25 +46,17 @@ def clean_text(title, body, note="", topic=None) -> tuple[str, str, str]:
 
 def get_article(article_id) -> Article:
     """The article with this id; NotFound for anything that cannot be one."""
-    try:
-        key = int(article_id)
-    except (TypeError, ValueError):
-        raise NotFound("There is no article with that id.") from None
-    article = db.session.get(Article, key) if 0 < key < 2**31 else None
-    if article is None:
-        raise NotFound("There is no article with that id.")
-    return article
+    return get_or_404(Article, article_id, "There is no article with that id.")
 
 
 def get_revision(article: Article, number) -> Revision:
-    try:
-        number = int(number)
-    except (TypeError, ValueError):
-        raise NotFound("There is no such revision.") from None
-    rev = db.session.scalar(select(Revision).where(Revision.article_id == article.id, Revision.number == number)) \
-        if 0 < number < 2**31 else None
+    """Revision ``number`` of the article; NotFound for any other number."""
+    key = as_id(number)
+    if key is None:
+        raise NotFound("There is no such revision.")
+    rev = db.session.scalar(select(Revision).where(Revision.article_id == article.id, Revision.number == key))
     if rev is None:
-        raise NotFound(f"Revision {number} of this article does not exist.")
+        raise NotFound(f"Revision {key} of this article does not exist.")
     return rev
 
 
@@ -93,7 +87,7 @@ def create_article(actor, title, body, topic: str = "", note: str = "") -> Artic
     db.session.add(rev)
     db.session.flush()
     sources.store_sources(rev)
-    audit.record("article.created", actor=actor, role="writer", target=article, article=article, revision=rev,
+    audit.record(AuditAction.ARTICLE_CREATED, actor=actor, role="writer", target=article, article=article, revision=rev,
                  after=article.state, details={"slug": article.slug, "topic": article.topic})
     return article
 

@@ -4,7 +4,7 @@ the article page, history and diffs, submission, and notifications.
 Views are thin: load (404), ask the policy, validate the form, call one service, commit
 once, flash, redirect. Lists come from ``articles.queries`` (a fixed number of SQL
 statements whatever the data size). The writer's forms catch a service's refusal only to
-show it inline with the writer's text kept; every other refusal goes to the global handlers.
+show it inline with the writer's text kept (``refusal_to``); every other refusal goes to the global handlers.
 """
 from __future__ import annotations
 
@@ -22,10 +22,11 @@ from reviewflow.articles.forms import ArticleForm, RevisionForm
 from reviewflow.articles.models import ArticleState
 from reviewflow.articles.rendering import render_markdown
 from reviewflow.articles.workflow import available_transitions
-from reviewflow.errors import DomainError, InvalidInput, StaleRevision
+from reviewflow.errors import InvalidInput, StaleRevision, refusal_to
 from reviewflow.extensions import db
 from reviewflow.notifications import services as notices
 from reviewflow.publishing import services as publishing
+from reviewflow.reviews import queries as review_queries
 from reviewflow.reviews import services as reviews
 from reviewflow.sources import services as sources
 from reviewflow.sources import status as source_status
@@ -44,19 +45,29 @@ def _me():
     return current_user._get_current_object()
 
 
-def _wants_preview() -> bool:
-    """The no-JS preview: the form's "Preview" button re-renders the page instead of saving."""
-    return request.method == "POST" and request.form.get("action") == "preview"
+def _saving(form) -> bool:
+    """A valid POST of the writing form's "Save" (its no-JS "Preview" button re-renders the page instead)."""
+    return request.method == "POST" and request.form.get("action") != "preview" and form.validate_on_submit()
 
 
-def _show_refusal(form, exc: DomainError) -> None:
-    """Put a service's refusal next to its field (or above the form) so the writer's text stays."""
-    db.session.rollback()
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None and field.type != "HiddenField":
-        field.errors = [*field.errors, exc.message]
-    else:
-        form.form_errors.append(exc.message)
+def _writing_page(form, status: int, article=None, stale: dict | None = None):
+    """The writing page with the text as typed and its preview; for a revision, its open annotations and
+    sources (a refusal of the save is on the form, a newer revision in ``stale``)."""
+    return render_template(
+        "articles/edit.html", form=form, article=article, stale=stale, preview=_preview(form.body.data or ""),
+        annotations=[a for a in reviews.annotations_of(article) if a.is_open] if article else [],
+        source_states=source_status.source_states(article) if article else [],
+        topics=[] if article else queries.topic_suggestions()), status
+
+
+def _stale_notice(form, article, stale: refusal_to) -> dict | None:
+    """A save refused because a newer revision exists, as the page tells it. The writer has now been told,
+    so their next save deliberately builds on the latest revision."""
+    if not stale:
+        return None
+    notice = {"message": stale.message, "base": form.base_revision.data, "current": article.current_revision}
+    form.base_revision.data = str(article.current_revision)
+    return notice
 
 
 # Dashboard and lists -----------------------------------------------------------------
@@ -68,20 +79,24 @@ def dashboard():
     """The signed-in person's work: one section per role they hold, each limited with a "see all" link."""
     user = _me()
     writing = queries.writer_work(user) if user.has_role("writer") else None
-    queue = queries.review_queue(user) if user.has_role("reviewer") else None
+    counts = review_queries.queue_counts(user) if user.has_role("reviewer") else None
+    queue = review_queries.review_queue(user, None, queries.SECTION_LIMIT, counts["total"]) if counts else None
     editing = queries.editor_work() if user.has_role("editor") else None
-    rereviews = (publishing.rereviews_due(queries.REREVIEW_HORIZON_DAYS, limit=queries.SECTION_LIMIT)
-                 if editing else [])
-    flagged = sources.flagged_for_rereview(queries.SECTION_LIMIT) if editing else []
+    due = _due_for_rereview() if editing else {"rereviews": [], "flagged": []}
     listed = [a.id for a in (writing.todo + writing.others if writing else [])]
     listed += [a.id for a in (editing.waiting + editing.ready if editing else [])]
     policy.know_assignments(user, [a.id for a in editing.ready] if editing else [])  # four eyes, row by row
     return render_template(
-        "articles/dashboard.html", user=user, writing=writing, queue=queue, editing=editing, rereviews=rereviews,
-        flagged=flagged,
+        "articles/dashboard.html", user=user, writing=writing, queue=queue, counts=counts, editing=editing, **due,
         assignments=queries.assignments_by_article(listed), notifications=notices.recent(user, 5),
-        unread=notices.unread_count(user), limit=queries.SECTION_LIMIT, due_soon_days=queries.DUE_SOON_DAYS,
-    )
+        unread=notices.unread_count(user), limit=queries.SECTION_LIMIT, due_soon_days=review_queries.DUE_SOON_DAYS)
+
+
+def _due_for_rereview() -> dict:
+    """The editors' sections of what is due for re-review: periodic ones coming due, and live articles with
+    a source flagged as outdated."""
+    return {"rereviews": publishing.rereviews_due(queries.REREVIEW_HORIZON_DAYS, limit=queries.SECTION_LIMIT),
+            "flagged": sources.flagged_for_rereview(queries.SECTION_LIMIT)}
 
 
 @bp.get("/work/articles")
@@ -123,62 +138,35 @@ def new():
     """Start an article (writers): revision 1, as a draft."""
     user = _me()
     policy.require(user, "article.create")
-    form, status = ArticleForm(), 200
-    saving = request.method == "POST" and not _wants_preview()
-    if saving and form.validate_on_submit():
-        try:
+    form = ArticleForm()
+    with refusal_to(form) as refused:
+        if _saving(form):
             article = articles.create_article(user, form.title.data, form.body.data, form.topic.data or "",
                                               form.note.data or "")
-        except DomainError as exc:
-            _show_refusal(form, exc)
-            status = exc.status
-        else:
             db.session.commit()
             flash(f"“{article.title}” is saved as a draft (revision 1). Submit it for review when it is ready.",
                   "success")
             return redirect(url_for("articles.detail", id=article.id))
-    elif saving:
-        status = 400
-    return render_template("articles/edit.html", form=form, article=None, stale=None,
-                           preview=_preview(form.body.data) if form.body.data else None,
-                           annotations=[], topics=queries.topic_suggestions()), status
+    return _writing_page(form, refused.status)
 
 
 @bp.route("/work/articles/<int:id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(id: int):
     """Save a new revision (the article's writer). A stale base is shown inline with the text kept."""
-    user = _me()
-    article = articles.get_article(id)
+    user, article = _me(), articles.get_article(id)
     workflow.check(article, "revise", user, lock_row=False, base_revision=article.current_revision)
     current = article.revision
     form = RevisionForm(data=None if request.method == "POST" else
                         {"title": current.title, "body": current.body, "base_revision": current.number})
-    stale, status = None, 200
-    saving = request.method == "POST" and not _wants_preview()
-    if saving and form.validate_on_submit():
-        try:
+    with refusal_to(form) as refused, refusal_to(None, StaleRevision) as stale:
+        if _saving(form):
             rev = articles.save_revision(user, article, form.title.data, form.body.data, form.base_revision.data,
                                          form.note.data or "")
-        except StaleRevision as exc:
-            db.session.rollback()
-            stale = {"message": exc.message, "base": form.base_revision.data, "current": article.current_revision}
-            # The writer has now been told; a second save deliberately builds on the latest revision.
-            form.base_revision.data = str(article.current_revision)
-            status = exc.status
-        except DomainError as exc:
-            _show_refusal(form, exc)
-            status = exc.status
-        else:
             db.session.commit()
             flash(f"Revision {rev.number} is saved.", "success")
             return redirect(url_for("articles.detail", id=article.id))
-    elif saving:
-        status = 400
-    return render_template("articles/edit.html", form=form, article=article, stale=stale,
-                           preview=_preview(form.body.data or ""),
-                           annotations=[a for a in reviews.annotations_of(article) if a.is_open],
-                           source_states=source_status.source_states(article), topics=[]), status
+    return _writing_page(form, stale.status if stale else refused.status, article, _stale_notice(form, article, stale))
 
 
 @bp.post("/work/preview")
@@ -203,30 +191,74 @@ def _preview(body: str) -> Markup:
 # The article ---------------------------------------------------------------------------
 
 
-def _buttons(article, transitions) -> list[SimpleNamespace]:
-    """The transitions drawn as plain POST buttons (``Transition.button``), with the URL each posts to."""
-    return [SimpleNamespace(name=t.name, label=t.label, confirm=t.confirm, danger=t.danger,
-                            url=url_for(BUTTON_ENDPOINTS[t.name], id=article.id))
-            for t in transitions if t.button and t.name in BUTTON_ENDPOINTS]
+def _buttons(article, transitions, asked_on: int | None = None) -> list[SimpleNamespace]:
+    """The transitions drawn as plain POST buttons (``Transition.button``), with the URL each posts to.
+
+    After a request for changes (signed on revision ``asked_on``), submitting again is a step of its own,
+    offered once a new revision is saved: the button opens the resubmit page (``href``), which lists what
+    was asked and answered before the writer sends the revision back.
+    """
+    buttons = []
+    waiting_for_revision = (article.state == ArticleState.CHANGES_REQUESTED and asked_on is not None
+                            and article.current_revision <= asked_on)
+    for t in transitions:
+        if not (t.button and t.name in BUTTON_ENDPOINTS) or (t.name == "submit" and waiting_for_revision):
+            continue
+        button = SimpleNamespace(name=t.name, label=t.label, confirm=t.confirm, danger=t.danger, href=None,
+                                 url=url_for(BUTTON_ENDPOINTS[t.name], id=article.id))
+        if t.name == "submit" and article.state == ArticleState.CHANGES_REQUESTED:
+            button.label, button.confirm = "Resubmit for review…", None
+            button.href = url_for("articles.resubmit", id=article.id)
+        buttons.append(button)
+    return buttons
+
+
+def _changes_requested_on(decisions) -> int | None:
+    """The revision the latest request for changes was signed on (None when nobody asked for changes)."""
+    asked = [d.revision_number for d in decisions if d.decision == "request_changes"]
+    return asked[-1] if asked else None
 
 
 @bp.get("/work/articles/<int:id>")
 @login_required
 def detail(id: int):
     """The article as staff see it: current revision, reviewers, live version, actions, signed decisions."""
-    user = _me()
-    article = articles.get_article(id)
+    user, article = _me(), articles.get_article(id)
     policy.authorize(user, "article.view", article)
     transitions = available_transitions(article, user)
     live = publishing.live_version_of(article)
+    decisions = reviews.decisions_of(article)
+    asked_on = _changes_requested_on(decisions)
     return render_template(
         "articles/detail.html", article=article, revision=article.revision,
         body_html=render_markdown(article.revision.body),
         assignments=queries.assignments_by_article([article.id], include_withdrawn=True)[article.id],
         live=live, live_sources=source_status.source_states(article, live.revision_number) if live else [],
-        decisions=reviews.decisions_of(article),
+        decisions=decisions, changes_requested_on=asked_on,
         annotations=[a for a in reviews.annotations_of(article) if a.is_open],
-        buttons=_buttons(article, transitions), actions={t.name for t in transitions},
+        buttons=_buttons(article, transitions, asked_on), actions={t.name for t in transitions},
+    )
+
+
+@bp.get("/work/articles/<int:id>/resubmit")
+@login_required
+def resubmit(id: int):
+    """The step before sending a revised article back: what the reviewers asked (each annotation, open or
+    resolved, with the replies), where each source stands, and what changed since the request."""
+    user = _me()
+    article = articles.get_article(id)
+    workflow.check(article, "submit", user, lock_row=False)
+    if article.state != ArticleState.CHANGES_REQUESTED:
+        return redirect(url_for("articles.detail", id=article.id))
+    decisions = reviews.decisions_of(article)
+    annotations = reviews.annotations_of(article)
+    return render_template(
+        "articles/resubmit.html", article=article, asked_on=_changes_requested_on(decisions),
+        requests=[d for d in decisions if d.decision == "request_changes"],
+        open_annotations=[a for a in annotations if a.is_open],
+        resolved_annotations=[a for a in annotations if not a.is_open],
+        source_states=source_status.source_states(article, article.current_revision),
+        submit_url=url_for("articles.submit", id=article.id),
     )
 
 
@@ -289,6 +321,10 @@ def diff(id: int):
         raise InvalidInput('The view must be "inline" or "side".', field="view")
     new_rev = articles.get_revision(article, request.args.get("b", article.current_revision))
     old_rev = articles.get_revision(article, request.args.get("a", max(1, new_rev.number - 1)))
+    return _diff_page(article, old_rev, new_rev, view)
+
+
+def _diff_page(article, old_rev, new_rev, view: str):
     added, removed = stats(old_rev.body, new_rev.body)
     return render_template(
         "articles/diff.html", article=article, old=old_rev, new=new_rev, view=view, added=added, removed=removed,

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from reviewflow import policy
 from reviewflow.articles.models import Article, ArticleState
 from reviewflow.audit import services as audit
+from reviewflow.audit.actions import AuditAction
 from reviewflow.errors import Conflict, NotFound, StaleRevision
 from reviewflow.extensions import db, utcnow
 from reviewflow.reviews.models import Annotation, AssignmentStatus, ReviewAssignment
@@ -38,7 +39,6 @@ from reviewflow.sources.status import unsupported
 S = ArticleState
 ALL = frozenset(S)
 LIVE_STATES = frozenset({S.PUBLISHED, S.UNPUBLISHED})
-REVIEW_STATES = frozenset({S.IN_REVIEW, S.CHANGES_REQUESTED, S.APPROVED})
 A = AssignmentStatus
 
 # Locks -------------------------------------------------------------------------------------------
@@ -135,7 +135,7 @@ def _rereview_complete(article: Article, outcome: S) -> bool:
 def _settle(article: Article) -> S:
     """The state an article under review is in, given its assignments and annotations now."""
     state = S(article.state)
-    if state not in REVIEW_STATES:
+    if state not in S.UNDER_REVIEW:
         return state
     outcome = review_outcome(article)
     return S.PUBLISHED if _rereview_complete(article, outcome) else outcome
@@ -249,31 +249,31 @@ class Transition:
 
 
 TRANSITIONS: dict[str, Transition] = {t.name: t for t in [
-    Transition("revise", ALL, _after_revise, "article.edit", "Save revision", "revision.saved",
+    Transition("revise", ALL, _after_revise, "article.edit", "Save revision", AuditAction.REVISION_SAVED,
                guard=_must_be_base, effect=_revise_effect),
     Transition("submit", frozenset({S.DRAFT, S.CHANGES_REQUESTED}), _after_submit, "article.submit",
-               "Submit for review", "article.submitted", button=True, guard=_must_have_new_revision,
+               "Submit for review", AuditAction.ARTICLE_SUBMITTED, button=True, guard=_must_have_new_revision,
                effect=_submit_effect, confirm="Submit this revision for medical review?"),
     Transition("assign", ALL - {S.UNPUBLISHED}, _after_assign, "review.assign", "Assign reviewer",
-               "reviewer.assigned", effect=_assign_effect),
-    Transition("withdraw", ALL, _settle, "review.assign", "Withdraw", "reviewer.withdrawn",
+               AuditAction.REVIEWER_ASSIGNED, effect=_assign_effect),
+    Transition("withdraw", ALL, _settle, "review.assign", "Withdraw", AuditAction.REVIEWER_WITHDRAWN,
                confirm="Withdraw this reviewer? Their pending review ends.", danger=True),
     Transition("decide", frozenset({S.IN_REVIEW, S.CHANGES_REQUESTED}), _settle, "article.decide",
-               "Sign decision", "decision.signed", guard=_must_be_current),
+               "Sign decision", AuditAction.DECISION_SIGNED, guard=_must_be_current),
     Transition("publish", frozenset({S.APPROVED}), S.PUBLISHED, "article.publish", "Publish…",
-               "article.published", danger=True, guard=_must_be_current),
-    Transition("unpublish", ALL, _after_unpublish, "article.unpublish", "Unpublish…", "article.unpublished",
+               AuditAction.ARTICLE_PUBLISHED, danger=True, guard=_must_be_current),
+    Transition("unpublish", ALL, _after_unpublish, "article.unpublish", "Unpublish…", AuditAction.ARTICLE_UNPUBLISHED,
                danger=True, guard=_must_be_live),
     # Annotations change the state only through what "approved" means: no blocking annotation open.
-    Transition("annotate", ALL, _settle, "annotation.create", "Annotate", "annotation.added"),
+    Transition("annotate", ALL, _settle, "annotation.create", "Annotate", AuditAction.ANNOTATION_ADDED),
     # A verdict on a source changes the state only through what "approved" means: every source supported.
-    Transition("check_source", REVIEW_STATES, _settle, "source.check", "Check source", "source.checked",
+    Transition("check_source", S.UNDER_REVIEW, _settle, "source.check", "Check source", AuditAction.SOURCE_CHECKED,
                guard=_must_be_current),
     Transition("flag_source", ALL - {S.UNPUBLISHED}, _settle, "source.flag", "Flag as outdated",
-               "source.flagged", guard=_must_have_live_version),
-    Transition("resolve", ALL, _settle, "annotation.resolve", "Resolve", "annotation.resolved",
+               AuditAction.SOURCE_FLAGGED, guard=_must_have_live_version),
+    Transition("resolve", ALL, _settle, "annotation.resolve", "Resolve", AuditAction.ANNOTATION_RESOLVED,
                subject="annotation"),
-    Transition("reopen", ALL, _settle, "annotation.resolve", "Reopen", "annotation.reopened",
+    Transition("reopen", ALL, _settle, "annotation.resolve", "Reopen", AuditAction.ANNOTATION_REOPENED,
                subject="annotation"),
 ]}
 
@@ -286,11 +286,6 @@ def available_transitions(article: Article, user) -> list[Transition]:
     """The transitions this user may take on this article in its current state (for drawing buttons)."""
     return [t for t in TRANSITIONS.values()
             if t.subject is None and S(article.state) in t.sources and policy.can(user, t.rule, article)]
-
-
-def allowed_now(article: Article, name: str) -> bool:
-    """Whether the article's state allows the transition (for pages that explain what comes next)."""
-    return S(article.state) in TRANSITIONS[name].sources
 
 
 STATE_MESSAGES = {
@@ -356,6 +351,6 @@ def apply(article: Article, name: str, *, actor, role: str, revision=None, targe
     if hasattr(target, "audit_seq"):  # a signed decision points at the event that proves it
         target.audit_seq = recorded.seq
         db.session.flush()
-    if after == S.PUBLISHED and before in REVIEW_STATES and name != "publish":
+    if after == S.PUBLISHED and before in S.UNDER_REVIEW and name != "publish":
         REREVIEW_HOOKS["republish"](actor, article, role)
     return recorded

@@ -17,15 +17,18 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Select, false, func, or_, select, text
 
+from reviewflow import paging
+from reviewflow.audit.actions import BY_TEXT, Told, quoted
 from reviewflow.audit.models import AuditEvent
 from reviewflow.audit.services import FIELDS
 from reviewflow.auth.models import User
 from reviewflow.extensions import db
+from reviewflow.ids import MAX_ID, as_id
+from reviewflow.textrules import short_hash
 
 PER_PAGE = 50
 TIMELINE_PER_PAGE = 200
 EXPORT_FORMATS = ("csv", "jsonl")
-_MAX_ID = 2**31 - 1
 
 
 # Filters -----------------------------------------------------------------------
@@ -57,7 +60,7 @@ class LogFilter:
         f = cls(person=(args.get("person") or "").strip()[:200], action=(args.get("action") or "").strip()[:64])
         raw_article = (args.get("article") or "").strip()
         if raw_article:
-            f.article_id = _positive_int(raw_article)
+            f.article_id = as_id(raw_article)
             if f.article_id is None:
                 f.errors.append("The article must be given by its number, e.g. 12.")
         for name, label in (("from", "From"), ("to", "To")):
@@ -117,7 +120,7 @@ MAX_PEOPLE = 200
 
 def _person_condition(person: str):
     """Events of a person by id, or of the people whose current name or email contains the text."""
-    actor_id = _positive_int(person)
+    actor_id = as_id(person)
     if actor_id is not None:
         return AuditEvent.actor_id == actor_id
     text_ = person.lower()
@@ -130,79 +133,66 @@ def _person_condition(person: str):
     return func.lower(AuditEvent.actor_name).contains(text_, autoescape=True)
 
 
-def _positive_int(value) -> int | None:
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return number if 0 < number <= _MAX_ID else None
-
-
 def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def cursor(value) -> int | None:
-    """A ``before``/``after`` keyset cursor from the query string; anything else is no cursor."""
-    return _positive_int(value) if value not in (None, "") else None
-
-
 # Keyset pages -------------------------------------------------------------------
 
+def _seq_key(event: AuditEvent) -> tuple[int]:
+    return (event.seq,)
+
+
+#: Cursors of the global log, newest first (``?before=<seq>`` pages on, ``?after=<seq>`` back), and of
+#: an article's timeline, oldest first (``?after=<seq>`` pages on): plain sequence numbers.
+LOG_KEYSET = paging.Keyset("", (MAX_ID,), _seq_key)
+TIMELINE_KEYSET = paging.Keyset("", (MAX_ID,), _seq_key, next="after", prev="before")
+
+
 @dataclass
-class EventPage:
-    """One keyset page of events. ``newer``/``older`` are the cursors of the neighbouring pages."""
+class EventPage(paging.KeysetPage):
+    """One keyset page of events; ``order`` ends the summary ("Events #9 to #5, newest first")."""
 
-    events: list[AuditEvent]
-    newer: int | None = None  # link with ?after=<newer> when set
-    older: int | None = None  # link with ?before=<older> when set
+    order: str = ""
 
+    @property
+    def events(self) -> list[AuditEvent]:
+        return self.items
 
-def _exists(stmt: Select, newest_first: bool) -> bool:
-    order = AuditEvent.seq.desc() if newest_first else AuditEvent.seq
-    return db.session.execute(stmt.with_only_columns(AuditEvent.seq).order_by(order).limit(1)).first() is not None
-
-
-def log_page(f: LogFilter, before: int | None = None, after: int | None = None, per_page: int = PER_PAGE) -> EventPage:
-    """Newest first, ``per_page`` events older than ``before`` (or newer than ``after``).
-
-    Two queries at most: the page (``LIMIT per_page + 1`` tells whether more follow) and,
-    when a cursor was given, whether anything lies on the other side of it.
-    """
-    base = f.apply(select(AuditEvent))
-    if after is not None:
-        rows = list(db.session.scalars(base.where(AuditEvent.seq > after).order_by(AuditEvent.seq)
-                                       .limit(per_page + 1)))
-        has_newer = len(rows) > per_page
-        events = list(reversed(rows[:per_page]))
-        has_older = bool(events) and _exists(base.where(AuditEvent.seq < events[-1].seq), newest_first=True)
-        if not events:  # nothing newer than the cursor: show the newest page instead
-            return log_page(f, per_page=per_page)
-    else:
-        stmt = base.where(AuditEvent.seq < before) if before is not None else base
-        rows = list(db.session.scalars(stmt.order_by(AuditEvent.seq.desc()).limit(per_page + 1)))
-        has_older = len(rows) > per_page
-        events = rows[:per_page]
-        if before is not None and not events:  # nothing older than the cursor: show the newest page instead
-            return log_page(f, per_page=per_page)
-        has_newer = before is not None and bool(events) and _exists(base.where(AuditEvent.seq > events[0].seq),
-                                                                    newest_first=False)
-    return EventPage(events, newer=events[0].seq if has_newer else None,
-                     older=events[-1].seq if has_older else None)
+    @property
+    def summary(self) -> str:
+        if not self.items:
+            return ""
+        first, last = self.items[0].seq, self.items[-1].seq
+        return f"Events #{first}" + (f" to #{last}" if last != first else "") + self.order
 
 
-def article_events(article_id: int, after: int | None = None, per_page: int = TIMELINE_PER_PAGE) -> EventPage:
+def _page(stmt: Select, order, cursor: paging.Cursor | None, per_page: int) -> tuple[list, bool, bool]:
+    """The page of ``stmt`` at ``cursor`` on ``seq`` (``order`` is ``paging.descending`` or ``ascending``);
+    a cursor beyond the last event gives the first page."""
+    def run(at: paging.Cursor | None) -> list[AuditEvent]:
+        return list(db.session.scalars(order(stmt, (AuditEvent.seq,), at, at.key if at else None, per_page + 1)))
+
+    items, has_prev, has_next = paging.fetch(run, cursor, per_page)
+    return paging.fetch(run, None, per_page) if cursor is not None and not items else (items, has_prev, has_next)
+
+
+def log_page(f: LogFilter, cursor: paging.Cursor | None = None, per_page: int = PER_PAGE) -> EventPage:
+    """The filtered events, newest first, ``per_page`` from ``cursor`` (None: the newest page); one
+    query, two when a cursor leads past the end."""
+    return EventPage(*_page(f.apply(select(AuditEvent)), paging.descending, cursor, per_page),
+                     order=f", newest first, up to {per_page} a page")
+
+
+def article_events(article_id: int, cursor: paging.Cursor | None = None,
+                   per_page: int = TIMELINE_PER_PAGE) -> EventPage:
     """One article's events, oldest first, from the ``(article_id, seq)`` index."""
-    stmt = select(AuditEvent).where(AuditEvent.article_id == article_id)
-    if after is not None:
-        stmt = stmt.where(AuditEvent.seq > after)
-    rows = list(db.session.scalars(stmt.order_by(AuditEvent.seq).limit(per_page + 1)))
-    events = rows[:per_page]
-    return EventPage(events, older=None, newer=events[-1].seq if len(rows) > per_page else None)
+    return EventPage(*_page(select(AuditEvent).where(AuditEvent.article_id == article_id), paging.ascending,
+                            cursor, per_page))
 
 
 def get_event(seq) -> AuditEvent | None:
-    number = _positive_int(seq)
+    number = as_id(seq)
     if number is None:
         return None
     return db.session.scalar(select(AuditEvent).where(AuditEvent.seq == number))
@@ -320,14 +310,6 @@ def details_of(event: AuditEvent) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def short_hash(value: str | None) -> str:
-    return f"{value[:4]}…{value[-4:]}" if value else ""
-
-
-def _quoted(value) -> str:
-    return f"“{value}”" if value else ""
-
-
 def actor_phrase(event: AuditEvent) -> str:
     """Who acted, as the record has it: "Dana Okafor, M.D., Ph.D. (reviewer)"."""
     if event.actor_id is None and event.actor_role in ("", "system"):
@@ -346,130 +328,15 @@ def _revision(event: AuditEvent) -> str:
     return f"{text_} (sha256 {short_hash(event.content_hash)})" if event.content_hash else text_
 
 
-def _text_rev(title: str, rev: str, fallback: str = "the article") -> str:
-    """ "“Eczema in winter” revision 3 (sha256 4f2a…9c1e)", with whichever parts are known."""
-    return " ".join(x for x in (_quoted(title), rev) if x) or fallback
-
-
-def _of(title: str) -> str:
-    return f" of {_quoted(title)}" if title else ""
-
-
-def _on(title: str) -> str:
-    return f" on {_quoted(title)}" if title else ""
-
-
-def _join(items) -> str:
-    items = [str(i) for i in items or []]
-    return ", ".join(items) if items else "none"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 def _what(event: AuditEvent, d: dict, title: str) -> str:
-    """The predicate of the sentence, per action."""
-    action, rev = event.action, _revision(event)
-    label = event.target_label
-    if action == "article.created":
-        return f"created the article {_text_rev(title or label, rev)}"
-    if action == "revision.saved":
-        parts = [f"saved {_text_rev(title, rev)}"]
-        if d.get("note"):
-            parts.append(f"note: {_quoted(d['note'])}")
-        if d.get("approvals_voided"):
-            parts.append(f"this voided {_plural(len(d['approvals_voided']), 'approval')}")
-        if d.get("annotations_orphaned"):
-            parts.append(f"{_plural(len(d['annotations_orphaned']), 'annotation')} no longer matched the text")
-        return "; ".join(parts)
-    if action == "article.submitted":
-        return f"submitted {_text_rev(title, rev)} for review"
-    if action == "reviewer.assigned":
-        who = d.get("reviewer") or label or "a reviewer"
-        kind = "re-review" if d.get("rereview") else "review"
-        due = f", due {d['due_date']}" if d.get("due_date") else ""
-        return f"assigned {who} to {kind} {_quoted(title) or 'the article'}{due}"
-    if action == "reviewer.withdrawn":
-        return f"withdrew {d.get('reviewer') or label or 'a reviewer'} from the review{_of(title)}"
-    if action == "annotation.added":
-        kind = "a blocking annotation" if d.get("blocking") else "a suggestion"
-        quote = f" at {_quoted(label)}" if label else ""
-        return f"added {kind}{quote} to {_text_rev(title, rev, 'the text')}"
-    if action == "annotation.replied":
-        return f"replied to the annotation{' at ' + _quoted(label) if label else ''}{_on(title)}"
-    if action in ("annotation.resolved", "annotation.reopened"):
-        verb = "resolved" if action.endswith("resolved") else "reopened"
-        return f"{verb} the annotation{' at ' + _quoted(label) if label else ''}{_on(title)}"
-    if action == "decision.signed":
-        approve = d.get("decision") == "approve"
-        verb = "approved" if approve else "requested changes to"
-        sentence = f"{verb} {_text_rev(title, rev, 'the revision')}"
-        held = ", ".join(x for x in (d.get("specialty"), f"licence {d['license_number']}"
-                                     if d.get("license_number") else "") if x)
-        if d.get("credentials"):
-            sentence += f", signing with the credentials {d['credentials']}" + (f" ({held})" if held else "")
-        if d.get("meaning"):
-            sentence += f": {_quoted(d['meaning'])}"
-        return sentence
-    if action == "article.published":
-        version = f" as version {d['version']}" if d.get("version") else ""
-        return f"published {_text_rev(title, rev)}{version}"
-    if action == "article.rereviewed":
-        version = f"version {d['version']}" if d.get("version") else "a new version"
-        return f"completed the re-review of {_text_rev(title, rev)}: {version} published with the same text"
-    if action == "article.unpublished":
-        reason = f"; reason: {_quoted(d['reason'])}" if d.get("reason") else ""
-        return f"unpublished {_quoted(title) or 'the article'}{reason}"
-    if action == "rereview.scheduled":
-        months = d.get("months")
-        every = f" to every {months[-1]} months" if isinstance(months, list) and months else ""
-        due = f" (next due {d['due']})" if d.get("due") else ""
-        return f"set the re-review interval{_of(title)}{every}{due}"
-    if action == "auth.login":
-        return "signed in"
-    if action == "auth.login_failed":
-        failures = f" ({_plural(d['failures'], 'failure')} in a row)" if d.get("failures") else ""
-        return f"failed to sign in as {d.get('email') or label or 'an unknown email'}{failures}"
-    if action == "auth.logout":
-        return "signed out, ending every session"
-    if action == "account.created":
-        name = d.get("name") or label
-        return f"created the account of {name} ({d.get('email') or label}) with roles {_join(d.get('roles'))}"
-    if action == "account.roles_changed":
-        before, after = [*(d.get("roles") or []), [], []][:2]
-        return f"changed the roles of {label} from {_join(before)} to {_join(after)}"
-    if action == "account.updated":
-        changes = []
-        for key, value in d.items():
-            if key == "active" and isinstance(value, list) and len(value) == 2:
-                changes.append("reactivated the account" if value[1] else "deactivated the account")
-            elif key == "roles" and isinstance(value, list) and len(value) == 2:
-                changes.append(f"roles {_join(value[0])} → {_join(value[1])}")
-            elif isinstance(value, list) and len(value) == 2:
-                changes.append(f"{key} {_quoted(value[0])} → {_quoted(value[1])}")
-            else:
-                changes.append(f"{key} changed")
-        return f"updated the account of {label}" + (f": {'; '.join(changes)}" if changes else "")
-    if action == "account.password_changed":
-        return "changed their password, ending their other sessions"
-    if action == "credentials.changed":
-        facts = ", ".join(x for x in (d.get("credentials"), d.get("specialty")) if x)
-        licence = f", licence {d['license_number']}" if d.get("license_number") else ""
-        expiry = f" valid to {d['license_expires']}" if d.get("license_expires") else ""
-        version = f" version {d['version']}" if d.get("version") else ""
-        return f"saved credential profile{version} of {label}: {facts}{licence}{expiry}"
-    if action == "credentials.verified":
-        facts = ", ".join(x for x in (f"profile version {d['version']}" if d.get("version") else "",
-                                      f"licence {d['license_number']}" if d.get("license_number") else "") if x)
-        return f"verified the credentials of {label}" + (f" ({facts})" if facts else "")
-    if action == "token.created":
-        name = f" named {_quoted(d['name'])}" if d.get("name") else ""
-        return f"created the API token {label}{name}"
-    if action == "token.revoked":
-        return f"revoked the API token {label}"
-    target = f" on {_quoted(title or label)}" if (title or label) else ""
-    return f"recorded {action}{target}" + (f", {rev}" if rev else "")
+    """The predicate of the sentence: the action's own words (``AuditAction``), or plain facts for an
+    action this version does not know (recorded by another version of reviewflow)."""
+    told = Told(d, title, event.target_label or "", _revision(event))
+    action = BY_TEXT.get(event.action)
+    if action is not None:
+        return action.tell(told)
+    target = f" on {quoted(title or told.label)}" if (title or told.label) else ""
+    return f"recorded {event.action}{target}" + (f", {told.rev}" if told.rev else "")
 
 
 def describe(event: AuditEvent, title: str | None = None) -> str:
@@ -482,6 +349,6 @@ def describe(event: AuditEvent, title: str | None = None) -> str:
     try:
         what = _what(event, d, title or "")
     except (TypeError, ValueError, KeyError, AttributeError, IndexError):  # odd details: say what we surely know
-        what = f"recorded {event.action}" + (f" on {_quoted(title)}" if title else "")
+        what = f"recorded {event.action}" + (f" on {quoted(title)}" if title else "")
     sentence = f"{actor_phrase(event)} {what}"
     return sentence if sentence.endswith((".", ".”", "!”", "?”")) else sentence + "."

@@ -28,12 +28,13 @@ from functools import partial
 from operator import attrgetter
 from types import SimpleNamespace
 
-from flask import current_app, g, has_request_context, request
+from flask import current_app, g, has_request_context
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from reviewflow.audit import verify_parallel
+from reviewflow.audit.actions import AuditAction, registered
 from reviewflow.audit.models import GENESIS, AuditEvent, AuditHead, AuditVerification
 from reviewflow.extensions import db, utcnow
 
@@ -122,7 +123,7 @@ def _scrub(details: dict) -> dict:
 
 
 def record(
-    action: str,
+    action: AuditAction | str,
     *,
     actor=None,
     role: str = "",
@@ -138,10 +139,12 @@ def record(
 ) -> AuditEvent:
     """Append one event to the chain inside the caller's transaction; flushes, never commits.
 
-    ``actor`` is a User (or None for the system), ``target`` any model with an ``id``,
+    ``action`` is an ``AuditAction`` (or its text); ValueError for any other, before anything is
+    written. ``actor`` is a User (or None for the system), ``target`` any model with an ``id``,
     ``article`` an Article and ``revision`` a Revision. Locks the chain head first, so
     concurrent appends queue up instead of forking the chain.
     """
+    action = registered(action).value
     session = db.session
     session.flush()
     head = session.execute(
@@ -211,22 +214,6 @@ class VerifyResult:
 FIELDS = ("seq", "occurred_at", "actor_id", "actor_name", "actor_role", "action", "target_type", "target_id",
           "target_label", "article_id", "revision_number", "content_hash", "before_state", "after_state", "details",
           "request_id", "key_id", "prev_hash", "hash")
-
-
-def iter_events(batch: int = 5000) -> Iterator[tuple]:
-    """Every event as a raw tuple of ``FIELDS`` in chain order, streamed in keyset batches (constant memory)."""
-    cols = ", ".join(FIELDS)
-    last = 0
-    with db.engine.connect() as conn:
-        while True:
-            rows = conn.execute(
-                text(f"SELECT {cols} FROM audit_events WHERE seq > :last ORDER BY seq LIMIT :n"),
-                {"last": last, "n": batch},
-            ).all()
-            if not rows:
-                return
-            yield from rows
-            last = rows[-1][0]
 
 
 #: Rows the database sends at a time while verifying: a few MiB, however long the chain.
@@ -517,7 +504,7 @@ REVIEW_FIELDS = {"reviewer_id": "reviewer_id", "name": "name", "credentials": "c
 #: Keys that events written before bylines were signed lack entirely; those events are not compared.
 DECISION_KEYS_ADDED = ("decision_id", "reviewer_id", "signed_at", "content_hash", "revision")
 VERSION_KEYS_ADDED = ("revision", "content_hash", "published_at", "publisher_id", "publisher")
-PUBLICATION_ACTIONS = ("article.published", "article.rereviewed")
+PUBLICATION_ACTIONS = (AuditAction.ARTICLE_PUBLISHED, AuditAction.ARTICLE_REREVIEWED)
 
 
 def _records_problem(engine) -> Problem | None:
@@ -579,7 +566,7 @@ def _decisions_problem(conn) -> Problem | None:
                    e.c.target_id, e.c.details)
             .select_from(d.outerjoin(e, e.c.seq == d.c.audit_seq)).order_by(d.c.id))
     for row in conn.execution_options(yield_per=BATCH).execute(stmt):
-        if (row.action, row.target_type, row.target_id) != ("decision.signed", "decision", row.id):
+        if (row.action, row.target_type, row.target_id) != (AuditAction.DECISION_SIGNED, "decision", row.id):
             return row.audit_seq, (f"decisions row {row.id} has no signed event behind it: its event "
                                    + (f"{row.audit_seq} is {row.action or 'missing'}, not the signature of decision "
                                       f"{row.id}" if row.audit_seq else "is not recorded"))
@@ -619,7 +606,7 @@ def _publication_problem(v, reviews: list) -> Problem | None:
                              + (f"{v.audit_seq} is {v.action or 'missing'}, not the publication of article "
                                 f"{v.article_id}" if v.audit_seq else "is not recorded"))
     for rv in reviews:  # the signature the certificate cites
-        if (rv.signature_action, rv.signature_target_id) != ("decision.signed", rv.review_decision_id):
+        if (rv.signature_action, rv.signature_target_id) != (AuditAction.DECISION_SIGNED, rv.review_decision_id):
             return rv.decision_audit_seq, (f"published_reviews row {rv.review_id} has no signed event behind it: its "
                                            + (f"event {rv.decision_audit_seq} is not the signature of decision "
                                               f"{rv.review_decision_id}" if rv.decision_audit_seq else
@@ -654,11 +641,3 @@ def _publication_problem(v, reviews: list) -> Problem | None:
 
 def last_verification() -> AuditVerification | None:
     return db.session.scalars(select(AuditVerification).order_by(AuditVerification.id.desc()).limit(1)).first()
-
-
-def request_id() -> str:
-    return g.get("request_id", "") if has_request_context() else ""
-
-
-def client_ip() -> str:
-    return (request.remote_addr or "") if has_request_context() else ""

@@ -7,7 +7,6 @@ the policy's ``audit.view_all`` (editors, admins) and ``audit.view_article`` (th
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user, login_required
@@ -19,7 +18,7 @@ from reviewflow.articles.models import Article
 from reviewflow.audit import queries
 from reviewflow.audit import services as audit
 from reviewflow.audit.models import AuditEvent
-from reviewflow.audit.queries import LogFilter, cursor, describe
+from reviewflow.audit.queries import LogFilter, describe
 from reviewflow.auth.views import safe_next
 from reviewflow.errors import InvalidInput, NotFound
 from reviewflow.extensions import db, utcnow
@@ -50,35 +49,39 @@ def log():
     """The global log, newest first, filtered and keyset-paginated on ``seq`` (editors and admins)."""
     policy.require(current_user, "audit.view_all")
     filters = LogFilter.from_args(request.args)
-    page = queries.log_page(filters, before=cursor(request.args.get("before")),
-                            after=cursor(request.args.get("after")))
+    page = queries.LOG_KEYSET.link(queries.log_page(filters, queries.LOG_KEYSET.read(request.args)), "audit.log",
+                                   **filters.args())
     return render_template("audit/log.html", page=page, filters=filters, titles=_titles(page.events),
-                           actions=queries.distinct_actions(), verification=audit.last_verification(),
-                           per_page=queries.PER_PAGE), 400 if filters.errors else 200
+                           actions=queries.distinct_actions(), verification=audit.last_verification()), \
+        400 if filters.errors else 200
 
 
 @bp.get("/audit/export")
 @login_required
 def export():
-    """Download the events of the current filter in chain order, streamed, as CSV or JSON Lines.
-
-    Editors and admins export anything; an article's staff may export that article's events, and to
-    anyone else the article does not exist (404).
-    """
+    """Download the events of the current filter in chain order, streamed, as CSV or JSON Lines
+    (who may: ``_may_export``)."""
     filters = LogFilter.from_args(request.args)
     if filters.errors:
         raise InvalidInput(" ".join(filters.errors))
     fmt = request.args.get("format", "csv")
     if fmt not in queries.EXPORT_FORMATS:
         raise InvalidInput("The export format must be csv or jsonl.", field="format")
-    if not policy.can(current_user, "audit.view_all"):
-        if not filters.article_id:
-            policy.require(current_user, "audit.view_all")
-        policy.authorize(current_user, "audit.view_article", articles.get_article(filters.article_id))
+    _may_export(filters)
     scope = f"-article-{filters.article_id}" if filters.article_id else ""
     name = f"reviewflow-audit{scope}-{utcnow():%Y%m%dT%H%M%SZ}.{fmt}"
     return Response(stream_with_context(queries.iter_export(fmt, filters)), mimetype=MIMETYPES[fmt],
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _may_export(filters: LogFilter) -> None:
+    """Editors and admins export anything; an article's staff may export that article's events, and to
+    anyone else the article does not exist (404)."""
+    if policy.can(current_user, "audit.view_all"):
+        return
+    if not filters.article_id:
+        policy.require(current_user, "audit.view_all")
+    policy.authorize(current_user, "audit.view_article", articles.get_article(filters.article_id))
 
 
 @bp.get("/audit/events/<int:seq>")
@@ -107,17 +110,18 @@ def article_timeline(article_id: int):
     to anyone else the article does not exist (404)."""
     article = articles.get_article(article_id)
     policy.authorize(current_user, "audit.view_article", article)
-    after = cursor(request.args.get("after"))
-    page = queries.article_events(article.id, after=after)
-    return render_template("audit/article_timeline.html", article=article, page=page, after=after,
+    keyset = queries.TIMELINE_KEYSET
+    page = keyset.link(queries.article_events(article.id, keyset.read(request.args)), "audit.article_timeline",
+                       article_id=article.id)
+    return render_template("audit/article_timeline.html", article=article, page=page,
                            verification=audit.last_verification())
 
 
 @bp.post("/audit/verify")
 @login_required
 def verify_now():
-    """Recompute the whole chain, its head and the tables it signs now and record the result (admins); names
-    the first bad event."""
+    """Recompute the whole chain, its head and the tables it signs now and record the result (editors and
+    admins); names the first bad event."""
     policy.require(current_user, "audit.verify")
     result = audit.verify(parallel=False)
     if result.ok:
@@ -128,11 +132,3 @@ def verify_now():
               "after the servers.", "error")
     return redirect(safe_next(request.form.get("next")) or url_for("audit.log"))
 
-
-def export_rows(output, fmt: str, article_id: int | None = None, *, filters: LogFilter | None = None) -> int:
-    """Write events in chain order to ``output`` as JSON Lines or CSV (all, one article's, or a filter's);
-    returns the count. Used by ``flask --app reviewflow audit export``."""
-    filters = filters or LogFilter()
-    if article_id:
-        filters = replace(filters, article_id=article_id)
-    return queries.write_export(output, fmt, filters)

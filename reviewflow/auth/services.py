@@ -1,9 +1,11 @@
 """Accounts, passwords, log-in throttling, reviewer profiles and API tokens.
 
-Passwords are hashed with Argon2id. Failed log-ins are counted in the database per
-account and per address, so the limits hold across workers and machines: after a few
-failures each attempt must wait (doubling), and after more the key is locked for a
-while. Messages never reveal whether an email exists.
+A password change (here, or a reset by e-mail in ``resets``) ends the person's sessions (but the
+browser that changed it), revokes every API token, voids pending reset links and e-mails the person.
+
+Passwords are hashed with Argon2id. Log-in attempts are counted in the database per
+(account, address) pair and per address (``throttle``), so the limits hold across workers
+and machines. Messages never reveal whether an email exists.
 """
 from __future__ import annotations
 
@@ -15,16 +17,19 @@ from datetime import date, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app, has_request_context, request
-from sqlalchemy import func, select
+from flask import current_app, has_request_context, request, session
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload, selectinload
 
-from reviewflow import policy
+from reviewflow import policy, public_url
 from reviewflow.audit import services as audit
-from reviewflow.auth.models import ApiToken, LoginThrottle, ReviewerProfile, Role, User, UserRole
-from reviewflow.errors import DB_UNAVAILABLE, Conflict, InvalidInput, NotFound, database_unavailable
+from reviewflow.auth import sessions, throttle, twofactor
+from reviewflow.auth.models import ApiToken, PasswordReset, ReviewerProfile, Role, User, UserRole
+from reviewflow.errors import DB_UNAVAILABLE, Conflict, InvalidInput, database_unavailable
 from reviewflow.extensions import db, utcnow
+from reviewflow.ids import get_or_404
+from reviewflow.notifications.services import queue_email
 from reviewflow.textrules import multi_line, one_line
 
 _STRONG = PasswordHasher()  # Argon2id with the library's current parameters
@@ -79,17 +84,10 @@ def find_user(email: str) -> User | None:
 
 
 def get_user(user_id) -> User:
-    try:
-        key = int(user_id)
-    except (TypeError, ValueError):
-        raise NotFound("There is no such person.") from None
-    user = db.session.get(User, key, options=with_roles()) if 0 < key < 2**31 else None
-    if user is None:
-        raise NotFound("There is no such person.")
-    return user
+    return get_or_404(User, user_id, "There is no such person.", options=with_roles())
 
 
-def _clean_roles(roles) -> list[str]:
+def clean_roles(roles) -> list[str]:
     roles = sorted(set(roles or []))
     bad = [r for r in roles if r not in ROLE_NAMES]
     if bad or not roles:
@@ -106,7 +104,7 @@ def create_user(actor, email, name, password, roles, bio: str = "", profile: dic
     name = one_line(name, "name", NAME_MAX)
     bio = multi_line(bio or "", "bio", BIO_MAX, required=False)
     validate_password(password)
-    roles = _clean_roles(roles)
+    roles = clean_roles(roles)
     if find_user(email):
         raise Conflict(f"An account for {email} already exists.")
     user = User(email=email, name=name.strip(), password_hash=hash_password(password), bio=bio or "")
@@ -139,7 +137,7 @@ def update_user(actor, user: User, name=None, email=None, bio=None, roles=None, 
         changes["bio"] = "changed"
         user.bio = bio
     if roles is not None:
-        roles = _clean_roles(roles)
+        roles = clean_roles(roles)
         if roles != user.roles:
             if actor.id == user.id and "admin" not in roles:
                 raise Conflict("You cannot remove your own admin role.")
@@ -152,6 +150,7 @@ def update_user(actor, user: User, name=None, email=None, bio=None, roles=None, 
         changes["active"] = [user.active, active]
         user.active = active
         user.session_generation += 1
+        sessions.end_sessions(user)
     if changes:
         db.session.flush()
         action = "account.roles_changed" if set(changes) == {"roles"} else "account.updated"
@@ -163,10 +162,12 @@ PROFILE_FIELDS = ("credentials", "specialty", "license_number", "license_jurisdi
                   "affiliation", "organization", "bio")
 
 
-def save_profile(actor, user: User, data: dict, role: str = "admin") -> ReviewerProfile:
-    """Add a new version of a reviewer's credential profile; earlier versions are kept unchanged."""
-    if actor is not None:
-        policy.require(actor, "admin.manage")
+def clean_profile(data: dict) -> dict:
+    """A reviewer's credential profile checked field by field: the values to store.
+
+    Raises InvalidInput (naming the field) for a missing credential, specialty, licence number or expiry,
+    a date that is not YYYY-MM-DD, or control characters.
+    """
     values = {k: (data.get(k) or "") for k in PROFILE_FIELDS}
     for field in PROFILE_FIELDS:
         if isinstance(values[field], str):
@@ -184,20 +185,33 @@ def save_profile(actor, user: User, data: dict, role: str = "admin") -> Reviewer
     if not isinstance(expires, date):
         raise InvalidInput("The licence expiry is required.", field="license_expires")
     values["license_expires"] = expires
-    current = user.profile
-    if current is not None and all(getattr(current, k) == values[k] for k in PROFILE_FIELDS):
-        return current
+    return {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items()}
+
+
+def add_profile_version(user: User, values: dict, created_by_id: int | None) -> ReviewerProfile:
+    """Store ``values`` (from ``clean_profile``) as the reviewer's next, current, unverified profile version."""
     version = (db.session.scalar(select(func.max(ReviewerProfile.version))
                                  .where(ReviewerProfile.user_id == user.id)) or 0) + 1
-    profile = ReviewerProfile(user_id=user.id, version=version, created_by_id=getattr(actor, "id", None),
-                              **{k: (v.strip() if isinstance(v, str) else v) for k, v in values.items()})
+    profile = ReviewerProfile(user_id=user.id, version=version, created_by_id=created_by_id, **values)
     db.session.add(profile)
     user.profile_version = version
     db.session.flush()
     db.session.expire(user, ["profile"])
+    return profile
+
+
+def save_profile(actor, user: User, data: dict, role: str = "admin") -> ReviewerProfile:
+    """Add a new version of a reviewer's credential profile; earlier versions are kept unchanged."""
+    if actor is not None:
+        policy.require(actor, "admin.manage")
+    values = clean_profile(data)
+    current = user.profile
+    if current is not None and all(getattr(current, k) == values[k] for k in PROFILE_FIELDS):
+        return current
+    profile = add_profile_version(user, values, getattr(actor, "id", None))
     audit.record("credentials.changed", actor=actor, role=role if actor else "system", target=user,
                  target_label=user.email,
-                 details={"version": version, **{k: str(v) for k, v in values.items() if k != "bio"}})
+                 details={"version": profile.version, **{k: str(v) for k, v in values.items() if k != "bio"}})
     return profile
 
 
@@ -237,23 +251,50 @@ def profile_history(user: User) -> list[ReviewerProfile]:
                                    .order_by(ReviewerProfile.version.desc())))
 
 
-def change_password(user: User, current: str, new: str) -> None:
-    """Change one's own password; every other session of this person ends."""
+def change_password(user: User, current: str, new: str, keep_session: str | None = None) -> None:
+    """Change one's own password. Every other session of this person ends (``keep_session``, this
+    browser's key, stays), every API token is revoked, and an e-mail tells them."""
     if not check_password(user, current or ""):
         raise InvalidInput("The current password is not right. Nothing was changed.", field="current_password")
     validate_password(new)
+    set_password(user, new)
+    ended = after_password_change(user, keep_session)
+    audit.record("account.password_changed", actor=user, role=policy.acting_role(user), target=user,
+                 target_label=user.email, details=ended)
+
+
+def set_password(user: User, new: str) -> None:
+    """Store a new password hash; the session generation moves on, so old cookies stop working."""
     user.password_hash = hash_password(new)
     user.session_generation += 1
     db.session.flush()
-    audit.record("account.password_changed", actor=user, role=_main_role(user), target=user,
-                 target_label=user.email)
 
 
-def _main_role(user: User) -> str:
-    for r in ("admin", "editor", "reviewer", "writer"):
-        if user.has_role(r):
-            return r
-    return ""
+#: What the e-mail after a password change says; ``{login}`` is the log-in page, ``{forgot}`` the reset page.
+PASSWORD_CHANGED_MAIL = """Hello {name},
+
+The password of your reviewflow account ({email}) was changed at {when} UTC.
+Every other session of yours has ended and your API tokens are revoked: make new ones on your
+account page if programs need them.
+
+If you did not change it, reset your password now at {forgot}
+and tell your administrator.
+
+Sign in: {login}
+"""
+
+
+def after_password_change(user: User, keep_session: str | None = None) -> dict:
+    """What a new password ends: every session but ``keep_session``'s, every live API token and every
+    pending reset link; an e-mail tells the person. Returns the counts, for the audit event."""
+    ended = sessions.end_sessions(user, keep=keep_session)
+    revoked = revoke_all_tokens(user)
+    db.session.execute(update(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+                       .values(used_at=utcnow()).execution_options(synchronize_session=False))
+    queue_email(user.email, "Your password was changed", PASSWORD_CHANGED_MAIL.format(
+        name=user.name, email=user.email, when=utcnow().strftime("%Y-%m-%d %H:%M"),
+        forgot=public_url.absolute("/password/forgot"), login=public_url.absolute("/login")))
+    return {"sessions_ended": ended, "api_keys_revoked": revoked}
 
 
 # Log-in and throttling ----------------------------------------------------
@@ -266,39 +307,30 @@ class LoginRefused(Exception):
         self.message, self.retry_after = message, retry_after
 
 
-def _throttle(key: str) -> LoginThrottle:
-    row = db.session.get(LoginThrottle, key)
-    if row is None:
-        row = LoginThrottle(key=key, failures=0)
-        db.session.add(row)
-    return row
+def record_login(user: User, ip: str, **details) -> None:
+    """The audit event of a completed sign-in."""
+    audit.record("auth.login", actor=user, role=policy.acting_role(user), target=user, target_label=user.email,
+                 details={"ip": ip, **details})
 
 
-def _wait_seconds(row: LoginThrottle, slow_after: int) -> int:
-    now = utcnow()
-    if row.locked_until and row.locked_until > now:
-        return int((row.locked_until - now).total_seconds()) + 1
-    if row.failures >= slow_after and row.last_failure_at:
-        delay = min(2 ** (row.failures - slow_after), 60)
-        ready = row.last_failure_at + timedelta(seconds=delay)
-        if ready > now:
-            return int((ready - now).total_seconds()) + 1
-    return 0
+NO_MATCH = "That email and password do not match an active account. Check them and try again."
 
 
 def authenticate(email, password, ip: str) -> User:
     """Check a log-in; returns the user or raises LoginRefused. Records the event either way.
 
-    The caller commits, in both cases, so failure counts persist.
+    The attempt is counted first (``throttle``): one that must wait is refused with its
+    ``retry_after`` before the password is checked, whether or not the email exists. The caller
+    commits, in both cases, so the audit event of a failure stays. For someone with two-factor
+    sign-in on, the right password is only the first step: nothing is recorded yet and the caller
+    must ask for the code (``twofactor_services.complete_sign_in``).
     """
-    cfg = current_app.config
     email = (email or "").strip().lower()[:254]
-    keys = [f"email:{email}", f"ip:{ip}"]
-    rows = [_throttle(k) for k in keys]
-    wait = max(_wait_seconds(rows[0], cfg["LOGIN_SLOW_AFTER"]),
-               _wait_seconds(rows[1], cfg["LOGIN_IP_LOCK_AFTER"] // 2))
-    if wait:
-        raise LoginRefused(f"Too many failed log-ins. Wait {_human(wait)} before trying again.", wait)
+    refusal = throttle.take_login_attempt(email, ip)
+    if refusal is not None:
+        where = "from this address" if refusal.scope == "address" else "for this account from here"
+        raise LoginRefused(f"Too many failed sign-ins {where}. Wait {throttle.human_wait(refusal.retry_after)} "
+                           "before trying again; nothing was checked meanwhile.", refusal.retry_after)
     user = find_user(email) if email else None
     if user is not None:
         ok = check_password(user, password or "")
@@ -308,27 +340,13 @@ def authenticate(email, password, ip: str) -> User:
         with contextlib.suppress(VerificationError, InvalidHashError):
             _hasher().verify(_dummy_hash(_hasher()), password or "")
     if ok and user.active:
-        for row in rows:
-            row.failures, row.locked_until = 0, None
-        audit.record("auth.login", actor=user, role=_main_role(user), target=user, target_label=user.email,
-                     details={"ip": ip})
+        throttle.login_succeeded(email, ip)
+        if not twofactor.enabled(user):  # else signed in only after the second step (twofactor_services)
+            record_login(user, ip)
         return user
-    now = utcnow()
-    for row, limit in zip(rows, (cfg["LOGIN_LOCK_AFTER"], cfg["LOGIN_IP_LOCK_AFTER"]), strict=True):
-        row.failures += 1
-        row.last_failure_at = now
-        if row.failures >= limit:
-            row.locked_until = now + timedelta(minutes=cfg["LOGIN_LOCK_MINUTES"])
     audit.record("auth.login_failed", actor=None, role="anonymous", target_type="user",
-                 target_label=email, actor_name="unknown", details={"email": email, "ip": ip,
-                                                                  "failures": rows[0].failures})
-    if rows[0].locked_until or rows[1].locked_until:
-        raise LoginRefused(f"Too many failed log-ins. Log-in is locked for {cfg['LOGIN_LOCK_MINUTES']} minutes.")
-    raise LoginRefused("That email and password do not match an active account. Check them and try again.")
-
-
-def _human(seconds: int) -> str:
-    return f"{seconds} seconds" if seconds < 120 else f"{seconds // 60} minutes"
+                 target_label=email, actor_name="unknown", details={"email": email, "ip": ip})
+    raise LoginRefused(NO_MATCH)
 
 
 def with_roles():
@@ -338,7 +356,8 @@ def with_roles():
 
 
 def user_from_session_id(value: str) -> User | None:
-    """Flask-Login loader: "<id>:<generation>"; an old generation means the session was ended."""
+    """Flask-Login loader: "<id>:<generation>" and this browser's session record (``sessions``). An old
+    generation (log-out, deactivation, password change) or a record ended or gone means signed out."""
     try:
         user_id, generation = (int(x) for x in value.split(":", 1))
     except (ValueError, AttributeError):
@@ -349,12 +368,16 @@ def user_from_session_id(value: str) -> User | None:
         # populate_existing: the user may already be in the session (as an article's writer, say)
         # without roles and profile; the options apply only to a fresh load.
         user = db.session.get(User, user_id, options=with_roles(), populate_existing=True)
+        if user is None or user.session_generation != generation or not user.active:
+            return None
+        record = sessions.find_session(user.id, session.get(sessions.SESSION_KEY))
+        if record is None:
+            return None  # ended (signed out elsewhere, password changed) or never recorded
+        sessions.touch(record)
     except SQLAlchemyError as exc:
         db.session.rollback()
         if database_unavailable(exc):
             raise  # the database is away: a 503 page, not a detour through the log-in page
-        return None
-    if user is None or user.session_generation != generation or not user.active:
         return None
     return user
 
@@ -362,7 +385,8 @@ def user_from_session_id(value: str) -> User | None:
 def end_sessions(user: User) -> None:
     """End every session of this person (log-out): copied cookies stop working too."""
     user.session_generation += 1
-    audit.record("auth.logout", actor=user, role=_main_role(user), target=user, target_label=user.email)
+    sessions.end_sessions(user)
+    audit.record("auth.logout", actor=user, role=policy.acting_role(user), target=user, target_label=user.email)
 
 
 # API tokens -------------------------------------------------------------------
@@ -371,28 +395,52 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(actor, user: User, name: str = "") -> tuple[ApiToken, str]:
-    """A new API token for ``user``; the plain token is returned once and only its hash is stored."""
+#: The lifetimes a token can be given, in days (None: until revoked).
+TOKEN_LIFETIMES = (None, 7, 30, 90, 365)
+
+
+def create_token(actor, user: User, name: str = "", password: str | None = None,
+                 expires_in_days: int | None = None) -> tuple[ApiToken, str]:
+    """A new API token for ``user``; the plain token is returned once and only its hash is stored.
+
+    A person (``actor``) confirms with their own password (InvalidInput on the ``password`` field when
+    it is wrong); the command line (``actor=None``) does not. ``expires_in_days`` is one of
+    ``TOKEN_LIFETIMES``: after that the API answers the token 401.
+    """
     if actor is not None and actor.id != user.id:
         policy.require(actor, "admin.manage")
     name = one_line(name, "name", 120, required=False) or "API token"
+    if expires_in_days not in TOKEN_LIFETIMES:
+        raise InvalidInput("Choose how long the token lasts from the list.", field="expires")
+    if actor is not None and not check_password(actor, password or ""):
+        raise InvalidInput("Your password is not right. No token was made.", field="password")
     plain = "rf_" + secrets.token_urlsafe(32)
-    token = ApiToken(user_id=user.id, name=name, token_hash=_digest(plain), prefix=plain[:10])
+    expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
+    token = ApiToken(user_id=user.id, name=name, token_hash=_digest(plain), prefix=plain[:10], expires_at=expires_at)
     db.session.add(token)
     db.session.flush()
-    audit.record("token.created", actor=actor, role=_main_role(actor) if actor else "system", target=token,
-                 target_label=f"{user.email} {token.prefix}…", details={"user_id": user.id, "name": token.name})
+    audit.record("token.created", actor=actor, role=policy.acting_role(actor) if actor else "system", target=token,
+                 target_label=f"{user.email} {token.prefix}…",
+                 details={"user_id": user.id, "name": token.name,
+                          "expires_at": expires_at.isoformat() if expires_at else None})
     return token, plain
 
 
 def revoke_token(actor, token: ApiToken) -> None:
-    if actor.id != token.user_id:
-        policy.require(actor, "admin.manage")
+    """Revoke one token (its holder, or an admin). Conflict when it is already revoked."""
+    policy.require(actor, "token.revoke", token)
     if token.revoked_at is not None:
         raise Conflict("This token is already revoked.")
     token.revoked_at = utcnow()
-    audit.record("token.revoked", actor=actor, role=_main_role(actor), target=token,
+    audit.record("token.revoked", actor=actor, role=policy.acting_role(actor), target=token,
                  target_label=f"{token.user.email} {token.prefix}…")
+
+
+def revoke_all_tokens(user: User) -> int:
+    """Revoke every live token of ``user`` (a password change); flushes, and returns how many."""
+    result = db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                                .values(revoked_at=utcnow()).execution_options(synchronize_session=False))
+    return result.rowcount or 0
 
 
 def tokens_of(user: User) -> list[ApiToken]:
@@ -400,14 +448,15 @@ def tokens_of(user: User) -> list[ApiToken]:
 
 
 def user_for_token(plain: str) -> User | None:
-    """The active user holding this unrevoked token; stamps its last use (at most once a minute)."""
+    """The active user holding this token, unless it is revoked or expired; stamps its last use (at most
+    once a minute, so using a token is not a write per request)."""
     if not plain or len(plain) > 200:
         return None
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(plain))
                               .options(joinedload(ApiToken.user).options(*with_roles())))
-    if token is None or token.revoked_at is not None or not token.user.active:
-        return None
     now = utcnow()
+    if token is None or token.revoked_at is not None or token.expired_at(now) or not token.user.active:
+        return None
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         token.last_used_at = now
         db.session.commit()

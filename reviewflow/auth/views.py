@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func, select
 
 from reviewflow import policy
 from reviewflow.auth import services as accounts
+from reviewflow.auth import sessions, twofactor
 from reviewflow.auth.forms import (
     LoginForm,
     NewUserForm,
@@ -19,30 +20,27 @@ from reviewflow.auth.forms import (
     VerifyForm,
 )
 from reviewflow.auth.models import ApiToken, User
-from reviewflow.demo_content import PEOPLE
-from reviewflow.errors import DomainError, InvalidInput
-from reviewflow.extensions import db
+from reviewflow.auth.sessions import sign_in
+from reviewflow.auth.twofactor_views import start_second_step
+from reviewflow.demo import demo_logins as _demo_logins
+from reviewflow.errors import DomainError, InvalidInput, refusal_to
+from reviewflow.extensions import db, utcnow
 
 bp = Blueprint("auth", __name__)
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only same-site paths are followed after log-in."""
-    if not target:
+    """Only same-site paths are followed after log-in: no scheme, no host, no ``//`` or backslash (a
+    browser reads ``/\\host`` as ``//host``), no whitespace or control character (a line break in a
+    ``Location`` header is refused by werkzeug: it was a 500)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target \
+            or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in target):
         return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # e.g. an unbalanced "[" read as an IPv6 host
         return None
-    return target
-
-
-def _demo_logins() -> list[dict]:
-    if current_app.config.get("NAME") == "production":
-        return []
-    emails = [p["email"] for p in PEOPLE]
-    present = set(db.session.scalars(select(User.email).where(User.email.in_(emails))))
-    return [{"email": p["email"], "role": ", ".join(p["roles"]), "password": p["password"], "name": p["name"]}
-            for p in PEOPLE if p["email"] in present]
+    return None if parts.scheme or parts.netloc else target
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -55,12 +53,16 @@ def login():
         try:
             user = accounts.authenticate(form.email.data, form.password.data, request.remote_addr or "")
         except accounts.LoginRefused as refused:
-            db.session.commit()  # the failure counts must persist
+            db.session.commit()  # the failure's audit event stays
             form.password.errors = [refused.message]
-            status = 429 if refused.retry_after else 200
+            if refused.retry_after:
+                return (render_template("auth/login.html", form=form, demo_logins=_demo_logins()), 429,
+                        {"Retry-After": str(refused.retry_after)})
         else:
             db.session.commit()
-            login_user(user)
+            if twofactor.enabled(user):
+                return start_second_step(user, safe_next(request.args.get("next")))
+            sign_in(user)
             flash(f"Welcome back, {user.name}.", "success")
             return redirect(safe_next(request.args.get("next")) or url_for("articles.dashboard"))
     elif request.method == "POST":
@@ -74,6 +76,7 @@ def logout():
     accounts.end_sessions(current_user._get_current_object())
     db.session.commit()
     logout_user()
+    session.pop(sessions.SESSION_KEY, None)
     flash("You are signed out. Every session of yours has ended.", "success")
     return redirect(url_for("auth.login"))
 
@@ -87,25 +90,51 @@ def account():
     new_token, status = None, 200
     if "pw-submit" in request.form and form.validate_on_submit():
         try:
-            accounts.change_password(user, form.current_password.data, form.new_password.data)
+            accounts.change_password(user, form.current_password.data, form.new_password.data,
+                                     keep_session=session.get(sessions.SESSION_KEY))
         except DomainError as exc:  # shown on the form: a wrong current password is not a page-level error
             db.session.rollback()
             (form.new_password if exc.field == "password" else form.current_password).errors.append(exc.message)
         else:
             db.session.commit()
-            login_user(user)  # a fresh session for this browser; all others ended
-            flash("Your password is changed. Your other sessions have ended.", "success")
+            login_user(user)  # the cookie carries the new session generation; this browser's record stays
+            flash("Your password is changed. Your other sessions have ended and your API tokens are revoked.",
+                  "success")
             return redirect(url_for("auth.account"))
     if "tok-submit" in request.form and token_form.validate_on_submit():
-        _, new_token = accounts.create_token(user, user, token_form.name.data)
-        db.session.commit()
-        flash("New API token created. Copy it now: it will not be shown again.", "success")
+        try:
+            _, new_token = accounts.create_token(user, user, token_form.name.data, token_form.password.data,
+                                                 token_form.lifetime())
+        except InvalidInput as exc:  # a wrong password or lifetime: said on its field
+            db.session.rollback()
+            token_form.error_on(exc.field, exc.message)
+        else:
+            db.session.commit()
+            flash("New API token created. Copy it now: it will not be shown again.", "success")
     if request.method == "POST" and new_token is None:
         status = 400
+    return _account_page(user, form, token_form, new_token, status)
+
+
+def _account_page(user: User, form, token_form, new_token=None, status: int = 200):
     profiles = accounts.profile_history(user) if user.has_role("reviewer") else []
+    key = session.get(sessions.SESSION_KEY)
+    live = [(s, sessions.is_current(s, key), sessions.device_label(s.user_agent))
+            for s in sessions.active_sessions(user)]
     return render_template("auth/account.html", form=form, token_form=token_form, new_token=new_token,
-                           tokens=accounts.tokens_of(user), profiles=profiles,
+                           tokens=accounts.tokens_of(user), profiles=profiles, sessions=live, now=utcnow(),
                            verifiers=verifier_names(profiles)), status
+
+
+@bp.post("/account/sessions/end-others")
+@login_required
+def end_other_sessions():
+    """Sign out everywhere else: every session of this person ends but this browser's."""
+    ended = sessions.end_other_sessions(current_user._get_current_object(), session.get(sessions.SESSION_KEY))
+    db.session.commit()
+    flash(f"Signed out everywhere else: {ended} other session{'s' if ended != 1 else ''} ended." if ended
+          else "You were not signed in anywhere else.", "success")
+    return redirect(url_for("auth.account"))
 
 
 def verifier_names(profiles) -> dict[int, str]:
@@ -177,7 +206,7 @@ def _user_edit_page(user: User, form: UserForm | None = None, profile_form: Prof
     profiles = accounts.profile_history(user)
     return render_template("admin/user_edit.html", person=user, form=form, profile_form=profile_form,
                            verify_form=verify_form, profiles=profiles, verifiers=verifier_names(profiles),
-                           tokens=accounts.tokens_of(user)), status
+                           tokens=accounts.tokens_of(user), now=utcnow()), status
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
@@ -226,13 +255,9 @@ def admin_verify(user_id: int):
     actor = current_user._get_current_object()
     policy.require(actor, "credentials.verify", user)
     form = VerifyForm()
-    if form.validate_on_submit():
-        try:
+    with refusal_to(form, InvalidInput, field="method"):  # e.g. a line break in the method: on the form
+        if form.validate_on_submit():
             profile = accounts.verify_profile(actor, user, form.method.data)
-        except InvalidInput as exc:  # e.g. a line break in the method: shown on the form, not as a page
-            db.session.rollback()
-            form.method.errors = [*form.method.errors, exc.message]
-        else:
             message = (f"{user.name}'s credentials are verified (profile version {profile.version}), recorded with "
                        "your name, the time and how you checked them.")  # before the commit expires them
             db.session.commit()

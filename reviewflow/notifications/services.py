@@ -61,6 +61,12 @@ def notify(user, text: str, url: str = "") -> None:
     db.session.add(OutboxEmail(to_address=user.email, subject=one_line(SUBJECT_PREFIX + text), body=body))
 
 
+def queue_email(to: str, subject: str, body: str) -> None:
+    """Queue one e-mail to an address (a person without an account too, such as an invitee) in the caller's
+    transaction; ``send-mail`` sends it."""
+    db.session.add(OutboxEmail(to_address=to, subject=one_line(SUBJECT_PREFIX + subject), body=body))
+
+
 def notify_role(role: str, text: str, url: str = "", exclude=None) -> None:
     """Notify every active person holding ``role`` (for example every editor)."""
     people = db.session.scalars(select(User).join(UserRole).where(UserRole.role == role, User.active.is_(True)))

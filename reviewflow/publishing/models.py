@@ -90,7 +90,7 @@ class PublishedReview(db.Model):
 class PublicState(db.Model):
     """One row: a counter bumped in the same transaction as every change readers could see (a publish,
     an unpublish, a reviewer's public profile, the site's settings). Each process keeps finished
-    public pages while the counter it last read is unchanged (``publishing.services.TTLCache``)."""
+    public pages while the counter it last read is unchanged (``public.pagecache.TTLCache``)."""
 
     __tablename__ = "public_state"
 

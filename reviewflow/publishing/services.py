@@ -1,4 +1,5 @@
-"""Publishing exact approved revisions, unpublishing, re-review, and reading the public record.
+"""Publishing exact approved revisions, unpublishing and re-review. The public record is read in
+``reviewflow.public.queries``; review certificates are in ``publishing.certificates``.
 
 A published version is written once with everything a reader and an auditor need:
 the rendered HTML, the writer, the publisher, and each reviewer's sign-off copied from
@@ -7,29 +8,26 @@ the signed decision (credentials as signed). Nothing here changes a version afte
 from __future__ import annotations
 
 import html
-import json
 import re
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import nh3
-from flask import Flask, current_app, has_app_context
-from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session, defer, joinedload, raiseload, selectinload
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, raiseload
 
 from reviewflow import policy
 from reviewflow.articles import workflow
-from reviewflow.articles.models import Article, Revision, content_hash
+from reviewflow.articles.models import Article, Revision
 from reviewflow.articles.rendering import render_markdown
 from reviewflow.articles.services import get_revision
 from reviewflow.audit import services as audit
-from reviewflow.audit.models import AuditVerification
 from reviewflow.auth.models import User
 from reviewflow.errors import Conflict, InvalidInput, NotFound
 from reviewflow.extensions import db, utcnow
+from reviewflow.ids import as_id
 from reviewflow.notifications.services import notify
+from reviewflow.public.pagecache import public_changed
 from reviewflow.publishing.models import PublishedReview, PublishedVersion
-from reviewflow.publishing.pagecache import CHANGED_KEY, TTLCache, generation_reader, public_changed
 from reviewflow.reviews.models import Decision
 from reviewflow.reviews.services import approvals_behind
 from reviewflow.sources import services as sources
@@ -221,178 +219,14 @@ def versions_of(article_id: int) -> list[PublishedVersion]:
 
 def get_version(article: Article, number) -> PublishedVersion:
     """Published version ``number`` of the article; NotFound for any other number."""
-    try:
-        number = int(number)
-    except (TypeError, ValueError):
-        raise NotFound("There is no such published version.") from None
+    key = as_id(number)
+    if key is None:
+        raise NotFound("There is no such published version.")
     version = db.session.scalar(select(PublishedVersion).where(
-        PublishedVersion.article_id == article.id, PublishedVersion.version == number)) if 0 < number < 2**31 else None
+        PublishedVersion.article_id == article.id, PublishedVersion.version == key))
     if version is None:
-        raise NotFound(f"“{article.title}” has no published version {number}.")
+        raise NotFound(f"“{article.title}” has no published version {key}.")
     return version
-
-
-@dataclass
-class PublicArticle:
-    """Everything the public page and ``/api/v1/published/{slug}`` show, loaded in a few queries."""
-
-    article: Article
-    version: PublishedVersion | None
-    versions: list[PublishedVersion]
-    writer: User
-    reviewers: dict[int, User]
-
-    @property
-    def gone(self) -> bool:
-        return self.version is None
-
-    @property
-    def first_published_at(self):
-        return self.versions[0].published_at if self.versions else None
-
-
-def public_article(slug: str) -> PublicArticle:
-    """The latest published version of ``slug`` with its history; NotFound if never published.
-
-    An unpublished article comes back with ``version`` None (``gone``): its address answers 410.
-    """
-    if not isinstance(slug, str) or len(slug) > 200:
-        raise NotFound("There is no article at this address.")
-    article = db.session.scalar(select(Article).where(Article.slug == slug))
-    if article is None:
-        raise NotFound("There is no article at this address.")
-    versions = versions_of(article.id)
-    if not versions:
-        raise NotFound("There is no article at this address.")
-    live = next((v for v in versions if v.version == article.live_version), None)
-    ids = {r.reviewer_id for v in versions for r in v.reviews}
-    reviewers = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids))
-                                                     .options(selectinload(User.profile)))} if ids else {}
-    return PublicArticle(article, live, versions, article.writer, reviewers)
-
-
-def _live_versions():
-    """Published versions that are live now: the article's ``live_version``."""
-    return select(PublishedVersion).join(Article, (Article.id == PublishedVersion.article_id)
-                                         & (Article.live_version == PublishedVersion.version))
-
-
-def published_list(topic: str | None = None, before: tuple | None = None, limit: int = 20, *,
-                   after: tuple | None = None, reviewer_id: int | None = None, writer_id: int | None = None,
-                   exclude_article_id: int | None = None):
-    """Live articles, newest first, keyset-paginated on (published_at, id) of the live version.
-
-    ``before`` gives the page after a row (older), ``after`` the page before it (newer); either is
-    a ``(published_at, id)`` pair. Returns ``(rows, more)``: ``more`` says whether another page lies
-    in the direction asked. Filters: topic, the reviewer behind the live version, the writer.
-    """
-    q = _live_versions().options(defer(PublishedVersion.body_html))  # lists show the summary, not the text
-    if topic:
-        q = q.where(PublishedVersion.topic == topic)
-    if reviewer_id is not None:
-        q = q.where(PublishedVersion.id.in_(select(PublishedReview.published_version_id)
-                                            .where(PublishedReview.reviewer_id == reviewer_id)))
-    if writer_id is not None:
-        q = q.where(PublishedVersion.writer_id == writer_id)
-    if exclude_article_id is not None:
-        q = q.where(PublishedVersion.article_id != exclude_article_id)
-    if after:
-        q = q.where((PublishedVersion.published_at > after[0])
-                    | ((PublishedVersion.published_at == after[0]) & (PublishedVersion.id > after[1])))
-        q = q.order_by(PublishedVersion.published_at, PublishedVersion.id).limit(limit + 1)
-        rows = list(db.session.scalars(q))
-        return list(reversed(rows[:limit])), len(rows) > limit
-    if before:
-        q = q.where((PublishedVersion.published_at < before[0])
-                    | ((PublishedVersion.published_at == before[0]) & (PublishedVersion.id < before[1])))
-    q = q.order_by(PublishedVersion.published_at.desc(), PublishedVersion.id.desc()).limit(limit + 1)
-    rows = list(db.session.scalars(q))
-    return rows[:limit], len(rows) > limit
-
-
-def topics() -> list[tuple[str, int]]:
-    """Topics of the live articles with how many each has, alphabetically (the topic as published).
-
-    Counting reads every live version, so the answer is kept in the process's public cache: at most
-    one count per ``PUBLIC_CACHE_SECONDS`` per process, emptied by a publish or unpublish here.
-    """
-    cache = public_cache()
-    found = cache.get(("topics",))
-    if found is None:
-        found = _count_topics()
-        cache.put(("topics",), found)
-    return found
-
-
-def _count_topics() -> list[tuple[str, int]]:
-    return [tuple(r) for r in db.session.execute(
-        select(PublishedVersion.topic, func.count()).join(Article, (Article.id == PublishedVersion.article_id)
-                                                          & (Article.live_version == PublishedVersion.version))
-        .group_by(PublishedVersion.topic).order_by(PublishedVersion.topic)).all()]
-
-
-def sitemap_entries() -> list[tuple[str, datetime]]:
-    """``(slug, published_at)`` of every live article, newest first: one query."""
-    return [tuple(r) for r in db.session.execute(
-        select(PublishedVersion.slug, PublishedVersion.published_at)
-        .join(Article, (Article.id == PublishedVersion.article_id) & (Article.live_version == PublishedVersion.version))
-        .order_by(PublishedVersion.published_at.desc(), PublishedVersion.id.desc())).all()]
-
-
-def has_public_reviews(user_id: int) -> bool:
-    """True when the person signed off any published version (their byline links must keep working)."""
-    return db.session.scalar(select(PublishedReview.id).where(PublishedReview.reviewer_id == user_id).limit(1)) \
-        is not None
-
-
-def has_published_writing(user_id: int) -> bool:
-    """True when the person wrote any published version."""
-    return db.session.scalar(select(PublishedVersion.id).where(PublishedVersion.writer_id == user_id).limit(1)) \
-        is not None
-
-
-@dataclass
-class CertificateLine:
-    """One reviewer's sign-off behind a published version, with the signed decision it copies."""
-
-    review: PublishedReview
-    decision: Decision
-
-    @property
-    def checklist(self) -> list[str]:
-        return checklist_of(self.review)
-
-
-@dataclass
-class Certificate:
-    """What a review certificate prints: the version, the revision text's recomputed hash, each
-    sign-off joined to its signed decision, and the chain's last verification."""
-
-    article: Article
-    version: PublishedVersion
-    revision: Revision
-    lines: list[CertificateLine]
-    verification: AuditVerification | None
-    #: Each source of the version with every verdict given on its text up to publication, oldest first.
-    sources: list[tuple[dict, list]] = field(default_factory=list)
-
-    @property
-    def hash_matches(self) -> bool:
-        """The stored hash equals the one recomputed from the revision's text, and every decision signed it."""
-        recomputed = content_hash(self.revision.title, self.revision.body)
-        return recomputed == self.version.content_hash == self.revision.content_hash and all(
-            line.decision.content_hash == recomputed for line in self.lines)
-
-
-def certificate(article: Article, number) -> Certificate:
-    """The review certificate of published version ``number`` (NotFound for unknown versions)."""
-    version = get_version(article, number)
-    rev = get_revision(article, version.revision_number)
-    ids = [r.decision_id for r in version.reviews]
-    decisions = {d.id: d for d in db.session.scalars(select(Decision).where(Decision.id.in_(ids)))} if ids else {}
-    lines = [CertificateLine(r, decisions[r.decision_id]) for r in version.reviews]
-    return Certificate(article, version, rev, lines, audit.last_verification(),
-                       sources.verdicts_behind(article, version.sources, version.published_at))
 
 
 def rereviews_due(within_days: int = 30, limit: int = 50) -> list[Article]:
@@ -411,43 +245,3 @@ def queue_rereview_reminders(editors: list[User], articles: list[Article]) -> in
             notify(editor, f"Re-review of “{a.title}” is due on {a.rereview_due.isoformat()}.",
                    f"/work/articles/{a.id}")
     return len(editors) * len(articles)
-
-
-CACHE_KEY = "reviewflow.public_cache"
-
-
-def public_cache(app: Flask | None = None) -> TTLCache:
-    """This process's cache of finished public pages, one per app (``publishing.pagecache``): entries
-    renewed every ``PUBLIC_CACHE_SECONDS`` while the public counter holds, bounded by
-    ``PUBLIC_CACHE_ENTRIES`` and ``PUBLIC_CACHE_MAX_BYTES``."""
-    app = app or current_app
-    cache = app.extensions.get(CACHE_KEY)
-    if cache is None:
-        with app.app_context():
-            reader = generation_reader(db.engine)
-        cache = app.extensions[CACHE_KEY] = TTLCache(
-            app.config.get("PUBLIC_CACHE_SECONDS", 1.0), size=app.config.get("PUBLIC_CACHE_ENTRIES", 20000),
-            generation=reader, max_bytes=app.config.get("PUBLIC_CACHE_MAX_BYTES", 256 << 20))
-    return cache
-
-
-@event.listens_for(Session, "after_commit")
-def _clear_public_cache(session) -> None:
-    if session.info.pop(CHANGED_KEY, False) and has_app_context():
-        cache = current_app.extensions.get(CACHE_KEY)
-        if cache is not None:
-            cache.clear()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_public_change(session) -> None:
-    session.info.pop(CHANGED_KEY, None)
-
-
-def checklist_of(review: PublishedReview) -> list[str]:
-    """The checklist items the reviewer ticked when signing (a JSON list in the record)."""
-    try:
-        items = json.loads(review.checklist or "[]")
-    except ValueError:
-        return []
-    return [i for i in items if isinstance(i, str)] if isinstance(items, list) else []

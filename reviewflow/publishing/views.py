@@ -1,354 +1,26 @@
-"""The public site (articles, versions, the reviewer directory, reviewer and writer pages) and the editor's
-publish pages. The feeds, sitemap and robots.txt are in ``feeds``; JSON-LD and the Open Graph and Twitter
-tags of an article page in ``structured``; the directory and related articles in ``directory``.
-
-Public pages are built from the stored published versions only, never from drafts. The
-reader-facing part of an article page is rendered once per version and kept for
-``PUBLIC_CACHE_SECONDS`` in this process (emptied at once when this process commits a
-publish or unpublish), so a page lags a change by at most that long. The layout around it
-is drawn per request: anonymous readers get a page free of session state (no CSRF token,
-no cookie) that shared caches may keep; signed-in staff get their menu and flash
-messages, sent ``private, no-cache``.
-
-Every public response, a version's permanent address included, may be kept by browsers and
-shared caches for one second without revalidation (``PUBLIC_CACHE``): with this process's own
-second that keeps a withdrawal from any reader for at most two seconds (PRODUCT.md). An ETag
-(and Last-Modified on article pages) makes the revalidation a cheap 304. Absolute addresses
-(canonical, JSON-LD, feed, sitemap, robots.txt) come from ``reviewflow.public_url``, never
-from the Host header; every other page of the app is ``noindex`` (``X-Robots-Tag`` here, a
-meta tag in ``base.html``).
+"""The editor's publishing pages: confirm and publish an approved revision, unpublish with a reason,
+the re-review interval, and the printable review certificate of a published version. What readers
+see is in ``reviewflow.public``.
 """
 from __future__ import annotations
 
-import hashlib
-import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-
-from flask import (
-    Blueprint,
-    current_app,
-    flash,
-    make_response,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
-from jinja2 import Undefined
 from markupsafe import Markup
 
-from reviewflow import policy, public_url
+from reviewflow import policy
 from reviewflow.articles import services as articles
 from reviewflow.articles import workflow
 from reviewflow.articles.models import Article
 from reviewflow.articles.rendering import render_markdown
-from reviewflow.auth import services as accounts
 from reviewflow.auth.views import verifier_names
-from reviewflow.errors import NotFound
 from reviewflow.extensions import db, utcnow
-from reviewflow.publishing import dates, directory, fastpath, feeds, structured
+from reviewflow.publishing import certificates
 from reviewflow.publishing import services as publishing
-from reviewflow.publishing.feeds import EPOCH, PUBLIC_CACHE
 from reviewflow.publishing.forms import PublishForm, RereviewForm, UnpublishForm
 from reviewflow.reviews import services as reviews
-from reviewflow.sources import services as sources
 
 bp = Blueprint("publishing", __name__)
-feeds.register(bp)
-
-#: Shadows Flask-WTF's ``csrf_token`` global on anonymous public pages, so no session is created for readers.
-NO_CSRF = Undefined(name="csrf_token")
-#: Endpoints of the public site: search engines may index them; every other response is noindex.
-INDEXABLE = frozenset({"publishing.home", "publishing.index", "publishing.article", "publishing.version",
-                       "publishing.reviewers", "publishing.reviewer", "publishing.writer", "publishing.feed",
-                       "publishing.feed_json", "publishing.sitemap", "publishing.robots", "site.medical_review",
-                       "static"})
-
-
-# Rendering and caching ----------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Page:
-    """The reader-facing parts of a public article page: the same for every reader, so cached."""
-
-    status: int
-    title: str
-    head: Markup
-    breadcrumb: Markup
-    main: Markup
-    cache_control: str = PUBLIC_CACHE
-    etag: str | None = None
-    last_modified: datetime | None = None
-
-
-def _personal() -> bool:
-    """True when the response carries something of one person: their menu or a flash message.
-
-    Read before rendering: rendering consumes the flash messages.
-    """
-    return current_user.is_authenticated or bool(session.get("_flashes"))
-
-
-def _render(personal: bool, template: str, **context) -> str:
-    if not personal:
-        context["csrf_token"] = NO_CSRF
-    return render_template(template, **context)
-
-
-def _respond(html, personal: bool, status: int = 200, cache_control: str = PUBLIC_CACHE, etag: str | None = None,
-             last_modified: datetime | None = None):
-    """Public caching for anonymous readers (``PUBLIC_CACHE``; an ETag, the body's hash when the page
-    has none of its own; Last-Modified when given; 304 to a matching conditional request);
-    ``private, no-cache`` for staff."""
-    response = make_response(html, status)
-    if personal:
-        response.headers["Cache-Control"] = "private, no-cache"
-        return response
-    response.headers["Cache-Control"] = cache_control
-    if status == 200:
-        if etag:
-            response.set_etag(etag)
-        else:
-            response.add_etag()
-        if last_modified:
-            response.last_modified = last_modified
-        response.make_conditional(request)
-    return response
-
-
-def public_page(template: str, status: int = 200, **context):
-    """A public page drawn per request: session-free and publicly cacheable for anonymous readers
-    (``PUBLIC_CACHE`` with an ETag of the body), ``private, no-cache`` for staff."""
-    personal = _personal()
-    return _respond(_render(personal, template, **context), personal, status)
-
-
-def _cached(key: tuple, build) -> tuple[Page, float]:
-    """The page under ``key`` from this process's cache, or built and stored, and when that entry
-    expires. Keyed by the public site's address, the request's own in development, so absolute
-    URLs in one host's page never reach another's."""
-    cache = publishing.public_cache()
-    key = (public_url.base(), *key)
-    page = cache.get(key)
-    if page is None:
-        page = build()
-        cache.put(key, page)
-    return page, cache.expiry(key)
-
-
-def _serve(cached: tuple[Page, float]):
-    """The page in the layout. For anonymous readers the finished response is the same for all of
-    them, so it is shared with the fast path (``fastpath``) for as long as the page entry lives."""
-    page, until = cached
-    personal = _personal()
-    html = _render(personal, "public/article.html", page=page)
-    if not personal:
-        fastpath.share(request.environ, until)
-    return _respond(html, personal, page.status, page.cache_control, page.etag, page.last_modified)
-
-
-def _source_changes(history) -> dict[int, str]:
-    """For each version whose sources differ from the version before: a sentence saying how."""
-    out, before = {}, []
-    for x in history:
-        now = x.sources
-        if x.version > 1:
-            change = sources.changes_between(before, now)
-            parts = [f"{verb} {', '.join(keys)}" for verb, keys in (
-                ("added", [_number(now, k) for k in change["added"]]),
-                ("updated", [_number(now, k) for k in change["changed"]]),
-                ("removed", [f"“{k}”" for k in change["removed"]])) if keys]
-            if parts:
-                out[x.version] = "Sources changed: " + "; ".join(parts) + "."
-        before = now
-    return out
-
-
-def _number(items: list[dict], key: str) -> str:
-    return next((f"source {i}" for i, s in enumerate(items, 1) if s["key"] == key), key)
-
-
-def _version_page(pa: publishing.PublicArticle, version, permanent: bool) -> Page:
-    """Render the reader-facing parts of ``version``; ``permanent`` for its own address. Either way
-    the canonical address is the live article's: a version's page is a copy of what it was.
-
-    The ETag is the version's with a hash of what was rendered, so it also changes when the parts
-    around the text do (the reviewers' bios, the recent articles, the site's name).
-    """
-    history = [v for v in pa.versions if v.version <= version.version]
-    when = dates.text_dates(history)
-    url = public_url.public_url_for("publishing.article", slug=pa.article.slug)
-    related = [] if permanent else directory.related_articles(version)
-    recent = [] if permanent else [r for r in publishing.published_list(
-        limit=5 + len(related), exclude_article_id=pa.article.id)[0] if r not in related][:5]
-    context = {"v": version, "pa": pa, "history": history, "permanent": permanent, "recent": recent,
-               "related": related, "excerpt": directory.excerpt,
-               "recent_dates": dates.live_text_dates(r.article_id for r in recent + related), "when": when,
-               "source_changes": _source_changes(history),
-               "first_published": when.first_published, "reviewers": pa.reviewers, "writer": pa.writer}
-    head = render_template("public/_article_head.html", data=structured.jsonld(version, when, url), canonical=url,
-                           social=structured.social_tags(version, when, url))
-    crumbs = [("Articles", url_for("publishing.index")),
-              (version.topic, url_for("publishing.index", topic=version.topic))]
-    crumbs += [(version.title, url_for("publishing.article", slug=pa.article.slug)),
-               (f"Version {version.version}", None)] if permanent else [(version.title, None)]
-    breadcrumb, main = _breadcrumb(crumbs), render_template("public/_article.html", **context)
-    rendered = hashlib.sha256("\0".join((head, breadcrumb, main)).encode()).hexdigest()[:16]
-    return Page(200, version.title, Markup(head), breadcrumb, Markup(main), PUBLIC_CACHE,
-                f"{version.etag}-{rendered}", version.published_at)
-
-
-def _gone_page(pa: publishing.PublicArticle) -> Page:
-    """The 410 notice of an unpublished article, named by the title it last had on the public site:
-    ``article.title`` is the newest draft's, which no reader has seen and no reviewer may have read."""
-    title = pa.versions[-1].title
-    main = render_template("public/_gone.html", article=pa.article, title=title)
-    return Page(410, f"{title}: no longer published", Markup(""),
-                _breadcrumb([("Articles", url_for("publishing.index")), (title, None)]), Markup(main))
-
-
-def _breadcrumb(items) -> Markup:
-    return Markup(render_template("public/_breadcrumb.html", items=items))
-
-
-def _article_page(slug: str) -> Page:
-    pa = publishing.public_article(slug)
-    return _gone_page(pa) if pa.gone else _version_page(pa, pa.version, permanent=False)
-
-
-def _permanent_page(slug: str, n: int) -> Page:
-    pa = publishing.public_article(slug)
-    if pa.gone:
-        return _gone_page(pa)
-    version = next((v for v in pa.versions if v.version == n), None)
-    if version is None:
-        raise NotFound(f"“{pa.versions[-1].title}” has no published version {n}.")  # never a draft's title
-    return _version_page(pa, version, permanent=True)
-
-
-# Keyset pagination ---------------------------------------------------------------------------------
-
-def _cursor_of(version) -> str:
-    return f"{(version.published_at - EPOCH) // timedelta(microseconds=1)}.{version.id}"
-
-
-def _parse_cursor(value: str | None) -> tuple[datetime, int] | None:
-    """``<microseconds since 1970>.<id>`` back to ``(published_at, id)``; None for anything else."""
-    match = re.fullmatch(r"(\d{1,17})\.(\d{1,10})", value or "")
-    if not match:
-        return None
-    try:
-        return EPOCH + timedelta(microseconds=int(match[1])), int(match[2])
-    except OverflowError:
-        return None
-
-
-@dataclass
-class KeysetPage:
-    """What the ``pagination`` macro draws, for a keyset-paginated list."""
-
-    has_prev: bool
-    has_next: bool
-    prev_url: str | None
-    next_url: str | None
-    summary: str
-
-
-def _keyset_list(endpoint: str, noun: str = "article", **filters):
-    """One page of live articles for ``endpoint`` (``?before=`` / ``?after=`` cursors) and its navigation."""
-    before, after = _parse_cursor(request.args.get("before")), _parse_cursor(request.args.get("after"))
-    per_page = current_app.config.get("PER_PAGE", 25)
-    rows, more = publishing.published_list(before=None if after else before, after=after, limit=per_page, **filters)
-    args = dict(request.view_args or {})
-    if filters.get("topic"):
-        args["topic"] = filters["topic"]
-    if rows:
-        has_prev, has_next = (more, True) if after else (before is not None, more)
-        prev_url = url_for(endpoint, **args, after=_cursor_of(rows[0])) if has_prev else None
-        next_url = url_for(endpoint, **args, before=_cursor_of(rows[-1])) if has_next else None
-    else:
-        has_prev, has_next = bool(before or after), False
-        prev_url, next_url = url_for(endpoint, **args), None
-    summary = f"{len(rows)} {noun}{'' if len(rows) == 1 else 's'}, newest first" if rows else ""
-    return rows, KeysetPage(has_prev, has_next, prev_url, next_url, summary)
-
-
-# Public pages -------------------------------------------------------------------------------------
-
-@bp.get("/")
-def home():
-    """The first page a newcomer opens: the articles, or the dashboard when signed in."""
-    return redirect(url_for("articles.dashboard" if current_user.is_authenticated else "publishing.index"))
-
-
-@bp.after_app_request
-def _noindex(response):
-    """Keep everything but the public site out of search engines: staff pages, /login, the API."""
-    if request.endpoint not in INDEXABLE:
-        response.headers.setdefault("X-Robots-Tag", "noindex")
-    return response
-
-
-@bp.get("/articles")
-def index():
-    """Live articles, newest first, by topic, with the topic list and counts."""
-    personal = _personal()
-    topic = (request.args.get("topic") or "").strip()[:120] or None
-    rows, page = _keyset_list("publishing.index", topic=topic)
-    html = _render(personal, "public/index.html", rows=rows, page=page, topic=topic, topics=publishing.topics(),
-                   dates=_row_dates(rows))
-    return _respond(html, personal)
-
-
-@bp.get("/articles/<slug>")
-def article(slug: str):
-    """The latest published version; 410 with the reason once unpublished, 404 if never published."""
-    return _serve(_cached(("article", slug), lambda: _article_page(slug)))
-
-
-@bp.get("/articles/<slug>/v<int:n>")
-def version(slug: str, n: int):
-    """One published version at its permanent address (its canonical is the live article's)."""
-    return _serve(_cached(("version", slug, n), lambda: _permanent_page(slug, n)))
-
-
-@bp.get("/reviewers")
-def reviewers():
-    """The directory of medical reviewers: verified, currently licensed, by specialty."""
-    return public_page("public/reviewers.html", groups=directory.reviewer_directory())
-
-
-@bp.get("/reviewers/<int:user_id>")
-def reviewer(user_id: int):
-    """A medical reviewer's current credentials and the live articles they reviewed (404 for anyone else)."""
-    personal = _personal()
-    person = accounts.get_user(user_id)
-    if not (person.has_role("reviewer") or publishing.has_public_reviews(person.id)):
-        raise NotFound("There is no medical reviewer at this address.")
-    rows, page = _keyset_list("publishing.reviewer", reviewer_id=person.id)
-    html = _render(personal, "public/reviewer.html", person=person, profile=person.profile, rows=rows, page=page,
-                   dates=_row_dates(rows))
-    return _respond(html, personal)
-
-
-@bp.get("/writers/<int:user_id>")
-def writer(user_id: int):
-    """A writer's bio and the live articles they wrote (404 for anyone else)."""
-    personal = _personal()
-    person = accounts.get_user(user_id)
-    if not (person.has_role("writer") or publishing.has_published_writing(person.id)):
-        raise NotFound("There is no writer at this address.")
-    rows, page = _keyset_list("publishing.writer", writer_id=person.id)
-    html = _render(personal, "public/writer.html", person=person, rows=rows, page=page, dates=_row_dates(rows))
-    return _respond(html, personal)
-
-
-def _row_dates(rows) -> dict[int, dates.TextDates]:
-    """When each listed article was first published and its text last changed, by article id."""
-    return dates.live_text_dates(v.article_id for v in rows)
 
 
 # Editor pages --------------------------------------------------------------------------------------
@@ -377,7 +49,7 @@ def confirm(article_id: int):
         db.session.commit()
         flash(f"Published “{version.title}” as version {version.version}. Readers see it now at this address.",
               "success")
-        return redirect(url_for("publishing.article", slug=article.slug))
+        return redirect(url_for("public.article", slug=article.slug))
     rev = article.revision
     approvals = reviews.approvals_behind(article, rev.number)
     if not form.is_submitted():
@@ -435,7 +107,7 @@ def certificate(article_id: int, n: int):
     """The printable review certificate of one published version (staff of the article)."""
     article = articles.get_article(article_id)
     policy.authorize(current_user, "article.view", article)
-    cert = publishing.certificate(article, n)
+    cert = certificates.certificate(article, n)
     return render_template("publishing/certificate.html", cert=cert, article=article, **_staff_context(article),
                            verifiers=verifier_names([line.decision.profile for line in cert.lines]),
                            checklist=current_app.config.get("REVIEW_CHECKLIST", []), now=utcnow())

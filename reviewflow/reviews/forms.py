@@ -52,6 +52,8 @@ class SignForm(FlaskForm):
     checklist = MultiCheckboxField("Review checklist", choices=[], validate_choice=True)
     comment = TextAreaField("Comment", validators=[Optional(), Length(max=COMMENT_MAX)])
     password = PasswordField("Password", validators=[Length(max=1024)])
+    #: Asked only of someone with two-factor sign-in on (the view leaves it out of the page otherwise).
+    code = StringField("Code from your authenticator app", validators=[Optional(), Length(max=32)])
 
     decision = "approve"
 

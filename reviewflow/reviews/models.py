@@ -32,6 +32,10 @@ class AssignmentStatus(enum.StrEnum):
         return f"status-{self.value}"
 
 
+#: Assignments that still wait for their reviewer: not yet approved, not withdrawn.
+AssignmentStatus.OPEN = frozenset({AssignmentStatus.PENDING, AssignmentStatus.CHANGES_REQUESTED})
+
+
 class ReviewAssignment(db.Model):
     """A reviewer assigned to an article. It persists across revisions until withdrawn."""
 

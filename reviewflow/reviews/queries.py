@@ -15,23 +15,24 @@ from sqlalchemy.orm import lazyload, selectinload
 
 from reviewflow import paging
 from reviewflow.articles.models import Article, ArticleState
-from reviewflow.articles.queries import reviewer_profiles
+from reviewflow.articles.queries import list_options, reviewer_profiles
 from reviewflow.extensions import db, utcnow
 from reviewflow.reviews.models import Annotation, AnnotationReply, AssignmentStatus, Decision, ReviewAssignment
 
-#: Article states in which a reviewer still has work on an assignment.
-REVIEWING = (ArticleState.SUBMITTED.value, ArticleState.IN_REVIEW.value, ArticleState.CHANGES_REQUESTED.value)
-#: Assignment statuses that are still open for the reviewer.
-OPEN_STATUSES = (AssignmentStatus.PENDING.value, AssignmentStatus.CHANGES_REQUESTED.value)
+#: A review due within this many days counts as "due soon" (the dashboard and the queue).
 DUE_SOON_DAYS = 3
 RECENT_LIMIT = 10
 #: Characters of preceding text compared with an annotation's stored prefix.
 CONTEXT = 200
 
 
+def _still_open():
+    """WHERE: the assignment waits for its reviewer (``AssignmentStatus.OPEN``) on an article under review."""
+    return ReviewAssignment.status.in_(AssignmentStatus.OPEN) & Article.state.in_(ArticleState.UNDER_REVIEW)
+
+
 def _active_filter(reviewer_id: int) -> tuple:
-    return (ReviewAssignment.reviewer_id == reviewer_id, ReviewAssignment.status.in_(OPEN_STATUSES),
-            Article.state.in_(REVIEWING))
+    return ReviewAssignment.reviewer_id == reviewer_id, _still_open()
 
 
 def _queue_key(row: tuple[ReviewAssignment, Article]) -> tuple[int, int]:
@@ -64,43 +65,44 @@ def _past(cursor: paging.Cursor):
     return or_(due < on, and_(due == on, ReviewAssignment.id < id_))
 
 
-def review_queue(reviewer, cursor: paging.Cursor | None, per_page: int) -> paging.KeysetPage:
+def review_queue(reviewer, cursor: paging.Cursor | None, per_page: int, total: int | None = None) -> paging.KeysetPage:
     """The reviewer's open assignments, overdue first then by due date (no due date last), keyset-
-    paginated on (no due date, due date, id) from ``cursor`` (None: the first page).
+    paginated on (no due date, due date, id) from ``cursor`` (None: the first page): the queue's
+    pages, and its first ``per_page`` rows on the dashboard.
 
-    Open: not withdrawn, not yet approved, on an article that is submitted, in review or has
-    changes requested. Items are (assignment, article) pairs. Two queries plus eager loads
-    (three when a backward page reaches the start).
+    Open: not withdrawn, not yet approved, on an article under review. Items are (assignment,
+    article) pairs, the article with its writer. Two queries (one when the caller passes the
+    ``total`` of ``queue_counts``), three when a backward page reaches the start.
     """
-    total = db.session.scalar(select(func.count()).select_from(ReviewAssignment)
-                              .join(Article, Article.id == ReviewAssignment.article_id)
-                              .where(*_active_filter(reviewer.id)))
+    if total is None:
+        total = queue_counts(reviewer)["total"]
     undated = case((ReviewAssignment.due_date.is_(None), 1), else_=0)
     order = (undated, ReviewAssignment.due_date, ReviewAssignment.id)
 
     def run(at: paging.Cursor | None) -> list[tuple]:
         stmt = (select(ReviewAssignment, Article).join(Article, Article.id == ReviewAssignment.article_id)
-                .where(*_active_filter(reviewer.id)).options(lazyload(Article.revision)))
+                .where(*_active_filter(reviewer.id)).options(*list_options()))
         if at is not None:
             stmt = stmt.where(_past(at))
         backward = at is not None and at.backward
         stmt = stmt.order_by(*(c.desc() for c in order) if backward else order).limit(per_page + 1)
-        return [tuple(r) for r in db.session.execute(stmt).all()]
+        return [tuple(r) for r in db.session.execute(stmt).unique().all()]
 
-    return paging.KeysetPage(*paging.fetch(run, cursor, per_page), total or 0, "open review")
+    return paging.KeysetPage(*paging.fetch(run, cursor, per_page), total, "open review")
 
 
 def queue_counts(reviewer) -> dict[str, int]:
-    """How many open assignments are overdue and how many are due within three days (one query)."""
+    """How many assignments are open, how many of them are overdue and how many due within
+    ``DUE_SOON_DAYS`` (one query)."""
     today = utcnow().date()
-    overdue, soon = db.session.execute(
-        select(func.coalesce(func.sum(case((ReviewAssignment.due_date < today, 1), else_=0)), 0),
+    total, overdue, soon = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(case((ReviewAssignment.due_date < today, 1), else_=0)), 0),
                func.coalesce(func.sum(case((ReviewAssignment.due_date.between(
                    today, today + timedelta(days=DUE_SOON_DAYS)), 1), else_=0)), 0))
         .select_from(ReviewAssignment).join(Article, Article.id == ReviewAssignment.article_id)
         .where(*_active_filter(reviewer.id))
     ).one()
-    return {"overdue": int(overdue), "due_soon": int(soon)}
+    return {"total": int(total), "overdue": int(overdue), "due_soon": int(soon)}
 
 
 def recently_completed(reviewer, limit: int = RECENT_LIMIT) -> list[tuple]:
@@ -108,12 +110,11 @@ def recently_completed(reviewer, limit: int = RECENT_LIMIT) -> list[tuple]:
 
     Items are (assignment, article, decision) triples. One query plus eager loads.
     """
-    still_open = ReviewAssignment.status.in_(OPEN_STATUSES) & Article.state.in_(REVIEWING)
     rows = db.session.execute(
         select(ReviewAssignment, Article, Decision)
         .join(Article, Article.id == ReviewAssignment.article_id)
         .join(Decision, Decision.id == ReviewAssignment.decision_id)
-        .where(ReviewAssignment.reviewer_id == reviewer.id, ~still_open)
+        .where(ReviewAssignment.reviewer_id == reviewer.id, ~_still_open())
         .options(lazyload(Article.revision))
         .order_by(Decision.signed_at.desc(), Decision.id.desc())
         .limit(limit)

@@ -18,7 +18,10 @@ from reviewflow.articles.anchoring import context_of, locate
 from reviewflow.articles.models import Article, ArticleState, Revision
 from reviewflow.articles.services import get_revision
 from reviewflow.audit import services as audit
+from reviewflow.audit.actions import AuditAction
 from reviewflow.audit.models import AuditEvent
+from reviewflow.auth import twofactor
+from reviewflow.auth import twofactor_services as two_factor
 from reviewflow.auth.models import ReviewerProfile, User, UserRole
 from reviewflow.auth.services import check_password
 from reviewflow.errors import (
@@ -31,6 +34,7 @@ from reviewflow.errors import (
     TooManyAttempts,
 )
 from reviewflow.extensions import db, utcnow
+from reviewflow.ids import as_id, get_or_404
 from reviewflow.notifications.services import notify, notify_role
 from reviewflow.reviews.models import (
     MEANINGS,
@@ -41,7 +45,7 @@ from reviewflow.reviews.models import (
     ReviewAssignment,
 )
 from reviewflow.sources.status import BLOCKED, unsupported
-from reviewflow.textrules import multi_line
+from reviewflow.textrules import human_date, multi_line
 
 COMMENT_MAX = 5000
 QUOTE_MAX = 1000
@@ -74,17 +78,18 @@ def reviewer_unavailable_reason(reviewer: User | None, article: Article, today: 
         return (f"{reviewer.name}'s current credentials (version {profile.version}) are not verified yet; "
                 "an admin must verify them first.")
     if not profile.license_valid_on(today):
-        return f"{reviewer.name}'s licence expired on {profile.license_expires.isoformat()}."
+        return f"{reviewer.name}'s licence expired on {human_date(profile.license_expires)}."
     return None
 
 
 def _reviewer(reviewer_id) -> User:
     try:
-        key = int(reviewer_id)
+        int(reviewer_id)
     except (TypeError, ValueError):
         raise InvalidInput("reviewer_id must be a person's id.", field="reviewer_id") from None
+    key = as_id(reviewer_id)
     reviewer = db.session.get(User, key, options=(selectinload(User.role_rows), selectinload(User.profile))) \
-        if 0 < key < 2**31 else None
+        if key is not None else None
     if reviewer is None:
         raise InvalidInput("There is no person with that reviewer_id.", field="reviewer_id")
     return reviewer
@@ -123,17 +128,13 @@ def assign_reviewer(actor, article: Article, reviewer_id, due_date: date | None 
                    details={"reviewer": reviewer.display_name, "reviewer_id": reviewer.id,
                             "due_date": due_date.isoformat() if due_date else None, "rereview": rereview})
     notify(reviewer, f"You were asked to {'re-review' if rereview else 'review'} “{article.title}”"
-                     + (f" by {due_date.isoformat()}." if due_date else "."), f"/work/articles/{article.id}/review")
+                     + (f" by {human_date(due_date)}." if due_date else "."), f"/work/articles/{article.id}/review")
     return assignment
 
 
 def get_assignment(article: Article, assignment_id) -> ReviewAssignment:
-    try:
-        key = int(assignment_id)
-    except (TypeError, ValueError):
-        raise NotFound("There is no such assignment.") from None
-    assignment = db.session.get(ReviewAssignment, key) if 0 < key < 2**31 else None
-    if assignment is None or assignment.article_id != article.id:
+    assignment = get_or_404(ReviewAssignment, assignment_id, "There is no such assignment on this article.")
+    if assignment.article_id != article.id:
         raise NotFound("There is no such assignment on this article.")
     return assignment
 
@@ -190,14 +191,7 @@ def add_annotation(actor, article: Article, revision_number, quote, comment, blo
 
 
 def get_annotation(annotation_id) -> Annotation:
-    try:
-        key = int(annotation_id)
-    except (TypeError, ValueError):
-        raise NotFound("There is no such annotation.") from None
-    ann = db.session.get(Annotation, key) if 0 < key < 2**31 else None
-    if ann is None:
-        raise NotFound("There is no such annotation.")
-    return ann
+    return get_or_404(Annotation, annotation_id, "There is no such annotation.")
 
 
 def reply_to_annotation(actor, ann: Annotation, comment) -> AnnotationReply:
@@ -207,8 +201,8 @@ def reply_to_annotation(actor, ann: Annotation, comment) -> AnnotationReply:
     reply = AnnotationReply(annotation_id=ann.id, author_id=actor.id, comment=_comment(comment))
     db.session.add(reply)
     db.session.flush()
-    audit.record("annotation.replied", actor=actor, role=_role_on(actor, article), target=ann, article=article,
-                 details={"comment": reply.comment[:500], "reply_id": reply.id})
+    audit.record(AuditAction.ANNOTATION_REPLIED, actor=actor, role=policy.acting_role(actor, article), target=ann,
+                 article=article, details={"comment": reply.comment[:500], "reply_id": reply.id})
     for person in {ann.author, article.writer} - {actor}:
         notify(person, f"{actor.name} replied on “{article.title}”: {reply.comment[:80]}",
                f"/work/articles/{article.id}/review")
@@ -229,7 +223,7 @@ def set_annotation_status(actor, ann: Annotation, status: str) -> Annotation:
     ann.status = status
     ann.resolved_at, ann.resolved_by_id = (utcnow(), actor.id) if status == "resolved" else (None, None)
     db.session.flush()
-    workflow.apply(article, name, actor=actor, role=_role_on(actor, article), target=ann,
+    workflow.apply(article, name, actor=actor, role=policy.acting_role(actor, article), target=ann,
                    details={"annotation": [before, status], "blocking": ann.blocking})
     return ann
 
@@ -237,14 +231,6 @@ def set_annotation_status(actor, ann: Annotation, status: str) -> Annotation:
 def annotations_of(article: Article) -> list[Annotation]:
     return list(db.session.scalars(select(Annotation).where(Annotation.article_id == article.id)
                                    .order_by(Annotation.status, Annotation.id)))
-
-
-def _role_on(actor, article: Article) -> str:
-    if actor.id == article.writer_id:
-        return "writer"
-    if policy.active_assignment(actor, article):
-        return "reviewer"
-    return "editor" if actor.has_role("editor") else ("admin" if actor.has_role("admin") else "")
 
 
 def review_checklist() -> list[str]:
@@ -280,7 +266,8 @@ def signing_locked_for(actor, now: datetime | None = None) -> int:
     """
     now = now or utcnow()
     times = list(db.session.scalars(
-        select(AuditEvent.occurred_at).where(AuditEvent.action == "signature.failed", AuditEvent.actor_id == actor.id,
+        select(AuditEvent.occurred_at).where(AuditEvent.action == AuditAction.SIGNATURE_FAILED,
+                                             AuditEvent.actor_id == actor.id,
                                              AuditEvent.occurred_at > now - 2 * SIGNING_WINDOW)
         .order_by(AuditEvent.occurred_at)))
     until = None
@@ -290,26 +277,38 @@ def signing_locked_for(actor, now: datetime | None = None) -> int:
     return max(0, math.ceil((until - now).total_seconds())) if until else 0
 
 
-def _check_signing_password(actor, article: Article, rev: Revision, decision: str, password) -> None:
+def _check_signing_password(actor, article: Article, rev: Revision, decision: str, password, code=None) -> None:
+    """The password, and with two-factor sign-in on the app's current code too (never one used before).
+
+    A wrong one of either is a ``signature.failed`` event and a 401 ``bad_password``; they count
+    together towards the pause after five.
+    """
     wait = signing_locked_for(actor)
     if wait:
         raise TooManyAttempts(f"Too many wrong signing passwords: signing is paused for {math.ceil(wait / 60)} "
                               "more minute(s). Nothing was signed.", retry_after=wait)
     if not isinstance(password, str) or not check_password(actor, password):
-        audit.record("signature.failed", actor=actor, role="reviewer", target=article, article=article, revision=rev,
-                     details={"decision": decision})
-        raise BadPassword("Signing needs your password, and the one entered is not right. Nothing was signed.")
+        audit.record(AuditAction.SIGNATURE_FAILED, actor=actor, role="reviewer", target=article, article=article,
+                     revision=rev, details={"decision": decision})
+        raise BadPassword("Signing needs your password, and the one entered is not right. Nothing was signed.",
+                          field="password")
+    if twofactor.enabled(actor) and not two_factor.check_totp(actor, code if isinstance(code, str) else ""):
+        audit.record(AuditAction.SIGNATURE_FAILED, actor=actor, role="reviewer", target=article, article=article,
+                     revision=rev, details={"decision": decision, "factor": "code"})
+        raise BadPassword("Signing needs the current code from your authenticator app, and the one entered is not "
+                          "right or was used already. Nothing was signed.", field="code")
 
 
 def sign_decision(actor, article: Article, revision_number, decision, password, comment=None,
-                  checklist: list[str] | None = None) -> Decision:
+                  checklist: list[str] | None = None, code: str | None = None) -> Decision:
     """Sign a decision on the current revision: an electronic signature (21 CFR Part 11).
 
     Refusals, in order: 404 (cannot see the article), 403 (not an assigned reviewer), 409 (not in
     review; not the current revision: stale_revision), 400 (no such decision, no password), 409
     reviewer_unavailable (credentials not verified, licence expired), 429 too_many_attempts (five
     wrong passwords in fifteen minutes), 401 bad_password (recorded as a ``signature.failed`` event,
-    which stays), 400 (checklist or comment wrong), 409 (approval while a blocking annotation is open),
+    which stays; with two-factor sign-in on, also a wrong or reused ``code``, and 400 without one),
+    400 (checklist or comment wrong), 409 (approval while a blocking annotation is open),
     409 sources_unchecked (approval while a cited source has no standing ``supports``).
     The password is checked before what the signature says, so a wrong one is always a 401.
     """
@@ -321,10 +320,13 @@ def sign_decision(actor, article: Article, revision_number, decision, password, 
         raise InvalidInput("decision must be \"approve\" or \"request_changes\".", field="decision")
     if not isinstance(password, str) or not password:
         raise InvalidInput("Signing needs your password. Nothing was signed.", field="password")
+    if twofactor.enabled(actor) and not (isinstance(code, str) and code.strip()):
+        raise InvalidInput("Signing needs the current code from your authenticator app (two-factor sign-in is on). "
+                           "Nothing was signed.", field="code")
     reason = reviewer_unavailable_reason(actor, article)
     if reason:
         raise ReviewerUnavailable(f"You cannot sign: {reason} Nothing was signed.")
-    _check_signing_password(actor, article, rev, decision, password)
+    _check_signing_password(actor, article, rev, decision, password, code)
     items = _attested(decision, checklist)
     comment = _comment(comment, required=decision == "request_changes",
                        field="comment" if decision == "approve" else "comment (what must change)")
@@ -347,7 +349,7 @@ def sign_decision(actor, article: Article, revision_number, decision, password, 
     assignment.status = (AssignmentStatus.APPROVED if approved else AssignmentStatus.CHANGES_REQUESTED).value
     assignment.status_revision, assignment.decision_id = rev.number, signed.id
     workflow.apply(article, "decide", actor=actor, role="reviewer", revision=rev, target=signed,
-                   details=signature_details(signed, profile), action="decision.signed")
+                   details=signature_details(signed, profile), action=AuditAction.DECISION_SIGNED)
     if decision == "request_changes":
         notify(article.writer, f"{actor.display_name} requested changes to “{article.title}”.",
                f"/work/articles/{article.id}")
@@ -408,8 +410,7 @@ def suggested_reviewers(article: Article) -> list[dict]:
     workload = (select(ReviewAssignment.reviewer_id, func.count().label("n"))
                 .join(Article, Article.id == ReviewAssignment.article_id)
                 .where(ReviewAssignment.status == AssignmentStatus.PENDING,
-                       Article.state.in_([ArticleState.IN_REVIEW, ArticleState.SUBMITTED,
-                                          ArticleState.CHANGES_REQUESTED]))
+                       Article.state.in_(ArticleState.UNDER_REVIEW))
                 .group_by(ReviewAssignment.reviewer_id).subquery())
     rows = db.session.execute(
         select(User, func.coalesce(workload.c.n, 0))
@@ -430,7 +431,3 @@ def suggested_reviewers(article: Article) -> list[dict]:
         out.append({"user": user, "workload": load, "match": match, "reason": reason, "specialty": specialty})
     out.sort(key=lambda r: (r["reason"] is not None, not r["match"], r["workload"], r["user"].name))
     return out
-
-
-def revision_for(article: Article, number: int) -> Revision:
-    return get_revision(article, number)

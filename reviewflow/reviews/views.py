@@ -2,7 +2,7 @@
 
 Views load, validate, call one service, commit once, flash and redirect. Refusals that
 belong next to a form (a quote not in the text, a wrong password, an unavailable reviewer)
-are shown there with their status; every other refusal goes to the global handlers.
+are shown there with their status (``refusal_to``); every other refusal goes to the global handlers.
 """
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from reviewflow.articles import workflow
 from reviewflow.articles.models import ArticleState
 from reviewflow.articles.rendering import render_markdown
 from reviewflow.articles.services import get_article
+from reviewflow.auth import twofactor
 from reviewflow.auth.views import safe_next, verifier_names
-from reviewflow.errors import BadPassword, Conflict, DomainError, InvalidInput, StaleRevision, settle_after_refusal
+from reviewflow.errors import BadPassword, Conflict, InvalidInput, StaleRevision, refusal_to
 from reviewflow.extensions import db
 from reviewflow.reviews import queries
 from reviewflow.reviews import services as reviews
@@ -41,12 +42,12 @@ def queue():
     one shows the first page), then, on the first page, their recently completed reviews."""
     user = _actor()
     policy.require(user, "review.queue")
-    keyset = queries.QUEUE_KEYSET
-    page = keyset.link(queries.review_queue(user, keyset.read(request.args), current_app.config["PER_PAGE"]),
-                       "reviews.queue")
+    keyset, counts = queries.QUEUE_KEYSET, queries.queue_counts(user)
+    page = keyset.link(queries.review_queue(user, keyset.read(request.args), current_app.config["PER_PAGE"],
+                                            counts["total"]), "reviews.queue")
     recent = queries.recently_completed(user) if not page.has_prev else []
     policy.know_assignments(user, [article.id for _, article, _ in recent])  # each row links if still allowed
-    return render_template("reviews/queue.html", page=page, recent=recent, counts=queries.queue_counts(user))
+    return render_template("reviews/queue.html", page=page, recent=recent, counts=counts)
 
 
 # Workspace and annotations -----------------------------------------------------------------------
@@ -89,20 +90,15 @@ def annotate(id: int):
     article = get_article(id)
     workflow.check(article, "annotate", _actor(), lock_row=False)
     form = AnnotationForm()
-    if not form.validate_on_submit():
-        return _workspace(article, form, 400)
-    try:
-        ann = reviews.add_annotation(_actor(), article, form.revision.data, form.quote.data, form.comment.data,
-                                     bool(form.blocking.data), form.prefix.data or "", form.suffix.data or "")
-    except InvalidInput as exc:
-        db.session.rollback()
-        target = getattr(form, exc.field or "", None) or form.quote
-        target.errors = [*target.errors, exc.message]
-        return _workspace(article, form, 400)
-    db.session.commit()
-    flash("Annotation added" + (" as blocking: it must be resolved before approval." if ann.blocking else "."),
-          "success")
-    return redirect(url_for("reviews.workspace", id=article.id, _anchor=f"annotation-{ann.id}"))
+    with refusal_to(form, InvalidInput, field="quote") as refused:
+        if form.validate_on_submit():
+            ann = reviews.add_annotation(_actor(), article, form.revision.data, form.quote.data, form.comment.data,
+                                         bool(form.blocking.data), form.prefix.data or "", form.suffix.data or "")
+            db.session.commit()
+            flash("Annotation added" + (" as blocking: it must be resolved before approval." if ann.blocking else "."),
+                  "success")
+            return redirect(url_for("reviews.workspace", id=article.id, _anchor=f"annotation-{ann.id}"))
+    return _workspace(article, form, refused.status)
 
 
 @bp.post("/work/articles/<int:id>/source-checks")
@@ -112,15 +108,13 @@ def check_source(id: int):
     form (no comment, a stale revision) is shown beside that source, with what was typed."""
     article = get_article(id)
     key, verdict, comment = (request.form.get(name, "") for name in ("key", "verdict", "comment"))
-    try:
+    with refusal_to(None, InvalidInput, StaleRevision) as refused:
         sources.check_source(_actor(), article, request.form.get("revision", ""), key, verdict or None, comment)
-    except (InvalidInput, StaleRevision) as exc:
-        settle_after_refusal(exc)
-        error = {"key": key, "verdict": verdict, "comment": comment, "message": exc.message}
-        return _workspace(article, status=exc.status, source_error=error)
-    db.session.commit()
-    flash(f"Verdict on source [^{key}] saved: {Verdict(verdict).label.lower()}.", "success")
-    return redirect(url_for("reviews.workspace", id=article.id, _anchor=f"check-{key}"))
+        db.session.commit()
+        flash(f"Verdict on source [^{key}] saved: {Verdict(verdict).label.lower()}.", "success")
+        return redirect(url_for("reviews.workspace", id=article.id, _anchor=f"check-{key}"))
+    error = {"key": key, "verdict": verdict, "comment": comment, "message": refused.message}
+    return _workspace(article, status=refused.status, source_error=error)
 
 
 @bp.post("/work/articles/<int:id>/source-flags")
@@ -129,15 +123,13 @@ def flag_source(id: int):
     """Flag a source of the live version as outdated (editors, assigned reviewers): due for re-review."""
     article = get_article(id)
     key = request.form.get("key", "")
-    try:
+    with refusal_to(None, InvalidInput) as refused:
         sources.flag_source(_actor(), article, key, request.form.get("comment", ""))
-    except InvalidInput as exc:
-        settle_after_refusal(exc)
-        flash(f"Source [^{key}] was not flagged: {exc.message}", "error")
-        return redirect(url_for("articles.detail", id=article.id, _anchor="live-sources"))
-    db.session.commit()
-    flash(f"Source [^{key}] is flagged as outdated. The article is due for re-review; the re-review will ask for "
-          "this source again.", "success")
+        db.session.commit()
+        flash(f"Source [^{key}] is flagged as outdated. The article is due for re-review; the re-review will ask "
+              "for this source again.", "success")
+    if refused:
+        flash(f"Source [^{key}] was not flagged: {refused.message}", "error")
     return redirect(url_for("articles.detail", id=article.id, _anchor="live-sources"))
 
 
@@ -191,55 +183,56 @@ def reopen(id: int):
 @bp.route("/work/articles/<int:id>/sign", methods=["GET", "POST"])
 @login_required
 def sign(id: int):
-    """The signing dialog: approve or request changes on the current revision with one's password.
+    """The signing dialog: approve or request changes on the current revision with one's password. Every rule
+    is the service's; its refusals re-render the dialog with the reason beside the field (``_sign_page``)."""
+    article, user = get_article(id), _actor()
+    form = _sign_form(article)
+    workflow.check(article, "decide", user, lock_row=False, revision=article.revision)
+    unavailable = _cannot_sign(user, article)
+    with refusal_to(form) as refused:
+        if not unavailable and form.validate_on_submit():
+            signed = reviews.sign_decision(user, article, form.revision.data, form.decision, form.password.data,
+                                           form.comment.data, form.checklist.data, code=form.code.data)
+            db.session.commit()
+            flash(_signed_message(article, signed.revision_number, form.decision), "success")
+            return redirect(url_for("reviews.workspace", id=article.id))
+    return _sign_page(article, form, unavailable, refused)
 
-    Every rule is the service's: its refusals (a wrong password 401, too many 429, a newer revision
-    or an open blocking annotation 409, a missing checklist item or comment 400) re-render the
-    dialog with the reason beside the field; nothing is signed then.
-    """
-    article = get_article(id)
-    user = _actor()
+
+def _sign_form(article) -> SignForm:
+    """The dialog's form for the decision asked (``?decision=``; 400 for another), its words set for it."""
     decision = request.args.get("decision", "")
     if decision not in MEANINGS:
         raise InvalidInput("Choose to approve or to request changes from the review page.", field="decision")
-    workflow.check(article, "decide", user, lock_row=False, revision=article.revision)
     form = SignForm()
     form.decision = decision
     _describe(form, decision)
     if request.method == "GET":
         form.revision.data = str(article.current_revision)
-    status, problem, stale = 200, reviews.reviewer_unavailable_reason(user, article), False
-    if problem:
-        problem = (f"You cannot sign: {problem} Ask an admin to record your renewed licence or to verify your "
-                   "current credentials; your annotations and comments are still welcome meanwhile.")
-    if request.method == "POST" and problem:
-        status = 409
-    elif request.method == "POST" and not form.validate_on_submit():
-        status = 400
-    elif request.method == "POST":
-        try:
-            signed = reviews.sign_decision(user, article, form.revision.data, decision, form.password.data,
-                                           form.comment.data, form.checklist.data)
-        except DomainError as exc:
-            settle_after_refusal(exc)
-            status, stale = exc.status, isinstance(exc, StaleRevision)
-            field = {"password": form.password, "checklist": form.checklist}.get(exc.field or "") \
-                or (form.comment if (exc.field or "").startswith("comment") else None)
-            if isinstance(exc, BadPassword):
-                form.password.errors = [f"That password is not right. {form.verb} needs your password. "
-                                        "Nothing was signed."]
-            elif field is not None:
-                field.errors = [exc.message]
-            else:
-                problem = exc.message
-        else:
-            db.session.commit()
-            flash(_signed_message(article, signed.revision_number, decision), "success")
-            return redirect(url_for("reviews.workspace", id=article.id))
-    blocking = workflow.open_blocking(article) if decision == "approve" else []
+    return form
+
+
+def _cannot_sign(user, article) -> str | None:
+    """Why the reviewer cannot sign at all (licence, verification) and what to do about it, or None."""
+    problem = reviews.reviewer_unavailable_reason(user, article)
+    return (f"You cannot sign: {problem} Ask an admin to record your renewed licence or to verify your current "
+            "credentials; your annotations and comments are still welcome meanwhile.") if problem else None
+
+
+def _sign_page(article, form: SignForm, unavailable: str | None, refused: refusal_to):
+    """The dialog, as asked or after a refusal: a wrong password 401, too many 429, a newer revision or an open
+    blocking annotation 409, a missing checklist item or comment 400, beside its field or above the form;
+    a reviewer who cannot sign gets the reason (409 when they tried). Nothing is signed then."""
+    status = 409 if unavailable and request.method == "POST" else refused.status
+    if isinstance(refused.error, BadPassword) and refused.error.field != "code":  # a wrong code: beside the code
+        form.password.errors = [f"That password is not right. {form.verb} needs your password. Nothing was signed."]
+    blocking = workflow.open_blocking(article) if form.decision == "approve" else []
+    profile = _actor().profile
     return render_template("reviews/sign.html", article=article, revision=article.revision, form=form,
-                           decision=decision, meaning=MEANINGS[decision], profile=user.profile, problem=problem,
-                           stale=stale, blocking=blocking, verifiers=verifier_names([user.profile])), status
+                           decision=form.decision, meaning=MEANINGS[form.decision], profile=profile,
+                           problem=unavailable or " ".join(form.form_errors) or None,
+                           stale=isinstance(refused.error, StaleRevision), blocking=blocking,
+                           verifiers=verifier_names([profile]), two_factor=twofactor.enabled(_actor())), status
 
 
 def _describe(form: SignForm, decision: str) -> None:
@@ -290,11 +283,19 @@ def _assign_form(candidates: list[dict]) -> AssignForm:
     return form
 
 
-def _assign_page(article, form: AssignForm, candidates: list[dict], status: int = 200, problem: str | None = None):
-    """The page, with every reviewer's credentials and their verification (verifiers' names in one query)."""
-    return render_template("reviews/assign.html", article=article, form=form, problem=problem,
+def _assign_page(article, form: AssignForm, candidates: list[dict], refused: refusal_to):
+    """The page, with every reviewer's credentials and their verification (verifiers' names in one query);
+    a refusal is on the form (who cannot serve, above it)."""
+    if refused:  # its rollback expired the people loaded before: load them again, in the same two queries
+        candidates = reviews.suggested_reviewers(article)
+    return render_template("reviews/assign.html", article=article, form=form,
                            assignments=queries.assignments_of(article), candidates=candidates,
-                           verifiers=verifier_names([row["user"].profile for row in candidates])), status
+                           verifiers=verifier_names([row["user"].profile for row in candidates])), refused.status
+
+
+def _assigned_message(article, assignment) -> str:
+    due = f", due {assignment.due_date:%d %b %Y}" if assignment.due_date else ""
+    return f"{assignment.reviewer.display_name} is assigned to review “{article.title}”{due}. They have been notified."
 
 
 @bp.route("/work/articles/<int:id>/assign", methods=["GET", "POST"])
@@ -305,22 +306,14 @@ def assign(id: int):
     workflow.check(article, "assign", _actor(), lock_row=False)
     candidates = reviews.suggested_reviewers(article)
     form = _assign_form(candidates)
-    if request.method == "GET":
-        return _assign_page(article, form, candidates)
-    if not form.validate_on_submit():
-        return _assign_page(article, form, candidates, 400)
-    try:
-        assignment = reviews.assign_reviewer(_actor(), article, form.reviewer.data, form.due_date.data)
-    except (Conflict, InvalidInput) as exc:
-        db.session.rollback()  # expires the people loaded above: load them again, in the same two queries
-        candidates = reviews.suggested_reviewers(article)
-        return _assign_page(article, _assign_form(candidates), candidates, exc.status, exc.message)
-    due = f", due {assignment.due_date:%d %b %Y}" if assignment.due_date else ""
-    message = (f"{assignment.reviewer.display_name} is assigned to review “{article.title}”{due}. "
-               "They have been notified.")  # written before the commit expires what was loaded
-    db.session.commit()
-    flash(message, "success")
-    return redirect(url_for("reviews.assign", id=article.id))
+    with refusal_to(form, Conflict, InvalidInput) as refused:
+        if form.validate_on_submit():
+            assignment = reviews.assign_reviewer(_actor(), article, form.reviewer.data, form.due_date.data)
+            message = _assigned_message(article, assignment)  # written before the commit expires what was loaded
+            db.session.commit()
+            flash(message, "success")
+            return redirect(url_for("reviews.assign", id=article.id))
+    return _assign_page(article, form, candidates, refused)
 
 
 @bp.post("/work/articles/<int:id>/assignments/<int:aid>/withdraw")

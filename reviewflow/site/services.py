@@ -2,7 +2,7 @@
 
 Each setting is one ``site_settings`` row. An empty or missing value means the default below, so a
 new site already has a policy page and a disclaimer worth reading. Reading is cheap: the settings
-are kept in the process's public page cache (``publishing.services.public_cache``) and saving one
+are kept in the process's public page cache (``public.pagecache.public_cache``) and saving one
 empties that cache when it commits, like a publish does; other processes catch up within
 ``PUBLIC_CACHE_SECONDS``. Every change is an audit event in the same transaction (``site.setting_changed``).
 """
@@ -19,9 +19,10 @@ from sqlalchemy import select
 from reviewflow import policy
 from reviewflow.articles.rendering import render_markdown
 from reviewflow.audit import services as audit
+from reviewflow.audit.actions import AuditAction
 from reviewflow.errors import InvalidInput
 from reviewflow.extensions import db, utcnow
-from reviewflow.publishing.services import public_cache, public_changed
+from reviewflow.public.pagecache import public_cache, public_changed
 from reviewflow.site.models import SiteSetting
 from reviewflow.textrules import check_multi_line, one_line
 
@@ -189,7 +190,7 @@ def save_settings(actor, values: dict) -> list[str]:
             db.session.add(row)
         row.value, row.updated_at, row.updated_by_id = value, now, actor.id
         changed.append(key)
-        audit.record("site.setting_changed", actor=actor, role="admin", target_type="site_setting",
+        audit.record(AuditAction.SITE_SETTING_CHANGED, actor=actor, role="admin", target_type="site_setting",
                      target_label=f"site settings: {LABELS[key]}",
                      details={"key": key, "value": value, "default": not value})
     if changed:

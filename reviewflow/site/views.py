@@ -5,9 +5,9 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from reviewflow import policy
-from reviewflow.errors import InvalidInput
+from reviewflow.errors import InvalidInput, refusal_to
 from reviewflow.extensions import db
-from reviewflow.publishing.views import public_page
+from reviewflow.public.views import public_page
 from reviewflow.site import services as site
 from reviewflow.site.forms import SiteSettingsForm
 
@@ -27,17 +27,12 @@ def admin_settings():
     rows = site.stored()
     shown = site.settings_from(rows)  # the texts as readers see them now, defaults included, to edit
     form = SiteSettingsForm(data={key: getattr(shown, key) for key in site.LIMITS})
-    if form.validate_on_submit():
-        try:
+    with refusal_to(form, InvalidInput, field="logo_url") as refused:  # e.g. a logo at an http:// address
+        if form.validate_on_submit():
             changed = site.save_settings(current_user._get_current_object(),
                                          {key: getattr(form, key).data for key in site.LIMITS})
-        except InvalidInput as exc:  # e.g. a logo at an http:// address: shown on its field
-            db.session.rollback()
-            getattr(form, exc.field or "logo_url").errors = [exc.message]
-        else:
             db.session.commit()
             flash(f"Saved {', '.join(site.LABELS[k] for k in changed)}. Readers see the change within seconds."
                   if changed else "Nothing changed.", "success" if changed else "info")
             return redirect(url_for("site.admin_settings"))
-    return render_template("admin/site.html", form=form, rows=rows), \
-        400 if form.errors else 200
+    return render_template("admin/site.html", form=form, rows=rows), refused.status

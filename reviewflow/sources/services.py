@@ -14,6 +14,7 @@ from reviewflow.articles import workflow
 from reviewflow.articles.models import Article, Revision
 from reviewflow.errors import InvalidInput, NotFound
 from reviewflow.extensions import db
+from reviewflow.ids import as_id
 from reviewflow.notifications.services import notify, notify_role
 from reviewflow.sources import status
 from reviewflow.sources.models import VERDICT_VALUES, RevisionSource, SourceCheck, Verdict
@@ -48,7 +49,7 @@ def revision_of(article: Article, number) -> Revision:
     except ValueError:
         raise InvalidInput("revision must be a revision number.", field="revision") from None
     rev = db.session.scalar(select(Revision).where(Revision.article_id == article.id, Revision.number == number)) \
-        if 0 < number < 2**31 else None
+        if as_id(number) is not None else None
     if rev is None:
         raise NotFound(f"Revision {number} of this article does not exist.")
     return rev
@@ -111,9 +112,8 @@ def flag_source(actor, article: Article, key, comment) -> SourceCheck:
     source = _source(rev, key)
     comment = _comment(Verdict.OUTDATED, comment)
     check = _record(actor, article, rev, source, Verdict.OUTDATED, comment, "flag")
-    role = "reviewer" if policy.active_assignment(actor, article) is not None else "editor"
-    workflow.apply(article, "flag_source", actor=actor, role=role, revision=rev, target=check,
-                   details=_details(check, source))
+    workflow.apply(article, "flag_source", actor=actor, role=policy.acting_role(actor, article), revision=rev,
+                   target=check, details=_details(check, source))
     notify_role("editor", f"Source [^{key}] of “{article.title}” was flagged as outdated: the article is due for "
                 "re-review.", f"/work/articles/{article.id}", exclude=actor)
     return check

@@ -12,7 +12,6 @@ import ipaddress
 import json
 import secrets
 import uuid
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from flask import current_app, has_request_context
@@ -20,9 +19,10 @@ from sqlalchemy import delete, func, select
 
 from reviewflow import paging, policy, public_url
 from reviewflow.audit import services as audit
+from reviewflow.audit.actions import AuditAction
 from reviewflow.auth.models import User
 from reviewflow.errors import Conflict, InvalidInput, NotFound
-from reviewflow.extensions import db, utcnow
+from reviewflow.extensions import db, iso, utcnow
 from reviewflow.publishing.models import PublishedReview, PublishedVersion
 from reviewflow.textrules import one_line
 from reviewflow.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -110,8 +110,9 @@ def create_endpoint(actor, url, description, events) -> tuple[WebhookEndpoint, s
                                active=True, created_by_id=actor.id)
     db.session.add(endpoint)
     db.session.flush()
-    audit.record("webhook.created", actor=actor, role="admin", target=endpoint, target_type="webhook_endpoint",
-                 target_label=url, details={"url": url, "description": description, "events": chosen})
+    audit.record(AuditAction.WEBHOOK_CREATED, actor=actor, role="admin", target=endpoint,
+                 target_type="webhook_endpoint", target_label=url,
+                 details={"url": url, "description": description, "events": chosen})
     return endpoint, secret
 
 
@@ -131,8 +132,8 @@ def set_endpoint_active(actor, endpoint: WebhookEndpoint, active: bool) -> Webho
         raise Conflict(f"This endpoint is already {'active' if active else 'inactive'}.")
     endpoint.active = active
     db.session.flush()
-    audit.record("webhook.activated" if active else "webhook.deactivated", actor=actor, role="admin",
-                 target=endpoint, target_type="webhook_endpoint", target_label=endpoint.url,
+    audit.record(AuditAction.WEBHOOK_ACTIVATED if active else AuditAction.WEBHOOK_DEACTIVATED, actor=actor,
+                 role="admin", target=endpoint, target_type="webhook_endpoint", target_label=endpoint.url,
                  details={"url": endpoint.url, "active": [not active, active]})
     return endpoint
 
@@ -143,9 +144,9 @@ def delete_endpoint(actor, endpoint: WebhookEndpoint) -> int:
     _check_admin(actor)
     count = db.session.scalar(select(func.count()).select_from(WebhookDelivery)
                               .where(WebhookDelivery.endpoint_id == endpoint.id)) or 0
-    audit.record("webhook.deleted", actor=actor, role="admin", target=endpoint, target_type="webhook_endpoint",
-                 target_label=endpoint.url, details={"url": endpoint.url, "events": endpoint.events.split(),
-                                                     "deliveries_deleted": count})
+    audit.record(AuditAction.WEBHOOK_DELETED, actor=actor, role="admin", target=endpoint,
+                 target_type="webhook_endpoint", target_label=endpoint.url,
+                 details={"url": endpoint.url, "events": endpoint.events.split(), "deliveries_deleted": count})
     db.session.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
                        .execution_options(synchronize_session=False))
     db.session.delete(endpoint)
@@ -160,13 +161,13 @@ def ping_endpoint(actor, endpoint: WebhookEndpoint) -> WebhookDelivery:
     if not endpoint.active:
         raise Conflict("This endpoint is inactive: activate it before sending it a test ping.")
     now = utcnow()
-    body = {"event": PING, "id": _event_id(), "occurred_at": _iso(now),
+    body = {"event": PING, "id": _event_id(), "occurred_at": iso(now),
             "endpoint": {"id": endpoint.id, "url": endpoint.url, "events": endpoint.events.split()}}
     delivery = WebhookDelivery(endpoint_id=endpoint.id, event=PING, payload=_dump(body), attempts=0,
                                last_response="", last_error="")
     db.session.add(delivery)
     db.session.flush()
-    audit.record("webhook.pinged", actor=actor, role="admin", target=endpoint, target_type="webhook_endpoint",
+    audit.record(AuditAction.WEBHOOK_PINGED, actor=actor, role="admin", target=endpoint, target_type="webhook_endpoint",
                  target_label=endpoint.url, details={"url": endpoint.url, "delivery": delivery.id})
     return delivery
 
@@ -193,7 +194,7 @@ def retry_delivery(actor, delivery: WebhookDelivery) -> WebhookDelivery:
         raise Conflict("Its endpoint is inactive: activate it before retrying its deliveries.")
     delivery.set_aside_at, delivery.next_attempt_at = None, None
     db.session.flush()
-    audit.record("webhook.delivery_retried", actor=actor, role="admin", target=endpoint,
+    audit.record(AuditAction.WEBHOOK_DELIVERY_RETRIED, actor=actor, role="admin", target=endpoint,
                  target_type="webhook_endpoint", target_label=endpoint.url,
                  details={"delivery": delivery.id, "event": delivery.event, "attempts": delivery.attempts})
     return delivery
@@ -203,11 +204,6 @@ def retry_delivery(actor, delivery: WebhookDelivery) -> WebhookDelivery:
 
 def _event_id() -> str:
     return "evt_" + uuid.uuid4().hex
-
-
-def _iso(when: datetime) -> str:
-    """UTC, seconds and microseconds, with ``Z``: ``2026-12-07T04:05:06.123456Z``."""
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _dump(body: dict) -> str:
@@ -227,11 +223,11 @@ def _version_body(version: PublishedVersion) -> dict:
     reviews = db.session.scalars(select(PublishedReview).where(PublishedReview.published_version_id == version.id)
                                  .order_by(PublishedReview.id))
     return {"version": version.version, "revision": version.revision_number, "kind": version.kind,
-            "published_at": _iso(version.published_at), "last_reviewed": _iso(version.last_reviewed_at),
+            "published_at": iso(version.published_at), "last_reviewed": iso(version.last_reviewed_at),
             "content_hash": version.content_hash, "change_note": version.change_note,
-            "url": _public("publishing.version", slug=version.slug, n=version.version),
+            "url": _public("public.version", slug=version.slug, n=version.version),
             "reviewed_by": [{"name": r.name, "credentials": r.credentials, "specialty": r.specialty,
-                             "reviewed_at": _iso(r.reviewed_at)} for r in reviews]}
+                             "reviewed_at": iso(r.reviewed_at)} for r in reviews]}
 
 
 def payload_of(event: str, article, version: PublishedVersion | None, reason: str | None) -> dict:
@@ -243,9 +239,9 @@ def payload_of(event: str, article, version: PublishedVersion | None, reason: st
     shown = version or db.session.scalar(select(PublishedVersion).where(PublishedVersion.article_id == article.id)
                                          .order_by(PublishedVersion.version.desc()).limit(1))
     occurred = version.published_at if version is not None else (article.unpublished_at or utcnow())
-    body = {"event": event, "id": _event_id(), "occurred_at": _iso(occurred),
+    body = {"event": event, "id": _event_id(), "occurred_at": iso(occurred),
             "article": {"id": article.id, "slug": article.slug, "title": shown.title if shown else article.title,
-                        "url": _public("publishing.article", slug=article.slug)}}
+                        "url": _public("public.article", slug=article.slug)}}
     if version is not None:
         body["version"] = _version_body(version)
     if reason is not None:

@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required
 
 from reviewflow import policy
-from reviewflow.errors import DomainError
+from reviewflow.errors import refusal_to
 from reviewflow.extensions import db, utcnow
 from reviewflow.webhooks import sender
 from reviewflow.webhooks import services as webhooks
@@ -49,17 +49,13 @@ def new_endpoint():
     """Register an endpoint; the answer shows its signing secret, this once (admins)."""
     actor = _admin()
     form = EndpointForm()
-    if form.validate_on_submit():
-        try:
+    with refusal_to(form, field="url") as refused:  # e.g. http:// to another host: shown on the form
+        if form.validate_on_submit():
             endpoint, secret = webhooks.create_endpoint(actor, form.url.data, form.description.data, form.events.data)
-        except DomainError as exc:  # e.g. http:// to another host: shown on the form
-            db.session.rollback()
-            getattr(form, exc.field or "", form.url).errors.append(exc.message)
-        else:
             db.session.commit()
             return render_template("admin/webhooks_created.html", created=endpoint, secret=secret,
                                    events=webhooks.EVENTS)
-    return render_template("admin/webhooks_new.html", form=form), 400 if request.method == "POST" else 200
+    return render_template("admin/webhooks_new.html", form=form), refused.status
 
 
 @bp.post("/admin/webhooks/<int:endpoint_id>/ping")

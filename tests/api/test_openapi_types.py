@@ -18,6 +18,7 @@ from reviewflow.api import responses as r
 from reviewflow.api import serializers as out
 from reviewflow.api.openapi import OPERATIONS
 from reviewflow.articles.models import ArticleState
+from reviewflow.public import queries as public_queries
 from reviewflow.publishing import services as publishing
 from reviewflow.reviews import services as reviews
 from reviewflow.reviews.models import AssignmentStatus
@@ -165,7 +166,7 @@ def test_models_leave_every_answer_as_the_serializers_wrote_it(app, api, cast, d
     pairs = [(r.Article, article_json), (r.Annotation, out.annotation_json(ann)),
              (r.Reply, out.reply_json(ann.replies[0])), (r.Decision, out.decision_json(signed)),
              (r.PublishedVersion, out.version_json(version, "https://health.example/articles/x")),
-             (r.Published, out.published_json(publishing.public_article(article.slug))),
+             (r.Published, out.published_json(public_queries.public_article(article.slug))),
              (r.Assignment, out.assignment_json(reviews.get_assignment(article, article_json["assignments"][0]["id"])))]
     from reviewflow.audit.models import AuditEvent
     pairs += [(r.AuditEvent, out.event_json(e)) for e in db.session.query(AuditEvent).all()]

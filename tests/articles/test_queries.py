@@ -17,6 +17,7 @@ from reviewflow.auth.services import with_roles
 from reviewflow.extensions import db as _db
 from reviewflow.extensions import utcnow
 from reviewflow.notifications import services as notices
+from reviewflow.reviews import queries as review_queries
 from reviewflow.reviews import services as reviews
 from reviewflow.reviews.models import ReviewAssignment
 from tests.factories import PASSWORD, make_article, make_user
@@ -199,19 +200,19 @@ def test_review_queue_orders_by_due_date_and_counts_overdue(cast):
     make_article(cast["writer"], "approved", title="Signed off", **kw)
     make_article(cast["writer"], "changes_requested", title="Sent back", **kw)
     _db.session.commit()
-    queue = queries.review_queue(rev)
-    # Due dates first (overdue leading), then no due date, most recently updated first.
-    assert [a.title for _, a in queue.rows] == ["Late", "Soon", "Later", "Sent back", "No date"]
-    assert "Signed off" not in {a.title for _, a in queue.rows}
-    assert (queue.total, queue.overdue, queue.due_soon) == (5, 1, 1)
-    assert queries.review_queue(cast["rev2"]).rows == []
+    queue = review_queries.review_queue(rev, None, queries.SECTION_LIMIT)
+    # Due dates first (overdue leading), then no due date, oldest assignment first.
+    assert [a.title for _, a in queue.items] == ["Late", "Soon", "Later", "No date", "Sent back"]
+    assert "Signed off" not in {a.title for _, a in queue.items}
+    assert queue.total == 5 and review_queries.queue_counts(rev) == {"total": 5, "overdue": 1, "due_soon": 1}
+    assert review_queries.review_queue(cast["rev2"], None, queries.SECTION_LIMIT).items == []
 
 
 def test_review_queue_is_limited(cast):
     for n in range(3):
         make_article(cast["writer"], "in_review", reviewer=cast["rev"], editor=cast["editor"], title=f"R{n}")
-    queue = queries.review_queue(cast["rev"], limit=2)
-    assert len(queue.rows) == 2 and queue.total == 3
+    queue = review_queries.review_queue(cast["rev"], None, 2)
+    assert len(queue.items) == 2 and queue.total == 3 and queue.has_next
 
 
 def test_editor_work_lists_submitted_and_approved_oldest_first(cast):

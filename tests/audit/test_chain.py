@@ -6,10 +6,12 @@ they drop the triggers, change the events, and even recompute plain SHA-256 link
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import hmac
 import itertools
 import json
+import pathlib
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -17,9 +19,12 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
+import reviewflow
 from reviewflow.articles import services as articles
+from reviewflow.articles import workflow
 from reviewflow.audit import services as audit
 from reviewflow.audit import verify_parallel
+from reviewflow.audit.actions import AuditAction
 from reviewflow.audit.models import AuditEvent, AuditHead, AuditVerification
 from reviewflow.auth import services as accounts
 from reviewflow.errors import BadPassword
@@ -85,9 +90,9 @@ SERVICES = {
               "auth.login"),
     "login_failed": (lambda c: None, lambda c, _: _login_refused(c), "auth.login_failed"),
     "logout": (lambda c: None, lambda c, _: accounts.end_sessions(c["writer"]), "auth.logout"),
-    "create_token": (lambda c: None, lambda c, _: accounts.create_token(c["writer"], c["writer"], "t"),
+    "create_token": (lambda c: None, lambda c, _: accounts.create_token(c["writer"], c["writer"], "t", PASSWORD),
                      "token.created"),
-    "revoke_token": (lambda c: accounts.create_token(c["writer"], c["writer"], "t")[0],
+    "revoke_token": (lambda c: accounts.create_token(c["writer"], c["writer"], "t", PASSWORD)[0],
                      lambda c, tok: accounts.revoke_token(c["writer"], tok), "token.revoked"),
     "create_article": (lambda c: None, lambda c, _: articles.create_article(c["writer"], "New one", BODY),
                        "article.created"),
@@ -179,14 +184,6 @@ def test_sequence_numbers_are_contiguous_and_linked(db, cast):
         assert after.prev_hash == before.hash
     head = db.session.get(AuditHead, 1)
     assert (head.seq, head.hash) == (events[-1].seq, events[-1].hash)
-
-
-def test_iter_events_streams_every_event_across_batches(db, cast):
-    make_article(cast["writer"], "approved", reviewer=cast["rev"], editor=cast["editor"])
-    seq_at = audit.FIELDS.index("seq")
-    seqs = [row[seq_at] for row in audit.iter_events(batch=2)]
-    assert seqs == list(range(1, last_seq() + 1))
-    assert audit.verify(record_result=False).count == last_seq()
 
 
 # The database refuses UPDATE and DELETE ------------------------------------------------------------
@@ -483,7 +480,7 @@ def test_an_event_with_a_nul_character_still_verifies(db, cast, is_postgres, in_
     if is_postgres:
         pytest.skip("PostgreSQL text cannot hold a NUL character")
     make_article(cast["writer"], "in_review", reviewer=cast["rev"], editor=cast["editor"])
-    nul_event = audit.record("test.event", target_label="before\x00after")
+    nul_event = audit.record("site.setting_changed", target_label="before\x00after")
     make_article(cast["writer"], "submitted")
     db.session.commit()
     result = audit.verify(record_result=False)
@@ -524,7 +521,7 @@ def test_no_password_or_token_in_any_event(app, client, db, cast):
     writer = cast["writer"]
     client.post("/login", data={"email": writer.email, "password": WRONG_PASSWORD})
     client.post("/login", data={"email": writer.email, "password": PASSWORD})
-    _, token = accounts.create_token(writer, writer, "ci")
+    _, token = accounts.create_token(writer, writer, "ci", PASSWORD)
     accounts.create_user(cast["admin"], "fresh@example.org", "Fresh Person", NEW_PASSWORD, ["writer"])
     accounts.change_password(cast["editor"], PASSWORD, NEW_PASSWORD)
     article = make_article(writer, "in_review", reviewer=cast["rev"], editor=cast["editor"])
@@ -551,9 +548,32 @@ def test_no_password_or_token_in_any_event(app, client, db, cast):
 
 
 def test_record_scrubs_secret_looking_details(db):
-    event = audit.record("test.event", details={"password": "x", "api_token": "y", "client_secret": "z", "ok": 1})
+    event = audit.record("site.setting_changed",
+                         details={"password": "x", "api_token": "y", "client_secret": "z", "ok": 1})
     db.session.commit()
     assert json.loads(event.details) == {"ok": 1}
+
+
+def test_record_refuses_an_action_nobody_registered(db):
+    """A misspelt or unregistered action is a programming error, refused before anything is written."""
+    before = last_seq()
+    with pytest.raises(ValueError, match=r"reviewflow/audit/actions\.py"):
+        audit.record("article.publishd")
+    assert last_seq() == before
+    assert audit.record(AuditAction.AUTH_LOGIN).action == "auth.login"
+
+
+def test_every_action_the_code_records_is_registered():
+    """Each literal action handed to ``record`` or a transition anywhere in reviewflow is in ``AuditAction``."""
+    found = set()
+    for path in pathlib.Path(reviewflow.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "record" \
+                    and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+                found.add(node.args[0].value)
+    assert found, "no literal actions found: the scan is broken"
+    assert found <= {action.value for action in AuditAction}
+    assert {t.action for t in workflow.TRANSITIONS.values()} <= set(AuditAction)
 
 
 # Key rotation ----------------------------------------------------------------------------------------

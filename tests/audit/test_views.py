@@ -15,9 +15,9 @@ from sqlalchemy import select
 from reviewflow.articles import services as articles
 from reviewflow.audit import queries
 from reviewflow.audit import services as audit
+from reviewflow.audit.actions import AuditAction
 from reviewflow.audit.models import AuditEvent, AuditVerification
 from reviewflow.audit.services import FIELDS
-from reviewflow.audit.views import export_rows
 from reviewflow.extensions import utcnow
 from tests.factories import BODY, make_article
 
@@ -300,12 +300,13 @@ def test_writer_exports_own_article_only(cast, login, client, published, db):
     assert client.get(f"/audit/export?format=xml&article={published.id}").status_code == 400
 
 
-def test_export_rows_keeps_the_cli_signature(published, db):
+def test_write_export_writes_what_the_cli_writes(published, db):
     out = io.StringIO()
-    assert export_rows(out, "jsonl", published.id) == len(all_events(db, article_id=published.id))
+    written = queries.write_export(out, "jsonl", queries.LogFilter(article_id=published.id))
+    assert written == len(all_events(db, article_id=published.id))
     assert [json.loads(x) for x in out.getvalue().splitlines()] == _expected(db, article_id=published.id)
     out = io.StringIO()
-    assert export_rows(out, "csv") == len(all_events(db))
+    assert queries.write_export(out, "csv") == len(all_events(db))
     assert out.getvalue().splitlines()[0] == ",".join(FIELDS)
 
 
@@ -334,7 +335,7 @@ def test_csv_export_defuses_formulas_in_titles_and_typed_emails(cast, login, cli
     assert (labels["article.created"], labels["auth.login_failed"]) == ("'" + FORMULA, "'" + typed)
     assert not [cell for row in rows for cell in row.values() if cell.startswith(queries.FORMULA_STARTS)]
     out = io.StringIO()
-    export_rows(out, "csv")
+    queries.write_export(out, "csv")
     assert out.getvalue() == body  # the command line writes the same file
     jsonl = [json.loads(line) for line in client.get("/audit/export?format=jsonl").get_data(as_text=True).splitlines()]
     assert FORMULA in [row["target_label"] for row in jsonl]  # JSON Lines keeps every value exactly
@@ -355,10 +356,19 @@ def test_admin_verifies_now_and_the_badge_says_so(cast, login, client, published
     assert "Audit chain verified" in html  # the flash
 
 
-def test_verify_now_refuses_others_and_external_next(cast, login, client, db):
-    login(cast["editor"])
+@pytest.mark.parametrize("who", ["writer", "rev"])
+def test_verify_now_refuses_writers_and_reviewers(cast, login, client, db, who):
+    login(cast[who])
     assert client.post("/audit/verify").status_code == 403
-    assert "Verify now" not in client.get("/audit").get_data(as_text=True)
+    assert db.session.scalars(select(AuditVerification)).first() is None
+
+
+def test_editors_verify_from_the_pages_and_external_next_is_refused(cast, login, client, db):
+    login(cast["editor"])
+    assert "Verify now" in client.get("/audit").get_data(as_text=True)
+    response = client.post("/audit/verify", data={"next": "https://evil.example/"})
+    assert response.status_code == 303 and response.headers["Location"].endswith("/audit")
+    assert db.session.scalars(select(AuditVerification)).one().ok
     client.post("/logout")
     login(cast["admin"])
     response = client.post("/audit/verify", data={"next": "https://evil.example/"})
@@ -398,6 +408,12 @@ ACTIONS = [
     ("article.rereviewed", {"version": 3},
      "completed the re-review of “Eczema in winter” revision 1 (sha256 abcd…7890): version 3 published"),
     ("article.unpublished", {"reason": "Outdated"}, "unpublished “Eczema in winter”; reason: “Outdated”"),
+    ("two_factor.enabled", {"recovery_codes": 10}, "turned on two-factor sign-in"),
+    ("two_factor.disabled", {}, "turned off two-factor sign-in"),
+    ("two_factor.recovery_code_used", {"remaining": 9}, "used a two-factor recovery code (9 codes left)"),
+    ("auth.code_failed", {}, "entered a wrong two-factor code while signing in"),
+    ("account.preferences_changed", {"time_zone": {"from": "UTC", "to": "Europe/Berlin"}},
+     "changed their time zone from UTC to Europe/Berlin"),
     ("rereview.scheduled", {"months": [12, 6], "due": "2031-01-01"},
      "set the re-review interval of “Eczema in winter” to every 6 months (next due 2031-01-01)"),
     ("auth.login", {"ip": "1.2.3.4"}, "signed in"),
@@ -414,7 +430,35 @@ ACTIONS = [
     ("credentials.verified", {"version": 3, "license_number": "L1"}, "verified the credentials of target (profile"),
     ("token.created", {"name": "CMS"}, "created the API token target named “CMS”"),
     ("token.revoked", {}, "revoked the API token target"),
+    ("account.password_reset", {"sessions_ended": 2}, "reset their password by e-mail, ending every session"),
+    ("auth.password_reset_requested", {"email": "x@example.org"}, "asked for a password reset link for x@example.org"),
+    ("auth.sessions_ended", {"ended": 2}, "signed out everywhere else (2 sessions ended)"),
+    ("invitation.created", {"email": "n@example.org", "name": "Nia", "roles": ["writer"]},
+     "invited Nia (n@example.org) with roles writer"),
+    ("invitation.resent", {"email": "n@example.org"}, "sent the invitation to n@example.org again"),
+    ("invitation.revoked", {"email": "n@example.org"}, "revoked the invitation to n@example.org"),
+    ("invitation.accepted", {"roles": ["writer"]}, "accepted their invitation, opening the account target"),
+    ("signature.failed", {"decision": "approve"},
+     "gave a wrong signing password for an approval of “Eczema in winter” revision 1 (sha256 abcd…7890)"),
+    ("source.checked", {"key": "who", "verdict": "does_not_support", "comment": "Says the opposite"},
+     "checked source [^who] of “Eczema in winter” revision 1 (sha256 abcd…7890): does not support; comment: "
+     "“Says the opposite”"),
+    ("source.flagged", {"key": "who", "verdict": "outdated", "comment": "Replaced in 2031"},
+     "flagged source [^who] of “Eczema in winter” revision 1 (sha256 abcd…7890) as outdated, due for re-review"),
+    ("webhook.created", {"url": "https://cms.example.org/h", "events": ["article.published"]},
+     "registered the webhook endpoint target for article.published"),
+    ("webhook.activated", {"active": [False, True]}, "activated the webhook endpoint target"),
+    ("webhook.deactivated", {"active": [True, False]}, "deactivated the webhook endpoint target"),
+    ("webhook.deleted", {"deliveries_deleted": 3}, "deleted the webhook endpoint target with its 3 deliveries"),
+    ("webhook.pinged", {"delivery": 4}, "sent a test ping to the webhook endpoint target"),
+    ("webhook.delivery_retried", {"delivery": 4, "event": "article.published", "attempts": 8},
+     "retried delivery 4 (article.published) to the webhook endpoint target"),
+    ("site.setting_changed", {"key": "logo_url", "value": "", "default": True}, "back to its default"),
 ]
+
+
+def test_every_registered_action_is_said_in_words():
+    assert {action for action, _, _ in ACTIONS} == {action.value for action in AuditAction}
 
 
 @pytest.mark.parametrize("action, details, expected", ACTIONS)

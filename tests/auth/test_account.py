@@ -89,7 +89,7 @@ def test_wrong_current_password_changes_nothing(cast, login, client, db):
 def test_token_is_shown_once_and_revoking_it_locks_the_api(cast, login, client, db):
     writer = cast["writer"]
     login(writer)
-    response = client.post("/account", data={"tok-name": "CMS sync", "tok-submit": "1"})
+    response = client.post("/account", data={"tok-name": "CMS sync", "tok-password": PASSWORD, "tok-submit": "1"})
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "copy it now; it will not be shown again" in html.lower()
@@ -115,7 +115,8 @@ def test_token_is_shown_once_and_revoking_it_locks_the_api(cast, login, client, 
 def test_token_name_with_control_characters_is_refused(cast, login, client, db):
     """A token's name is a one-line field: control characters in it are 400 and nothing is created."""
     login(cast["writer"])
-    response = client.post("/account", data={"tok-name": "CMS\x07 sync", "tok-submit": "1"})
+    response = client.post("/account", data={"tok-name": "CMS\x07 sync", "tok-password": PASSWORD,
+                                             "tok-submit": "1"})
     assert response.status_code == 400
     assert TOKEN.search(response.get_data(as_text=True)) is None
     assert db.session.scalars(select(ApiToken).where(ApiToken.user_id == cast["writer"].id)).all() == []

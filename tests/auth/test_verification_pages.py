@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import current_app
@@ -17,8 +18,10 @@ from reviewflow.auth.models import ReviewerProfile, User
 from reviewflow.extensions import db as _db
 from reviewflow.publishing import services as publishing
 from reviewflow.reviews import services as reviews
-from reviewflow.templating import human_date
+from reviewflow.templating import human_date, when
 from tests.factories import METHOD, PASSWORD, VERIFIER_EMAIL, make_article, make_user, verify
+
+UTC_ZONE = ZoneInfo("UTC")
 
 PHONE_CHECK = "Called the state medical board; licence confirmed active."
 
@@ -31,7 +34,7 @@ def text_of(response) -> str:
 
 def staff_date(profile: ReviewerProfile) -> str:
     """How staff pages print the day of a verification (``utc_date``)."""
-    return profile.verified_at.strftime("%d %b %Y")
+    return human_date(profile.verified_at)
 
 
 def verified_events(db, reviewer) -> list[AuditEvent]:
@@ -113,7 +116,7 @@ def test_admin_page_asks_how_and_records_it(cast, newcomer, login, client, db):
 
     page = text_of(client.get(f"/admin/users/{newcomer.id}"))
     assert "credentials are verified (profile version 2)" in page  # the flash
-    assert f"Verified by Ada Admin, {current.verified_at.strftime('%d %b %Y %H:%M UTC')}. How: {PHONE_CHECK}" in page
+    assert f"Verified by Ada Admin, {when(current.verified_at, UTC_ZONE)}. How: {PHONE_CHECK}" in page
     assert f"How: {PHONE_CHECK}" in page  # the history table, beside "Verified by …"
     assert "How did you check them?" not in page
 
@@ -150,7 +153,7 @@ def test_reviewers_account_page_shows_how_each_version_was_verified(cast, login,
     rev = cast["rev"]
     login(rev)
     page = text_of(client.get("/account"))
-    assert f"Verified by Credentials Desk, {rev.profile.verified_at.strftime('%d %b %Y %H:%M UTC')}" in page
+    assert f"Verified by Credentials Desk, {when(rev.profile.verified_at, UTC_ZONE)}" in page
     assert f"How: {METHOD}" in page and "are not verified yet" not in page
     accounts.save_profile(cast["admin"], rev, {"credentials": "M.D., Ph.D., FAAD", "specialty": "Dermatology",
                                                "license_number": "GA-9", "license_expires": "2031-03-31"})
@@ -224,7 +227,7 @@ def test_certificate_shows_the_verification_of_the_version_signed_under(cast, lo
     rev, admin = cast["rev"], cast["admin"]
     article = approved(cast, publish=True)
     signed_under = rev.profile
-    verified_at = signed_under.verified_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    verified_at = when(signed_under.verified_at, UTC_ZONE, seconds=True)
     # later the reviewer's credentials change and another admin verifies them: the certificate keeps the old
     accounts.save_profile(admin, rev, {"credentials": "M.D., Ph.D., FAAD", "specialty": "Dermatology",
                                        "license_number": "GA-NEW", "license_expires": "2031-03-31"})

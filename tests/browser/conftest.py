@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from reviewflow.extensions import db
@@ -154,3 +155,16 @@ def check_a11y(request):
         assert not bad, f"{page.url}: {detail}"
 
     return _check
+
+
+@pytest.fixture
+def demo_server(live_app, live_server):
+    """The live server with the demo data (every article state) loaded; yields it and the article ids."""
+    from reviewflow import demo
+    from reviewflow.articles.models import Article
+
+    with live_app.app_context():
+        demo.seed()
+        ids = db.session.scalars(select(Article.id).order_by(Article.id)).all()
+        db.session.remove()
+    return live_server, ids

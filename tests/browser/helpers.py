@@ -126,5 +126,16 @@ def sign_out(page) -> None:
 
 
 def accept_confirms(page) -> None:
-    """Say yes to every ``data-confirm`` dialog (Playwright dismisses dialogs by default)."""
-    page.on("dialog", lambda dialog: dialog.accept())
+    """Say yes to every ``data-confirm`` question: app.js asks it in a modal ``<dialog>``, which Playwright
+    answers here (by clicking its confirm button) before its next action or assertion."""
+    dialog = page.locator("dialog.confirm-dialog[open]")
+    page.add_locator_handler(dialog, lambda found: found.locator("[data-go]").click())
+
+
+def confirm_dialog(page, expect_text: str | None = None) -> None:
+    """Answer the confirmation dialog that the last click opened with its confirm button."""
+    dialog = page.locator("dialog.confirm-dialog[open]")
+    dialog.wait_for()
+    if expect_text:
+        assert expect_text in dialog.inner_text()
+    dialog.locator("[data-go]").click()

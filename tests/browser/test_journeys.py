@@ -265,7 +265,15 @@ def test_writer_replies_revises_sees_the_annotation_follow_resolves_and_resubmit
     expect(item.get_by_role("button", name="Resolve")).to_have_count(0)
 
     page.get_by_role("link", name="Article page").click()
-    page.get_by_role("button", name="Submit for review").click()
+    expect(page.get_by_role("alert").or_(page.locator(".alert-info"))).to_contain_text("Revision 2 is saved")
+    # Resubmitting is a step of its own: what was asked, the writer's replies, then the button.
+    page.get_by_role("link", name="Resubmit for review…").click()
+    expect(page.get_by_role("heading", name="Still open (1)")).to_be_visible()
+    expect(page.locator(".annotation-summary")).to_contain_text(COMMENT)
+    expect(page.locator(".annotation-summary")).to_contain_text(REPLY)
+    check_a11y(page)
+    shot(page, "resubmit-step")
+    page.get_by_role("button", name="Resubmit revision 2").click()
     expect(page.get_by_role("status")).to_contain_text("is with its reviewers")
     _state_badge(page, "In review")
     check_a11y(page)

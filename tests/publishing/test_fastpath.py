@@ -6,8 +6,8 @@ from flask import request_started
 from sqlalchemy import event, update
 
 from reviewflow.articles.models import Article
-from reviewflow.publishing import services as publishing
-from reviewflow.publishing.services import CACHE_KEY, TTLCache
+from reviewflow.public import pagecache
+from reviewflow.public.pagecache import CACHE_KEY, TTLCache
 from tests.factories import Clock
 from tests.publishing.test_public import _update_to_v2
 
@@ -115,10 +115,10 @@ def test_a_response_never_outlives_the_page_entry_it_was_built_from(app, client,
     """The page parts were cached by an earlier staff request; the anonymous response built from them
     expires with them, not a full TTL later."""
     article, _ = published
-    cache = publishing.public_cache(app)
+    cache = pagecache.public_cache(app)
     key = ("http://localhost", "article", article.slug)  # the public site's address: the request's own here
     with app.test_request_context():
-        from reviewflow.publishing.views import _article_page
+        from reviewflow.public.views import _article_page
         cache.put(key, _article_page(article.slug))
     clock.now += 0.5
     client.get(f"/articles/{article.slug}")

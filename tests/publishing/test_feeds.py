@@ -10,8 +10,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from reviewflow.articles.rendering import render_markdown
+from reviewflow.public.feeds import feed_summary, sentence
 from reviewflow.publishing import services as publishing
-from reviewflow.publishing.feeds import feed_summary, sentence
 from tests.factories import make_article
 from tests.publishing.test_public import _update_to_v2, iso
 from tests.publishing.test_public_site import rereview

@@ -1,4 +1,4 @@
-"""The public page cache kept while the public counter holds (``publishing.pagecache``).
+"""The public page cache kept while the public counter holds (``public.pagecache``).
 
 Entries are renewed, not rebuilt, while nothing readers see has changed; every such change bumps
 the counter in its own transaction; a process reads the counter at most once per ttl, which bounds
@@ -9,9 +9,9 @@ from __future__ import annotations
 from sqlalchemy import event, text
 
 from reviewflow.extensions import db
+from reviewflow.public.fastpath import Entry
+from reviewflow.public.pagecache import TTLCache
 from reviewflow.publishing import services as publishing
-from reviewflow.publishing.fastpath import Entry
-from reviewflow.publishing.pagecache import TTLCache
 from reviewflow.reviews import services as reviews
 from tests.factories import make_article, make_user, verify
 

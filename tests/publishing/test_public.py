@@ -15,6 +15,7 @@ from reviewflow.articles import services as articles
 from reviewflow.articles.models import Article
 from reviewflow.auth import services as accounts
 from reviewflow.errors import InvalidInput
+from reviewflow.public import pagecache
 from reviewflow.publishing import services as publishing
 from reviewflow.publishing.models import PublishedVersion
 from reviewflow.reviews import services as reviews
@@ -57,12 +58,14 @@ def test_article_page_reads_from_the_signed_record(client, cast, published):
     assert f'<a href="/writers/{cast["writer"].id}">Wren Alder</a>' in html
     assert "Medically reviewed by Dana Okafor, M.D., Ph.D. · Written by Wren Alder" in text
     version = publishing.live_version_of(article)
-    day = f"{version.published_at:%B} {version.published_at.day}, {version.published_at.year}"
+    day = f"{version.published_at.day} {version.published_at:%b %Y}"  # the one date format: 7 Dec 2026
     assert f"Posted on {day}" in text and f"Medically reviewed on {day}" in text
     assert "Updated on" not in text.split("Short lukewarm")[0]  # one version only
     assert "Short lukewarm showers help more than long hot baths." in text
-    assert ("About the reviewer Dana Okafor, M.D., Ph.D. is a specialist in Dermatology at Lakeside Skin Clinic. "
-            "Review provided by Northwind Review Network.") in text
+    # Name and credentials, then specialty and affiliation, then the bio in the reviewer's own words.
+    assert ("About the reviewer Dana Okafor, M.D., Ph.D. Dermatology · Lakeside Skin Clinic · "
+            "review provided by Northwind Review Network") in text
+    assert "is a specialist in" not in text
     assert "Dana treats skin conditions" in text
     assert "About the writer Wren Alder A bio." in text
     assert "<details>" in html and "How we reviewed this article" in text
@@ -156,7 +159,7 @@ def test_credentials_on_the_page_stay_as_signed(client, cast, db, published):
         "organization": "Northwind Review Network"})
     db.session.commit()
     page = text_of(client.get(f"/articles/{article.slug}").get_data(as_text=True))
-    assert "Dana Okafor, M.D., Ph.D. is a specialist in Dermatology at Lakeside Skin Clinic" in page
+    assert "Dana Okafor, M.D., Ph.D. Dermatology · Lakeside Skin Clinic" in page
     assert "FAAD" not in page and "Harbor" not in page
     profile = text_of(client.get(f"/reviewers/{cast['rev'].id}").get_data(as_text=True))
     assert "Dana Okafor, M.D., Ph.D., FAAD" in profile and "Pediatric dermatology" in profile
@@ -374,7 +377,7 @@ def test_feed_and_sitemap_survive_odd_text(client, cast, db):
     article = make_article(writer, "published", reviewer=cast["rev"], editor=cast["editor"], title="Fish & chips <3")
     db.session.execute(update(PublishedVersion).where(PublishedVersion.article_id == article.id)
                        .values(title="Fish & chips <3 \x01", writer_name="Ann <b>&amp;</b> \x0b Lee"))
-    publishing.public_changed()
+    pagecache.public_changed()
     db.session.commit()
     for url in ("/feed.atom", "/sitemap.xml"):
         r = client.get(url)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from reviewflow.articles.models import Article
 from reviewflow.notifications.models import OutboxEmail
+from reviewflow.public import pagecache
 from reviewflow.publishing import services as publishing
 from tests.factories import CHECKLIST, PASSWORD, make_app
 from tests.publishing.test_public import _update_to_v2, iso, json_ld, text_of
@@ -305,6 +306,6 @@ def test_the_etag_follows_what_the_page_shows(app, client, cast, db, published):
     article, _ = published
     before = client.get(f"/articles/{article.slug}").headers["ETag"]
     app.config["SITE_NAME"] = "Another name"
-    publishing.public_cache(app).clear()
+    pagecache.public_cache(app).clear()
     after = client.get(f"/articles/{article.slug}", headers={"If-None-Match": before})
     assert after.status_code == 200 and after.headers["ETag"] != before

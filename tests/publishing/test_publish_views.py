@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from html import unescape
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -12,6 +13,7 @@ from reviewflow.audit.models import AuditEvent, AuditVerification
 from reviewflow.extensions import db as _db
 from reviewflow.publishing import services as publishing
 from reviewflow.reviews import services as reviews
+from reviewflow.templating import human_date, when
 from tests.factories import BODY, CHECKLIST, PASSWORD, make_article, make_user
 
 
@@ -232,8 +234,8 @@ def test_certificate_prints_the_signed_record(app, client, login, cast, db):
     assert version.content_hash in text and "Matches" in text
     assert "Dana Okafor, M.D., Ph.D." in text and "Credentials as signed M.D., Ph.D." in text
     assert f"Licence number at signing {decision.license_number}" in text
-    assert f"Licence expiry at signing {decision.license_expires.isoformat()} (valid on the day of signing)" in text
-    assert decision.signed_at.strftime("%Y-%m-%d %H:%M:%S UTC") in text
+    assert f"Licence expiry at signing {human_date(decision.license_expires)} (valid on the day of signing)" in text
+    assert when(decision.signed_at, ZoneInfo("UTC"), seconds=True) in text  # the certificate keeps UTC
     assert "I have medically reviewed this content and approve it as accurate." in text
     assert all(f"☑ {item}" in text for item in checklist) and "☐" not in text  # an approval attests every item
     assert f"#{version.audit_seq} (publication)" in text and f"#{decision.audit_seq} (signature)" in text

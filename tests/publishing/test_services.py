@@ -8,11 +8,15 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import func, select
 
+from reviewflow import paging
 from reviewflow.articles import services as articles
 from reviewflow.articles import workflow
 from reviewflow.audit.models import AuditEvent
 from reviewflow.auth import services as accounts
 from reviewflow.errors import Conflict, Forbidden, InvalidInput, NotFound
+from reviewflow.public import pagecache
+from reviewflow.public import queries as public_queries
+from reviewflow.publishing import certificates
 from reviewflow.publishing import services as publishing
 from reviewflow.publishing.models import PublishedReview, PublishedVersion
 from reviewflow.reviews import services as reviews
@@ -164,15 +168,15 @@ def test_version_history_and_draft_isolation(db, cast):
     article = make_article(cast["writer"], "published", reviewer=cast["rev"], editor=cast["editor"])
     articles.save_revision(cast["writer"], article, "Eczema in winter", BODY + "\nHumidifiers help.\n", 1, "hum")
     db.session.commit()
-    pa = publishing.public_article(article.slug)
+    pa = public_queries.public_article(article.slug)
     assert article.state == "draft" and pa.version.version == 1 and "Humidifiers" not in pa.version.body_html
     articles.submit_article(cast["writer"], article)
     reviews.sign_decision(cast["rev"], article, 2, "approve", PASSWORD, checklist=CHECKLIST)
     db.session.commit()
-    assert "Humidifiers" not in publishing.public_article(article.slug).version.body_html  # approved, not published
+    assert "Humidifiers" not in public_queries.public_article(article.slug).version.body_html  # approved, not published
     publishing.publish_revision(cast["editor"], article, 2, "Updated to add humidifiers.")
     db.session.commit()
-    pa = publishing.public_article(article.slug)
+    pa = public_queries.public_article(article.slug)
     assert [(v.version, v.revision_number) for v in pa.versions] == [(1, 1), (2, 2)]
     assert pa.version.version == 2 and "Humidifiers" in pa.version.body_html
     assert pa.first_published_at == pa.versions[0].published_at < pa.version.published_at
@@ -186,7 +190,7 @@ def test_rereview_without_text_change_makes_a_new_version(db, cast):
     reviews.assign_reviewer(cast["editor"], article, cast["rev2"].id)
     db.session.commit()
     # Starting a re-review puts every active assignment back to pending: the first approval does not count.
-    assert article.state == "in_review" and publishing.public_article(article.slug).version.version == 1
+    assert article.state == "in_review" and public_queries.public_article(article.slug).version.version == 1
     assert sorted(a.status for a in workflow.active_assignments(article)) == ["pending", "pending"]
     reviews.sign_decision(cast["rev"], article, article.current_revision, "approve", PASSWORD, checklist=CHECKLIST)
     db.session.commit()
@@ -202,7 +206,7 @@ def test_rereview_without_text_change_makes_a_new_version(db, cast):
     assert second.last_reviewed_at > first.last_reviewed_at
     assert sorted(r.name for r in second.reviews) == ["Dana Okafor", "Ravi Senn"]
     assert article.state == "published" and article.live_version == 2
-    assert publishing.public_article(article.slug).version.version == 2
+    assert public_queries.public_article(article.slug).version.version == 2
     assert _events(db, "article.rereviewed") == 1
     with pytest.raises(Conflict):  # the re-review is over: nothing more to sign, nothing more written
         reviews.sign_decision(cast["rev"], article, article.current_revision, "approve", PASSWORD,
@@ -222,13 +226,13 @@ def test_unpublish_and_republish(db, cast):
     db.session.rollback()
     publishing.unpublish_article(cast["editor"], article, "Outdated advice.")
     db.session.commit()
-    pa = publishing.public_article(article.slug)
+    pa = public_queries.public_article(article.slug)
     assert pa.gone and article.state == "unpublished" and article.unpublish_reason == "Outdated advice."
     with pytest.raises(Conflict):
         publishing.unpublish_article(cast["editor"], article, "Again.")
     db.session.rollback()
     assert _events(db, "article.unpublished") == 1
-    assert publishing.published_list()[0] == [] and publishing.sitemap_entries() == []
+    assert public_queries.published_list() == [] and public_queries.sitemap_entries() == []
 
 
 def test_set_rereview_interval(db, cast):
@@ -277,33 +281,33 @@ def test_credentials_stay_as_signed(db, cast):
 
 def test_certificate_joins_the_signed_decisions(db, cast):
     article = make_article(cast["writer"], "published", reviewer=cast["rev"], editor=cast["editor"])
-    cert = publishing.certificate(article, 1)
+    cert = certificates.certificate(article, 1)
     [line] = cert.lines
     assert line.decision.id == line.review.decision_id and line.decision.license_expires.year == 2099
     assert cert.hash_matches and cert.revision.number == 1
     with pytest.raises(NotFound):
-        publishing.certificate(article, 2)
+        certificates.certificate(article, 2)
     with pytest.raises(NotFound):
-        publishing.certificate(article, "v1")
+        certificates.certificate(article, "v1")
 
 
 def test_published_list_keyset_topics_and_filters(db, cast):
     made = [make_article(cast["writer"], "published", reviewer=cast["rev"], editor=cast["editor"],
                          title=f"Article {i}", topic="Dermatology" if i % 2 else "Nutrition") for i in range(5)]
-    rows, more = publishing.published_list(limit=2)
-    assert [r.title for r in rows] == ["Article 4", "Article 3"] and more
-    cursor = (rows[-1].published_at, rows[-1].id)
-    rows2, more2 = publishing.published_list(before=cursor, limit=2)
-    assert [r.title for r in rows2] == ["Article 2", "Article 1"] and more2
-    back, more_back = publishing.published_list(after=(rows2[0].published_at, rows2[0].id), limit=2)
-    assert [r.title for r in back] == ["Article 4", "Article 3"] and not more_back
-    assert publishing.topics() == [("Dermatology", 2), ("Nutrition", 3)]
-    assert [r.title for r in publishing.published_list(topic="Dermatology")[0]] == ["Article 3", "Article 1"]
-    assert len(publishing.published_list(reviewer_id=cast["rev"].id)[0]) == 5
-    assert publishing.published_list(reviewer_id=cast["rev2"].id)[0] == []
-    assert len(publishing.published_list(writer_id=cast["writer"].id)[0]) == 5
-    assert len(publishing.published_list(exclude_article_id=made[0].id)[0]) == 4
-    assert [slug for slug, _ in publishing.sitemap_entries()] == [a.slug for a in reversed(made)]
+    first = public_queries.published_page(None, 2)
+    assert [r.title for r in first.items] == ["Article 4", "Article 3"] and first.has_next and not first.has_prev
+    key = public_queries.LIVE_KEYSET.key_of
+    second = public_queries.published_page(paging.Cursor(key(first.items[-1])), 2)
+    assert [r.title for r in second.items] == ["Article 2", "Article 1"] and second.has_next and second.has_prev
+    back = public_queries.published_page(paging.Cursor(key(second.items[0]), backward=True), 2)
+    assert [r.title for r in back.items] == ["Article 4", "Article 3"] and not back.has_prev
+    assert public_queries.topics() == [("Dermatology", 2), ("Nutrition", 3)]
+    assert [r.title for r in public_queries.published_list(topic="Dermatology")] == ["Article 3", "Article 1"]
+    assert len(public_queries.published_list(reviewer_id=cast["rev"].id)) == 5
+    assert public_queries.published_list(reviewer_id=cast["rev2"].id) == []
+    assert len(public_queries.published_list(writer_id=cast["writer"].id)) == 5
+    assert len(public_queries.published_list(exclude_article_id=made[0].id)) == 4
+    assert [slug for slug, _ in public_queries.sitemap_entries()] == [a.slug for a in reversed(made)]
 
 
 def test_summary_leaves_out_headings_and_cuts_at_a_word():
@@ -316,7 +320,7 @@ def test_summary_leaves_out_headings_and_cuts_at_a_word():
 
 def test_ttl_cache_expires_with_its_clock():
     now = [100.0]
-    cache = publishing.TTLCache(1.0, size=2, clock=lambda: now[0])
+    cache = pagecache.TTLCache(1.0, size=2, clock=lambda: now[0])
     cache.put("a", 1)
     assert cache.get("a") == 1
     now[0] += 0.99
@@ -329,7 +333,7 @@ def test_ttl_cache_expires_with_its_clock():
 
 def test_the_page_cache_empties_when_a_publish_commits(app, db, cast):
     article = make_article(cast["writer"], "published", reviewer=cast["rev"], editor=cast["editor"])
-    cache = publishing.public_cache()
+    cache = pagecache.public_cache()
     cache.put("page", "old")
     publishing.unpublish_article(cast["editor"], article, "Outdated.")
     assert cache.get("page") == "old"  # not yet committed
@@ -341,5 +345,5 @@ def test_the_page_cache_empties_when_a_publish_commits(app, db, cast):
 
 
 def test_checklist_of_tolerates_bad_json(db):
-    assert publishing.checklist_of(PublishedReview(checklist="not json")) == []
-    assert publishing.checklist_of(PublishedReview(checklist=json.dumps(["a", 1]))) == ["a"]
+    assert certificates.checklist_of(PublishedReview(checklist="not json")) == []
+    assert certificates.checklist_of(PublishedReview(checklist=json.dumps(["a", 1]))) == ["a"]

@@ -1,6 +1,7 @@
 /* reviewflow: small progressive enhancements (vanilla JS, CSP-safe, loaded with defer).
-   Confirm dialogs, local times, live Markdown preview, annotation by text selection,
-   annotation highlighting from the side panel, keyboard access to tables that scroll sideways.
+   Confirmation dialogs (<dialog>, not confirm()), local times, live Markdown preview, annotation by text selection,
+   annotation highlighting from the side panel, keyboard access to tables that scroll sideways,
+   tables as labelled cards on a phone.
    Every page works without this file. */
 (function () {
   "use strict";
@@ -12,13 +13,64 @@
     return meta ? meta.getAttribute("content") : "";
   }
 
-  /* 1. Confirm before submitting forms (or buttons) that carry data-confirm. */
+  /* 1. Confirm before submitting forms (or buttons) that carry data-confirm, in a modal <dialog> (focus
+     stays inside it, Escape cancels, Cancel has the focus first): the browser's bare confirm() cannot be
+     styled, names no action and is blocked by some browsers after a few uses. Without this file the
+     form submits at once and the server's own confirmation pages still stand where they exist. */
+  var confirmDialog = null;
+
+  function buildConfirmDialog() {
+    var dialog = document.createElement("dialog");
+    dialog.className = "confirm-box confirm-dialog";
+    dialog.setAttribute("aria-labelledby", "confirm-dialog-title");
+    dialog.setAttribute("aria-describedby", "confirm-dialog-message");
+    dialog.innerHTML =
+      '<form method="dialog">' +
+      '<h2 id="confirm-dialog-title">Are you sure?</h2>' +
+      '<p id="confirm-dialog-message"></p>' +
+      '<div class="form-actions">' +
+      '<button type="submit" value="cancel" class="btn btn-secondary" data-cancel>Cancel</button>' +
+      '<button type="submit" value="confirm" class="btn btn-primary" data-go>Confirm</button>' +
+      "</div></form>";
+    document.body.appendChild(dialog);
+    return dialog;
+  }
+
+  function askToConfirm(message, actionLabel, danger, onConfirm) {
+    if (!confirmDialog) confirmDialog = buildConfirmDialog();
+    var dialog = confirmDialog;
+    if (typeof dialog.showModal !== "function") {  /* very old browsers: the bare dialog */
+      if (window.confirm(message)) onConfirm();
+      return;
+    }
+    dialog.querySelector("#confirm-dialog-message").textContent = message;
+    var go = dialog.querySelector("[data-go]");
+    go.textContent = actionLabel || "Confirm";
+    go.className = "btn " + (danger ? "btn-danger" : "btn-primary");
+    dialog.classList.toggle("danger", !!danger);
+    dialog.returnValue = "";
+    dialog.onclose = function () { if (dialog.returnValue === "confirm") onConfirm(); };
+    dialog.showModal();
+    dialog.querySelector("[data-cancel]").focus();
+  }
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (!(form instanceof HTMLFormElement)) return;
+    if (!(form instanceof HTMLFormElement) || form.method === "dialog") return;
     var submitter = event.submitter;
     var message = (submitter && submitter.getAttribute("data-confirm")) || form.getAttribute("data-confirm");
-    if (message && !window.confirm(message)) event.preventDefault();
+    if (!message || form.hasAttribute("data-confirmed")) {
+      form.removeAttribute("data-confirmed");
+      return;
+    }
+    event.preventDefault();
+    var label = submitter ? (submitter.getAttribute("data-confirm-label") || submitter.textContent.trim()) : "";
+    var danger = !!(submitter && submitter.classList.contains("btn-danger")) || form.hasAttribute("data-danger");
+    askToConfirm(message, label.replace(/[.\u2026]+$/, ""), danger, function () {
+      form.setAttribute("data-confirmed", "");
+      if (typeof form.requestSubmit === "function") form.requestSubmit(submitter || undefined);
+      else form.submit();
+    });
   });
 
   /* 2. Show <time datetime="…" data-local> in the reader's local time; keep UTC in the title. */
@@ -86,6 +138,7 @@
         if (mine !== seq) return;
         target.innerHTML = html;  // sanitised by the server
         localiseTimes(target);
+        target.dispatchEvent(new CustomEvent("preview:updated"));
         if (notice) notice.textContent = "";
       }).catch(function (err) {
         if (err && err.name === "AbortError") return;
@@ -101,6 +154,137 @@
     }
     textarea.addEventListener("input", schedule);
     if (titleInput) titleInput.addEventListener("input", schedule);
+    var shownTitle = document.getElementById("preview-title");
+    if (titleInput && shownTitle) {
+      titleInput.addEventListener("input", function () { shownTitle.textContent = titleInput.value; });
+    }
+  }
+
+  /* 3b. The writer's panes (articles/edit.html, [data-tabs]): tabs Write / Preview / Notes. On a wide screen
+     the editor always shows and the tabs choose the right-hand pane; on a phone one pane shows at a time. */
+  var WIDE = window.matchMedia ? window.matchMedia("(min-width: 64rem)") : { matches: true };
+
+  function setupPaneTabs(root) {
+    var tablist = root.querySelector('[role="tablist"]');
+    if (!tablist) return;
+    var tabs = Array.prototype.slice.call(tablist.querySelectorAll('[role="tab"]'));
+    tabs.forEach(function (tab) {
+      var pane = document.getElementById(tab.getAttribute("aria-controls"));
+      if (!pane) return;
+      pane.setAttribute("role", "tabpanel");
+      pane.setAttribute("aria-labelledby", tab.id);
+      pane.setAttribute("tabindex", "-1");
+    });
+
+    function select(name, focus) {
+      if (WIDE.matches && name === "write") name = "preview";
+      tabs.forEach(function (tab) {
+        var on = tab.getAttribute("data-tab") === name;
+        tab.setAttribute("aria-selected", on ? "true" : "false");
+        tab.setAttribute("tabindex", on ? "0" : "-1");
+        var pane = document.getElementById(tab.getAttribute("aria-controls"));
+        if (pane) pane.classList.toggle("tab-hidden", !on);
+        if (on && focus) tab.focus();
+      });
+      root.setAttribute("data-selected", name);
+    }
+    root.selectPane = select;
+
+    tablist.addEventListener("click", function (event) {
+      var tab = event.target.closest('[role="tab"]');
+      if (tab) select(tab.getAttribute("data-tab"), false);
+    });
+    tablist.addEventListener("keydown", function (event) {
+      var visible = tabs.filter(function (t) { return t.offsetParent !== null; });
+      var at = visible.indexOf(document.activeElement);
+      if (at < 0) return;
+      var next = null;
+      if (event.key === "ArrowRight") next = visible[(at + 1) % visible.length];
+      else if (event.key === "ArrowLeft") next = visible[(at - 1 + visible.length) % visible.length];
+      else if (event.key === "Home") next = visible[0];
+      else if (event.key === "End") next = visible[visible.length - 1];
+      if (!next) return;
+      event.preventDefault();
+      select(next.getAttribute("data-tab"), true);
+    });
+    if (WIDE.addEventListener) {
+      WIDE.addEventListener("change", function () { select(root.getAttribute("data-selected") || "write", false); });
+    }
+    tablist.hidden = false;
+    select(WIDE.matches ? "preview" : "write", false);
+  }
+
+  /* 3c. Open annotations marked in the writer's preview: each note ([data-quote]) finds its quote in the
+     rendered text, which is wrapped in <mark>; the note links to its mark and the mark back to its note. */
+  function wrapText(root, quote, makeMark) {
+    if (!quote) return null;
+    var walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, null);
+    var nodes = [], text = "", node;
+    while ((node = walker.nextNode())) { nodes.push({ node: node, start: text.length }); text += node.nodeValue; }
+    var at = text.indexOf(quote);
+    if (at < 0) return null;
+    var end = at + quote.length, first = null;
+    nodes.forEach(function (item) {
+      var from = Math.max(at, item.start), to = Math.min(end, item.start + item.node.nodeValue.length);
+      if (from >= to) return;
+      var piece = item.node;
+      if (to - item.start < piece.nodeValue.length) piece.splitText(to - item.start);
+      if (from > item.start) piece = piece.splitText(from - item.start);
+      var mark = makeMark(!first);
+      piece.parentNode.insertBefore(mark, piece);
+      mark.appendChild(piece);
+      if (!first) first = mark;
+    });
+    return first;
+  }
+
+  function markAnnotationsInPreview(preview) {
+    var notes = document.getElementById(preview.getAttribute("data-annotations-from") || "");
+    if (!notes) return;
+    var workspace = preview.closest("[data-tabs]");
+    notes.querySelectorAll("[data-quote]").forEach(function (note) {
+      var id = note.getAttribute("data-annotation");
+      var mark = wrapText(preview, note.getAttribute("data-quote"), function (isFirst) {
+        var m = document.createElement("mark");
+        m.className = "annotation" + (note.hasAttribute("data-blocking") ? " blocking" : "");
+        m.setAttribute("data-for", id);
+        m.title = "Reviewer’s annotation: see the note";
+        if (isFirst) m.id = "preview-annotation-" + id;
+        return m;
+      });
+      var jump = note.querySelector(".annotation-jump, .annotation-missing");
+      if (jump) jump.remove();
+      var line = document.createElement("p");
+      if (mark) {
+        line.className = "annotation-jump";
+        var link = document.createElement("a");
+        link.href = "#preview-annotation-" + id;
+        link.textContent = "Show in the preview";
+        link.addEventListener("click", function (event) {
+          event.preventDefault();
+          if (workspace && workspace.selectPane) workspace.selectPane("preview", false);
+          var target = document.getElementById("preview-annotation-" + id);
+          preview.querySelectorAll("mark.annotation.active").forEach(function (m) { m.classList.remove("active"); });
+          preview.querySelectorAll('mark[data-for="' + id + '"]').forEach(function (m) { m.classList.add("active"); });
+          if (target) { target.scrollIntoView({ block: "center" }); }
+        });
+        line.appendChild(link);
+      } else {
+        line.className = "annotation-missing";
+        line.textContent = "The quoted words are no longer in the text.";
+      }
+      note.appendChild(line);
+    });
+    preview.querySelectorAll("mark[data-for]").forEach(function (mark) {
+      mark.addEventListener("click", function () {
+        var note = document.getElementById("annotation-" + mark.getAttribute("data-for"));
+        if (!note) return;
+        if (workspace && workspace.selectPane) workspace.selectPane("notes", false);
+        note.scrollIntoView({ block: "center" });
+        note.classList.add("active");
+        window.setTimeout(function () { note.classList.remove("active"); }, 1600);
+      });
+    });
   }
 
   /* 4. Annotation by selection: fill #quote, #prefix, #suffix from a selection inside [data-annotate-root]. */
@@ -143,18 +327,59 @@
       var status = byId("selection-status");
       if (status) status.textContent = "Selected: “" + shorten(quote, 80) + "”";
     }
-    // Move to the comment box once per new selection, never again on e.g. a click on a button.
+    // Move to the comment box once per new selection, never again on e.g. a click on a button. When the
+    // form is out of sight (the panel scrolls with the text; on a phone it sits below it), it opens as a
+    // sheet over the page, so the box that takes the focus is on screen.
     var comment = byId("comment");
     if (moveFocus && key !== lastFocused && byId("annotate-form") && comment) {
       lastFocused = key;
+      var sheet = byId("annotate-section");
+      if (sheet && !sheet.classList.contains("sheet-open") && !inView(sheet.querySelector("#annotate-form"))) {
+        openSheet(sheet);
+      }
       comment.focus({ preventScroll: true });
     }
   }
+
+  function inView(el) {
+    if (!el) return false;
+    var box = el.getBoundingClientRect();
+    return box.top >= 0 && box.bottom <= (window.innerHeight || document.documentElement.clientHeight);
+  }
+
+  function openSheet(sheet) {
+    sheet.classList.add("sheet-open");
+    sheet.setAttribute("role", "dialog");
+    sheet.setAttribute("aria-modal", "false");
+    var close = sheet.querySelector("[data-sheet-close]");
+    if (close) close.hidden = false;
+  }
+
+  function closeSheet(sheet) {
+    sheet.classList.remove("sheet-open");
+    sheet.removeAttribute("role");
+    sheet.removeAttribute("aria-modal");
+    var close = sheet.querySelector("[data-sheet-close]");
+    if (close) close.hidden = true;
+  }
+
+  document.addEventListener("click", function (event) {
+    var close = event.target.closest && event.target.closest("[data-sheet-close]");
+    if (close) closeSheet(close.closest(".annotate-sheet"));
+  });
+  document.addEventListener("keydown", function (event) {
+    var open = document.querySelector(".annotate-sheet.sheet-open");
+    if (event.key === "Escape" && open) closeSheet(open);
+  });
 
   function setupAnnotation() {
     if (!document.querySelector("[data-annotate-root]")) return;
     document.addEventListener("mouseup", function () {
       window.setTimeout(function () { captureSelection(true); }, 0);
+    });
+    // Touch screens select with a long press and handles: take the selection when the finger lifts.
+    document.addEventListener("touchend", function () {
+      window.setTimeout(function () { captureSelection(true); }, 350);
     });
     document.addEventListener("keyup", function (event) {
       // Keyboard selection is Shift + arrows: update while Shift is held, move focus when it is released.
@@ -199,6 +424,26 @@
       }
     });
   }
+  /* 6. On a phone a table becomes a stack of cards (app.css, .js only): each cell carries the name of its
+     column, read from the header, so "Due 12 Dec" still says what 12 Dec is. Headers that are hidden
+     from sight (an actions column) give no label. */
+  function labelTableCells() {
+    document.querySelectorAll("table.table:not(.diff-table)").forEach(function (table) {
+      var names = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+        var hidden = th.classList.contains("visually-hidden") || !th.textContent.trim() ||
+          (th.children.length === 1 && th.children[0].classList.contains("visually-hidden"));
+        return hidden ? "" : th.textContent.trim().replace(/\s+/g, " ");
+      });
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        var column = 0;
+        Array.prototype.forEach.call(row.children, function (cell) {
+          if (names[column] && !cell.hasAttribute("data-label")) cell.setAttribute("data-label", names[column]);
+          column += cell.colSpan || 1;
+        });
+      });
+    });
+  }
+
   var resizeTimer = null;
   window.addEventListener("resize", function () {
     window.clearTimeout(resizeTimer);
@@ -252,7 +497,13 @@
     setupCitations();
     focusFirstError();
     document.querySelectorAll("textarea[data-preview-url]").forEach(setupPreview);
+    document.querySelectorAll("[data-tabs]").forEach(setupPaneTabs);
+    document.querySelectorAll("[data-annotations-from]").forEach(function (preview) {
+      markAnnotationsInPreview(preview);
+      preview.addEventListener("preview:updated", function () { markAnnotationsInPreview(preview); });
+    });
     setupAnnotation();
+    labelTableCells();
     markScrollableTables();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
