@@ -138,12 +138,15 @@ def _build_schema(engine, url: str) -> None:
 
 
 def _left_behind(conn) -> str:
-    """What a test committed outside its transaction, found once that transaction is rolled back."""
-    seq = conn.execute(text("SELECT seq FROM audit_head WHERE id = 1")).scalar()
-    users = conn.execute(text("SELECT count(*) FROM users")).scalar()
-    if seq == 0 and users == 0:
+    """What a test committed outside its transaction, found once that transaction is rolled back: the
+    audit chain moved, or people or articles are stored (every write of the app is audited; the
+    counts catch rows written around the services too)."""
+    seq, users, articles = conn.execute(text(
+        "SELECT (SELECT seq FROM audit_head WHERE id = 1), (SELECT count(*) FROM users),"
+        " (SELECT count(*) FROM articles)")).one()
+    if seq == 0 and users == 0 and articles == 0:
         return ""
-    return f"the audit chain head is at {seq} and {users} people are stored"
+    return f"the audit chain head is at {seq}; {users} people and {articles} articles are stored"
 
 
 class _LentConnection:
@@ -367,18 +370,23 @@ def _note_dropped(state, attrs) -> None:
 def _note_reloaded(state, context, attrs) -> None:
     """``refresh`` event: the object came back as a row of a query, whose loaders ran, so nothing is
     dropped any more. A refresh in place (reading an expired column, ``Session.get`` or ``refresh()``)
-    reloads the columns only and leaves the relationships unloaded."""
-    if attrs is None and context.refresh_state is None:
-        state.info.pop(_DROPPED, None)
+    is a one-off: the relationships it covers load for this one object (SQLAlchemy re-applies the
+    loaders of the object's first query one object at a time, through the lazy loader), so they count
+    as dropped."""
+    if context.refresh_state is None:
+        if attrs is None:
+            state.info.pop(_DROPPED, None)
+        return
+    relationships = state.mapper.relationships
+    keys = relationships.keys() if attrs is None else [k for k in attrs if k in relationships]
+    state.info.setdefault(_DROPPED, set()).update(keys)
 
 
-def _loaded_by_a_loader(state: ORMExecuteState) -> bool:
-    """True when a loader strategy runs this lazy load as part of loading another query's rows (an eager
-    loader re-applying itself, one object at a time, while an expired object is refreshed: SQLAlchemy
-    routes that through the lazy loader too), False when code read the attribute, as an N+1 does row
-    after row. Loader strategies run their loads with the ``sa_top_level_orm_context`` execution
-    option (the query whose rows they load); an attribute read runs it with none."""
-    return "sa_top_level_orm_context" in state.execution_options
+def _note_loaded(state, context) -> None:
+    """``load`` event: an object first loaded by a refresh in place of another (its many-to-one, joined
+    in that refresh) is a one-off too; its relationships load for it alone."""
+    if context is not None and context.refresh_state is not None:
+        state.info.setdefault(_DROPPED, set()).update(state.mapper.relationships.keys())
 
 
 def _code_path() -> str:
@@ -405,13 +413,11 @@ def _refuse_lazy_load(state: ORMExecuteState) -> None:
     failure is pytest's own, not an ``Exception``, so the app's catch-all handler cannot turn it into
     a quiet 500: the test fails where the load happened.
     """
-    if not state.is_select or state.lazy_loaded_from is None:
+    if not state.is_select or not state.is_relationship_load or state.lazy_loaded_from is None:
         return
     owner = state.lazy_loaded_from
     prop = state.loader_strategy_path.path[-1]
     if owner.runid is None or prop.key in owner.info.get(_DROPPED, ()):
-        return
-    if _loaded_by_a_loader(state):
         return
     pytest.fail(f"N+1 guard: lazy load of {prop.parent.class_.__name__}.{prop.key} emitted SQL "
                 f"(for {owner.class_.__name__} {owner.identity}) at {_code_path()}. Load it in the query "
@@ -420,7 +426,7 @@ def _refuse_lazy_load(state: ORMExecuteState) -> None:
 
 
 _GUARD = [(Session, "do_orm_execute", _refuse_lazy_load), (_db.Model, "expire", _note_dropped),
-          (_db.Model, "refresh", _note_reloaded)]
+          (_db.Model, "refresh", _note_reloaded), (_db.Model, "load", _note_loaded)]
 
 
 @pytest.fixture(autouse=True)

@@ -544,6 +544,18 @@ def test_the_guard_lets_a_relationship_dropped_by_expire_load_again(db, cast):
     assert list(seen.lazy) == ["Article.revision at (outside reviewflow)"]
 
 
+def test_the_guard_lets_a_refresh_in_place_load_again_what_the_first_query_loaded(app, db):
+    """The token's commit expires it and its person, who is then let go (nothing else holds it); reading
+    ``token.user`` refreshes the token alone and loads the person anew, whose roles and profile the first
+    query's loader options then load for that one person: one-offs, not an N+1."""
+    plain = token_for(make_user("writer"))
+    db.session.expunge_all()
+    with app.test_request_context(), recorded() as seen:
+        user = accounts.user_for_token(plain)
+        assert user.roles == ["writer"] and user.profile is None
+    assert sorted(where.split(" at ")[0] for where in seen.lazy) == ["User.profile", "User.role_rows"]
+
+
 @pytest.mark.allow_lazy_load
 def test_the_guard_can_be_turned_off_for_a_test(db, cast):
     _three_articles(cast)
