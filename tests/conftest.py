@@ -162,7 +162,11 @@ class _LentConnection:
 
     def execution_options(self, **options) -> _LentConnection:
         """The options for this borrower's statements only: on the shared connection they would stay, and
-        ``yield_per`` there makes every later statement, INSERTs too, a server-side cursor on PostgreSQL."""
+        ``yield_per`` there makes every later statement, INSERTs too, a server-side cursor on PostgreSQL.
+        Streaming is left out: the borrower reads on the test's one connection, where an open server-side
+        cursor, closed by the garbage collector in the middle of another statement, deadlocks the driver's
+        connection lock; the rows are the same, fetched at once."""
+        options = {k: v for k, v in options.items() if k not in ("yield_per", "stream_results", "max_row_buffer")}
         return _LentConnection(self._conn, {**self._options, **options})
 
     def execute(self, statement, parameters=None, *, execution_options=None):
@@ -217,6 +221,23 @@ def _lend(engine, connection) -> None:
     engine.begin = lambda: _LentTransaction(connection)
 
 
+def _buffer_driver_streams(engine) -> pytest.MonkeyPatch:
+    """On PostgreSQL, psycopg's ``cursor.stream()`` reads the whole result at once in a transactional test.
+
+    A stream holds the driver connection's lock until it ends; code that reads on a second connection
+    meanwhile (``audit.verify`` works out why an event is bad while its range streams) is lent the
+    test's one connection and would wait on that lock for ever. The rows are the same, fetched at once."""
+    patch = pytest.MonkeyPatch()
+    if engine.dialect.name == "postgresql":
+        import psycopg
+
+        def _buffered(self, query, params=None, **_kw):
+            yield from self.execute(query, params).fetchall()
+
+        patch.setattr(psycopg.Cursor, "stream", _buffered)
+    return patch
+
+
 @pytest.fixture
 def app(request, tmp_path):
     """The app inside an app context, its session joined to one transaction rolled back at the end
@@ -245,9 +266,11 @@ def app(request, tmp_path):
         _db.session.remove()
         _lend(engine, connection)
         JOIN_TEST_TRANSACTION[url] = lambda other: _lend(other, connection)
+        stream = _buffer_driver_streams(engine)
         try:
             yield application
         finally:
+            stream.undo()
             JOIN_TEST_TRANSACTION.pop(url, None)
             del engine.connect, engine.begin
             try:
@@ -373,7 +396,7 @@ def _note_reloaded(state, context, attrs) -> None:
     is a one-off: the relationships it covers load for this one object (SQLAlchemy re-applies the
     loaders of the object's first query one object at a time, through the lazy loader), so they count
     as dropped."""
-    if context.refresh_state is None:
+    if getattr(context, "refresh_state", None) is None:  # context: None when no query loaded it
         if attrs is None:
             state.info.pop(_DROPPED, None)
         return
@@ -385,7 +408,7 @@ def _note_reloaded(state, context, attrs) -> None:
 def _note_loaded(state, context) -> None:
     """``load`` event: an object first loaded by a refresh in place of another (its many-to-one, joined
     in that refresh) is a one-off too; its relationships load for it alone."""
-    if context is not None and context.refresh_state is not None:
+    if getattr(context, "refresh_state", None) is not None:
         state.info.setdefault(_DROPPED, set()).update(state.mapper.relationships.keys())
 
 
