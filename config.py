@@ -72,6 +72,12 @@ class Config:
         "Links go to reputable public-health sources",
     ]
     REREVIEW_MONTHS = 12
+    #: The due date the assignment page proposes, in days from today (the editor may change it).
+    REVIEW_DUE_DAYS = _int("REVIEWFLOW_REVIEW_DUE_DAYS", 7)
+    #: ``flask remind-reviewers``: a reminder when a pending review falls due within this many days,
+    #: then, once it is overdue, one at most every ``REVIEW_OVERDUE_REPEAT_DAYS`` days.
+    REVIEW_REMINDER_DAYS_BEFORE = _int("REVIEWFLOW_REVIEW_REMINDER_DAYS_BEFORE", 2)
+    REVIEW_OVERDUE_REPEAT_DAYS = _int("REVIEWFLOW_REVIEW_OVERDUE_REPEAT_DAYS", 3)
     MAIL_SERVER = _env("REVIEWFLOW_MAIL_SERVER")  # unset: the outbox logs instead of sending
     MAIL_PORT = _int("REVIEWFLOW_MAIL_PORT", 25)
     MAIL_FROM = _env("REVIEWFLOW_MAIL_FROM", "reviewflow@localhost")

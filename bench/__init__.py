@@ -23,6 +23,8 @@ VENV_BIN = ROOT / ".venv" / "bin"
 
 SECRET_KEY = "bench-secret-key-not-for-production-0001"
 AUDIT_KEY = "bench-audit-key-not-for-production-0001"
+#: The public site's address in the benchmark's production configuration.
+PUBLIC_URL = "https://health.bench.example.org"
 #: The password of every benchmark account (Argon2id with production parameters).
 PASSWORD = "bench-password-2026"
 #: Same User-Agent for the log-in and for wrk, so Flask-Login's session protection sees one client.
@@ -40,6 +42,8 @@ def app_env(database_url: str) -> dict[str, str]:
         # The staff pages are measured as signed-in people see them, not the two-factor set-up page.
         "REVIEWFLOW_TWO_FACTOR_REQUIRED_ROLES": "none",
         "REVIEWFLOW_DATABASE_URL": database_url,
+        # As in production: the public address is configured (finished pages are then shared whatever the Host).
+        "REVIEWFLOW_PUBLIC_URL": PUBLIC_URL,
         "FLASK_APP": "reviewflow",
         "PYTHONPATH": str(ROOT),
     })
@@ -55,5 +59,6 @@ def prepare_process_env() -> None:
         "REVIEWFLOW_AUDIT_KEY": AUDIT_KEY,
         "REVIEWFLOW_INSECURE_COOKIES": "1",
         "REVIEWFLOW_TWO_FACTOR_REQUIRED_ROLES": "none",
+        "REVIEWFLOW_PUBLIC_URL": PUBLIC_URL,
     })
     os.environ.pop("REVIEWFLOW_AUDIT_OLD_KEYS", None)

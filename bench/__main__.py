@@ -28,7 +28,7 @@ from bench.dataset import Sizes, build  # noqa: E402
 from bench.load import Driver, ensure_wrk  # noqa: E402
 from bench.servers import PgCluster, Server, migrate, pg_unavailable_reason  # noqa: E402
 from bench.sqlcount import count_queries  # noqa: E402
-from bench.targets import discover, headers_for, login, probe, targets_for  # noqa: E402
+from bench.targets import discover, headers_for, index_pages, login, probe, targets_for  # noqa: E402
 
 VERIFY_RE = re.compile(r"verified: (\d+) events in ([\d.]+) s \(([\d,]+) events/s, peak memory (\d+) MiB\)")
 RUSAGE_WRAPPER = (
@@ -60,6 +60,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
     p.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
                    help="before loading, wait up to this long for the 1-minute load average to drop below 1.5")
+    p.add_argument("--rounds", type=int,
+                   help="after the table, this many alternations of the hello world and the random live article "
+                        "(both ceilings), for ratios that other work on the machine disturbs less "
+                        "(default 3; 1 with --quick)")
     p.add_argument("--seed", type=int, default=2026)
     return p.parse_args(argv)
 
@@ -102,6 +106,8 @@ def load_phase(result: dict, handles, app: Server, hello_server: Server, driver:
     run, the CPU the server processes (and the PostgreSQL cluster) used is read from /proc: CPU per
     request is a figure other work on the machine disturbs much less than requests per second."""
     base_app, base_hello = app.base, hello_server.base
+    handles.index_pages = index_pages(base_app)
+    log(f"  {len(handles.index_pages)} pages of /articles found by following them")
     targets = targets_for(handles)
     cookies = {"editor": login(base_app, handles.editor.email), "reviewer": login(base_app, handles.reviewer.email)}
     tokens = {"editor": handles.editor.token}
@@ -118,7 +124,7 @@ def load_phase(result: dict, handles, app: Server, hello_server: Server, driver:
                                       "probe": first, "staff": t.staff})
         if row["status"] != 200:
             log(f"  ! {t.label}: {t.path} answers {first.get('status')} {first.get('location') or ''}")
-        if t.paths:
+        if t.paths and t.server != "hello":
             row["cold_c16"] = cold_then_warm(driver, base, url, headers, t.paths, seconds)
         elif warmup:
             driver.run(url, headers, 16, warmup)
@@ -142,6 +148,55 @@ def load_phase(result: dict, handles, app: Server, hello_server: Server, driver:
     result["hello_rps"] = sum(hello_runs) / len(hello_runs)
     rows["hello"]["c16"]["rps"] = result["hello_rps"]
     result["targets"] = [rows[t.key] for t in targets]
+
+
+def alternate(app: Server, hello: Server, driver: Driver, handles, seconds: float, rounds: int) -> list[dict]:
+    """``rounds`` times: the hello world (no script), the random live article, the hello world asked for the
+    same random paths with the same wrk script; each at 16 connections. The ratios within a round are taken
+    seconds apart, so a change of load on a shared machine moves both sides of each."""
+    paths = [f"/articles/{s}" for s in handles.live_slugs]
+    if not paths or rounds <= 0:
+        return []
+    headers = {"User-Agent": bench.USER_AGENT}
+    out = []
+    for n in range(rounds):
+        row = {"hello": driver.run(hello.base + "/", headers, 16, seconds).to_dict(),
+               "random": driver.run(app.base + paths[0], headers, 16, seconds, paths).to_dict(),
+               "hello_random": driver.run(hello.base + paths[0], headers, 16, seconds, paths).to_dict()}
+        out.append(row)
+        log(f"  round {n + 1}: hello {row['hello']['rps']:,.0f}, random article {row['random']['rps']:,.0f} "
+            f"(p99 {row['random']['p99_ms']:.1f} ms), hello with the same script {row['hello_random']['rps']:,.0f} "
+            f"req/s: {row['random']['rps'] / row['hello']['rps']:.2f}× and "
+            f"{row['random']['rps'] / row['hello_random']['rps']:.2f}×")
+    return out
+
+
+def empty_store(database_url: str) -> int:
+    """Forget every finished page (``finished_pages``), so that the cold figure is the first read ever."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            return conn.execute(text("DELETE FROM finished_pages")).rowcount
+    finally:
+        engine.dispose()
+
+
+def after_restart(app: Server, hello: Server, driver: Driver, handles, seconds: float, log_dir: Path) -> dict:
+    """The app server stopped and started again, its workers' memory empty but the shared store full: the
+    random live article at once (the first read after a restart), then the hello world with the same script."""
+    paths = [f"/articles/{s}" for s in handles.live_slugs]
+    if not paths:
+        return {}
+    app.stop()
+    app.start(log_dir, {hello.port}, "/login")
+    headers = {"User-Agent": bench.USER_AGENT}
+    cold = driver.run(app.base + paths[0], headers, 16, seconds, paths).to_dict()
+    ceiling = driver.run(hello.base + paths[0], headers, 16, seconds, paths).to_dict()
+    log(f"  {'  (after a restart, store full)':<34}       {cold['rps']:8,.0f} req/s at 16  "
+        f"p99 {cold['p99_ms']:6.1f} ms at 16   hello, same script: {ceiling['rps']:,.0f} req/s")
+    return {"c16": cold, "hello_random_c16": ceiling}
 
 
 def cold_then_warm(driver: Driver, base: str, url: str, headers: dict, paths: list[str], seconds: float) -> dict:
@@ -203,8 +258,11 @@ def run_db(db: str, args, sizes: Sizes, driver: Driver) -> dict:
                         built_at=report.today(), sizes=sizes.__dict__)
             build_file.write_text(json.dumps(data))
             log(f"  built in {built.seconds:.0f} s")
-        elif build_file.exists():
-            data.update(json.loads(build_file.read_text()), reused=True)
+        else:
+            log("  migrating the reused data set to this code's schema…")
+            migrate(url)  # a data set built by an older release gains the newer tables and columns
+            if build_file.exists():
+                data.update(json.loads(build_file.read_text()), reused=True)
             result["sizes"] = data.get("sizes", result["sizes"])
             result["default_size"] = not quick and Sizes(**result["sizes"]) == Sizes()
         handles = discover(url)
@@ -220,12 +278,20 @@ def run_db(db: str, args, sizes: Sizes, driver: Driver) -> dict:
         if args.wait_quiet:
             result["quiet_wait"] = wait_quiet(args.wait_quiet)
         result["calibration_before"] = report.calibration_ms()
+        result["store_emptied"] = empty_store(url)
+        log(f"  the shared store of finished pages emptied ({result['store_emptied']} rows): the cold figure is "
+            "the first read ever")
         log("  serving with gunicorn and loading with " + driver.tool + "…")
         with Server("hello", "bench.hello:app", None).start(log_dir) as hello, \
                 Server("app", "reviewflow:create_app()", url).start(log_dir, {hello.port}, "/login") as app:
             load_phase(result, handles, app, hello, driver, seconds, 0 if quick else 1,
                        cluster.cpu_seconds if cluster else None)
             result["gunicorn_log_tail"] = _tail(app.log_path)
+            result["alternating"] = alternate(app, hello, driver, handles, seconds,
+                                              args.rounds if args.rounds is not None else (1 if quick else 3))
+            result["worker_rss_mib"] = app.worker_rss_mib()  # every live article finished in each worker by now
+            log("  worker memory after the runs: " + ", ".join(f"{x:.0f} MiB" for x in result["worker_rss_mib"]))
+            result["restart"] = after_restart(app, hello, driver, handles, seconds, log_dir)
         for row in result["targets"]:
             qc = counts.get(row["key"])
             if qc is not None:

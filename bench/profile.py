@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import pstats
 import sys
 import time
@@ -93,8 +94,9 @@ def print_statements(app, request) -> None:
     finally:
         event.remove(engine, "before_cursor_execute", before)
         event.remove(engine, "after_cursor_execute", after)
+    chars = int(os.environ.get("BENCH_SQL_CHARS", 600))
     for i, (statement, ms) in enumerate(seen, 1):
-        print(f"-- {i}: {ms:.2f} ms\n{' '.join(statement.split())[:600]}")
+        print(f"-- {i}: {ms:.2f} ms\n{' '.join(statement.split())[:chars]}")
     print(f"-- {len(seen)} statements\n")
 
 

@@ -117,6 +117,25 @@ class Server:
         """CPU used so far by the gunicorn master and its workers."""
         return process_tree_cpu(self.proc.pid) if self.proc else 0.0
 
+    def worker_rss_mib(self) -> list[float]:
+        """Resident memory of each worker (the master's children), in MiB, from /proc."""
+        if self.proc is None:
+            return []
+        out = []
+        try:
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        except OSError:
+            return []
+        for child in children:
+            try:
+                status = Path(f"/proc/{child}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmRSS:"):
+                    out.append(int(line.split()[1]) / 1024)
+        return out
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return

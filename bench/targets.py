@@ -46,6 +46,8 @@ class Handles:
     counts: dict[str, int] = field(default_factory=dict)
     #: Every live article's slug: readers read many pages, not one.
     live_slugs: list[str] = field(default_factory=list)
+    #: Every page of the article list (``/articles``, then ``?before=`` cursors), found by following the pages.
+    index_pages: list[str] = field(default_factory=list)
 
 
 COUNTED = ["users", "articles", "revisions", "review_assignments", "annotations", "annotation_replies", "decisions",
@@ -108,7 +110,12 @@ def targets_for(h: Handles) -> list[Target]:
         Target("public_random", f"Public article, random of {len(h.live_slugs):,} live",
                f"/articles/{h.live_slugs[0]}" if h.live_slugs else f"/articles/{h.public_slug}",
                paths=[f"/articles/{s}" for s in h.live_slugs] or None),
+        Target("hello_random", f"Hello world, random of {len(h.live_slugs):,} paths (same wrk script)",
+               f"/articles/{h.live_slugs[0]}" if h.live_slugs else "/", server="hello",
+               paths=[f"/articles/{s}" for s in h.live_slugs] or None),
         Target("articles", "Published list /articles", "/articles"),
+        Target("articles_random", f"Published list, random of {len(h.index_pages):,} pages", "/articles",
+               paths=h.index_pages or None),
         Target("review_queue", "Reviewer's queue /reviews", "/reviews", auth="reviewer", staff=True),
         Target("dashboard", "Editor's dashboard", "/dashboard", auth="editor", staff=True),
         Target("review_page", "Review page (assigned reviewer)", f"/work/articles/{h.review_article_id}/review",
@@ -183,3 +190,19 @@ def probe(base: str, target: Target, headers: dict[str, str]) -> dict:
         return {"status": None, "error": str(exc)}
     return {"status": status, "bytes": len(body), "etag": hdrs.get("ETag"), "cache_control": hdrs.get("Cache-Control"),
             "location": hdrs.get("Location"), "set_cookie": bool(hdrs.get("Set-Cookie"))}
+
+
+NEXT_RE = re.compile(r'href="(/articles\?before=[^"]+)"[^>]*rel="next"')
+
+
+def index_pages(base: str, limit: int = 2000) -> list[str]:
+    """Every page of ``/articles``, following its "Next" links (at most ``limit`` pages)."""
+    pages, path = [], "/articles"
+    while path and len(pages) < limit:
+        pages.append(path)
+        with urllib.request.urlopen(urllib.request.Request(base + path, headers={"User-Agent": USER_AGENT}),
+                                    timeout=60) as resp:
+            html = resp.read().decode("utf-8", "replace")
+        found = NEXT_RE.search(html)
+        path = found.group(1).replace("&amp;", "&") if found else None
+    return pages

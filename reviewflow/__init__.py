@@ -112,13 +112,36 @@ def register_request_hooks(app: Flask) -> None:
 
 
 def register_public_fastpath(app: Flask) -> None:
-    """Anonymous readers' public article pages answered from finished responses (``public.fastpath``)."""
+    """Anonymous readers' public pages answered from finished responses (``public.fastpath``): this
+    process's memory, then the shared store, then Flask."""
+    from reviewflow.public import aside
     from reviewflow.public.fastpath import PublicFastPath
-    from reviewflow.public.pagecache import public_cache
+    from reviewflow.public.pagecache import finished_store, public_cache
 
     cookies = (app.config.get("SESSION_COOKIE_NAME", "session"),
                app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))
-    app.wsgi_app = PublicFastPath(app.wsgi_app, lambda: public_cache(app), "/articles/", cookies)
+
+    def lists(cache, environ, topic):
+        found = aside.cached_lists(cache, environ.get("SCRIPT_NAME", ""), topic)
+        if found is None:
+            try:
+                with app.request_context(environ):
+                    found = aside.draw_lists(cache, topic)
+            except Exception:  # the database is away: Flask answers (503)
+                return None
+        return found
+
+    app.wsgi_app = PublicFastPath(app.wsgi_app, lambda: public_cache(app), "/articles/", cookies,
+                                  store=lambda: finished_store(app), lists=lists, compose=aside.compose,
+                                  origin=_origin(app.config.get("PUBLIC_URL")))
+
+
+def _origin(public_url: str | None) -> str | None:
+    """``scheme://host`` of the public address, the fast path's key for every page (None without one)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(public_url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else None
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -58,6 +58,9 @@ MANIFEST = "manifest.json"
 BATCH = 2_000
 #: Tables that are the schema's bookkeeping, not data: never copied, never counted as data.
 BOOKKEEPING = {"alembic_version"}
+#: Derived data, rebuilt from the published record at will: the public site's finished pages and their
+#: change stamps (``public.pagecache``). Never copied; a restored database starts with them empty.
+DERIVED = {"finished_pages", "page_stamps"}
 
 
 class BackupError(Exception):
@@ -202,13 +205,13 @@ def _specs_of(conn: Connection) -> tuple[list[TableSpec], list[str]]:
     present = set(inspector.get_table_names())
     specs = []
     for t in db.metadata.sorted_tables:
-        if t.name not in present:
+        if t.name not in present or t.name in DERIVED:
             continue
         have = {c["name"] for c in inspector.get_columns(t.name)}
         cols = [c for c in t.columns if c.name in have]
         order = [c.name for c in t.primary_key.columns if c.name in have] or [c.name for c in cols]
         specs.append(TableSpec(t.name, [c.name for c in cols], [kind_of(c) for c in cols], order))
-    unknown = sorted(present - set(db.metadata.tables) - BOOKKEEPING)
+    unknown = sorted(present - set(db.metadata.tables) - BOOKKEEPING - DERIVED)
     return specs, unknown
 
 
@@ -407,10 +410,10 @@ def _current_revision(engine: Engine) -> str | None:
 
 def data_tables(engine: Engine) -> list[str]:
     """The tables of the database that hold a row; the empty chain head that the migrations write
-    (``audit_head`` at sequence 0) and the public pages' counter (``public_state``) are not data."""
+    (``audit_head`` at sequence 0), the public pages' counter (``public_state``) and derived tables are not data."""
     found = []
     with engine.connect() as conn:
-        for name in sorted(set(inspect(conn).get_table_names()) - BOOKKEEPING):
+        for name in sorted(set(inspect(conn).get_table_names()) - BOOKKEEPING - DERIVED):
             t = table(name)
             query = select(literal_column("1")).select_from(t).limit(1)
             if name == "audit_head":

@@ -1,5 +1,5 @@
 """The flask commands of PRODUCT.md: create-user, create-token, verify-credentials, seed-demo, audit
-verify/checkpoint/export, reviews due, send-mail and send-webhooks."""
+verify/checkpoint/export, reviews due, remind-reviewers, send-digests, send-mail and send-webhooks."""
 from __future__ import annotations
 
 import resource
@@ -18,8 +18,12 @@ from reviewflow.auth.models import Role, User, UserRole
 from reviewflow.demo import seed
 from reviewflow.errors import DomainError
 from reviewflow.extensions import db
+from reviewflow.notifications.digests import send_digests
 from reviewflow.notifications.services import send_outbox
+from reviewflow.public.finishing import finish_pages
 from reviewflow.publishing.services import queue_rereview_reminders, rereviews_due
+from reviewflow.reviews.reminders import remind_reviewers
+from reviewflow.textrules import counted
 from reviewflow.webhooks.sender import send_webhooks_command
 
 
@@ -30,9 +34,12 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(audit_group)
     app.cli.add_command(reviews_group)
+    app.cli.add_command(send_digests_command)
     app.cli.add_command(send_mail)
+    app.cli.add_command(remind_reviewers_command)
     app.cli.add_command(purge_idempotency_keys)
     app.cli.add_command(send_webhooks_command)
+    app.cli.add_command(finish_pages_command)
     backup.register(app)
 
 
@@ -181,12 +188,43 @@ def reviews_due(days):
     click.echo(f"{len(due)} re-reviews due; {queued} reminders queued.")
 
 
+@click.command("send-digests")
+def send_digests_command():
+    """Queue the e-mail digests that are due (at most one per person an hour, or a day, as they chose)."""
+    click.echo(f"{counted(send_digests(), 'digest')} queued.")
+
+
+@click.command("remind-reviewers")
+def remind_reviewers_command():
+    """Queue reminders of review due dates (before the date, then while overdue); run it daily. A reminder
+    goes out once, however often and however many at once this runs."""
+    done = remind_reviewers()
+    click.echo(f"{counted(done.total, 'review reminder')} queued: {done.due_soon} due soon, "
+               f"{done.overdue} overdue ({counted(done.editors, 'editor')} told).")
+
+
 @click.command("send-mail")
 @click.option("--limit", default=100)
-def send_mail(limit):
-    """Send queued e-mails over SMTP (or log them when no mail server is configured)."""
+@click.option("--digests/--no-digests", default=True, show_default=True,
+              help="Queue the digests that are due first (as send-digests does).")
+def send_mail(limit, digests):
+    """Queue the digests that are due, then send queued e-mails over SMTP (or log them when no mail
+    server is configured)."""
+    if digests:
+        click.echo(f"{counted(send_digests(), 'digest')} queued.")
     sent, failed = send_outbox(limit)
     click.echo(f"{sent} sent, {failed} failed.")
     if failed:
         sys.exit(1)
 
+
+
+@click.command("finish-pages")
+def finish_pages_command():
+    """Finish every live article's page and the lists for this release (after a deploy, before traffic)."""
+    from flask import current_app
+
+    good, bad = finish_pages(current_app._get_current_object(), log=click.echo)
+    click.echo(f"Finished {counted(good, 'public page')}" + (f"; {bad} answered otherwise." if bad else "."))
+    if bad:
+        sys.exit(1)

@@ -20,7 +20,7 @@ from flask import Flask, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from reviewflow.errors import DB_UNAVAILABLE
+from reviewflow.outages import DB_UNAVAILABLE
 from reviewflow.site import services as site
 
 CSP = ("default-src 'self'; img-src 'self' data:{extra}; style-src 'self'; script-src 'self'; "

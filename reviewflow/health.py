@@ -4,15 +4,15 @@
 (with ``Retry-After``) otherwise. No authentication, no session, no CSRF, never cached. It sits
 outside ``/api/v1`` and the public fast path, so neither its token check nor a cached page can
 stand in for the database's answer. A failure counts towards the outage log like any refused
-request (``errors.Outage``): logged once, and a later success logs the recovery.
+request (``outages.Outage``): logged once, and a later success logs the recovery.
 """
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
-from reviewflow.errors import RETRY_AFTER, note_unavailable
 from reviewflow.extensions import csrf, db
+from reviewflow.outages import RETRY_AFTER, note_unavailable
 
 bp = Blueprint("health", __name__)
 csrf.exempt(bp)

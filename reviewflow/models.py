@@ -15,7 +15,8 @@ from reviewflow.auth.models import (
 )
 from reviewflow.auth.throttle import LoginCounter
 from reviewflow.auth.twofactor import RecoveryCode, TwoFactor
-from reviewflow.notifications.models import Notification, OutboxEmail
+from reviewflow.notifications.models import Notification, NotificationSettings, OutboxEmail
+from reviewflow.public.models import FinishedPage, PageStamp
 from reviewflow.publishing.models import PublicState, PublishedReview, PublishedVersion
 from reviewflow.reviews.models import Annotation, AnnotationReply, AssignmentStatus, Decision, ReviewAssignment
 from reviewflow.site.models import SiteSetting
@@ -33,12 +34,15 @@ __all__ = [
     "AuditHead",
     "AuditVerification",
     "Decision",
+    "FinishedPage",
     "IdempotencyKey",
     "Invitation",
     "LoginCounter",
     "LoginThrottle",
     "Notification",
+    "NotificationSettings",
     "OutboxEmail",
+    "PageStamp",
     "PasswordReset",
     "PublicState",
     "PublishedReview",

@@ -25,6 +25,7 @@ from flask import url_for
 from sqlalchemy import and_, or_
 
 from reviewflow.ids import MAX_ID as MAX_ID  # re-exported: the bound of id keys
+from reviewflow.textrules import counted
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -118,10 +119,9 @@ class KeysetPage:
     def summary(self) -> str:
         if not self.items:
             return ""
-        plural = self.noun if self.total == 1 else self.noun + "s"
         if not (self.has_prev or self.has_next):
-            return f"{self.total} {plural}"
-        return f"Showing {len(self.items)} of {self.total} {plural}"
+            return counted(self.total, self.noun)
+        return f"Showing {len(self.items)} of {counted(self.total, self.noun)}"
 
 
 def fetch(run: Callable[[Cursor | None], list], cursor: Cursor | None, per_page: int) -> tuple[list, bool, bool]:

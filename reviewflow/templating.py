@@ -21,7 +21,7 @@ from reviewflow.articles.models import ArticleState
 from reviewflow.articles.workflow import available_transitions
 from reviewflow.reviews.models import AssignmentStatus
 from reviewflow.site import services as site
-from reviewflow.textrules import human_date, short_hash
+from reviewflow.textrules import counted, human_date, plural, short_hash
 
 #: What a fingerprinted static file may be kept for (RFC 8246 ``immutable``).
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -52,8 +52,8 @@ def relative_due(value: date | None) -> str:
     if days == 0:
         return "due today"
     if days < 0:
-        return f"{-days} day{'s' if days != -1 else ''} overdue"
-    return f"in {days} day{'s' if days != 1 else ''}"
+        return f"{counted(-days, 'day')} overdue"
+    return f"in {counted(days, 'day')}"
 
 
 class Fingerprints:
@@ -126,4 +126,8 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["when_utc"] = lambda value, seconds=False: when(value, ZoneInfo("UTC"), seconds)
     app.jinja_env.filters["relative_due"] = relative_due
     app.jinja_env.filters["short_hash"] = short_hash
+    #: Every count sentence: ``{{ n | counted('approved article') }}``, ``{{ n | counted('reply', 'replies') }}``;
+    #: ``{{ n | plural('is', 'are') }}`` for the verb that goes with it.
+    app.jinja_env.filters["counted"] = counted
+    app.jinja_env.filters["plural"] = plural
     register_static_fingerprints(app)

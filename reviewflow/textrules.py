@@ -75,3 +75,18 @@ def human_date(value) -> str:
     if isinstance(value, datetime):
         value = value.astimezone(UTC)
     return f"{value.day} {value:%b %Y}"
+
+
+def plural(n: int, singular: str, plural_form: str | None = None) -> str:
+    """The word that agrees with the count ``n``: ``singular`` for exactly 1 (and -1), else
+    ``plural_form``, which defaults to ``singular`` + "s" (give it for "reply"/"replies", "is"/"are")."""
+    if abs(n) == 1:
+        return singular
+    return plural_form if plural_form is not None else singular + "s"
+
+
+def counted(n: int, singular: str, plural_form: str | None = None) -> str:
+    """The one way a count is written in a sentence: "1 approved article", "3 replies", "0 articles",
+    "1,204 notifications". ``singular`` and ``plural_form`` as for ``plural``; either may be a phrase
+    ("approved article", "approved articles")."""
+    return f"{n:,} {plural(n, singular, plural_form)}"

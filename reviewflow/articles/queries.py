@@ -24,7 +24,6 @@ from reviewflow import paging, policy
 from reviewflow.articles.models import Article, ArticleState
 from reviewflow.auth.models import ReviewerProfile, User
 from reviewflow.extensions import db, utcnow
-from reviewflow.notifications.models import Notification
 from reviewflow.reviews.models import AssignmentStatus, ReviewAssignment
 
 S = ArticleState
@@ -271,29 +270,7 @@ def editor_work(limit: int = SECTION_LIMIT) -> EditorWork:
     rereviews = db.session.scalar(select(func.count()).select_from(Article).where(
         Article.live_version.is_not(None),
         Article.rereview_due <= _today() + timedelta(days=REREVIEW_HORIZON_DAYS))) or 0
-    return EditorWork(waiting_in(S.SUBMITTED.value), waiting_in(S.APPROVED.value), _state_counts(), rereviews)
+    # Only the two states the dashboard counts: an index range of a few rows, not every article grouped.
+    counts = _state_counts(Article.state.in_((S.SUBMITTED.value, S.APPROVED.value)))
+    return EditorWork(waiting_in(S.SUBMITTED.value), waiting_in(S.APPROVED.value), counts, rereviews)
 
-
-# Notifications -------------------------------------------------------------------
-
-
-def _notification_key(notification: Notification) -> tuple[int]:
-    return (notification.id,)
-
-
-#: Cursors of the notification list: ``n<id>``.
-NOTIFICATION_KEYSET = paging.Keyset("n", (paging.MAX_ID,), _notification_key)
-
-
-def notifications_page(user, cursor: paging.Cursor | None = None, per_page: int = 25) -> paging.KeysetPage:
-    """The person's notifications, newest first, keyset-paginated on id from ``cursor`` (None:
-    the first page). Two queries (count, rows); three when a backward page reaches the start."""
-    mine = Notification.user_id == user.id
-    total = db.session.scalar(select(func.count()).select_from(Notification).where(mine)) or 0
-
-    def run(at: paging.Cursor | None) -> list[Notification]:
-        stmt = paging.descending(select(Notification).where(mine), (Notification.id,), at,
-                                 at.key if at else None, per_page + 1)
-        return list(db.session.scalars(stmt))
-
-    return paging.KeysetPage(*paging.fetch(run, cursor, per_page), total, "notification")

@@ -148,8 +148,8 @@ def submit_article(actor, article: Article) -> Article:
     workflow.apply(article, "submit", actor=actor, role="writer", revision=article.revision)
     if article.state == ArticleState.SUBMITTED:
         notify_role("editor", f"“{article.title}” was submitted and needs a reviewer.",
-                    f"/work/articles/{article.id}/assign", exclude=actor)
+                    f"/work/articles/{article.id}/assign", exclude=actor, article=article, kind="submission")
     for a in workflow.active_assignments(article):
         notify(a.reviewer, f"“{article.title}” (revision {article.current_revision}) is ready for your review.",
-               f"/work/articles/{article.id}/review")
+               f"/work/articles/{article.id}/review", article=article, kind="submission")
     return article

@@ -24,6 +24,7 @@ from reviewflow.articles.rendering import render_markdown
 from reviewflow.articles.workflow import available_transitions
 from reviewflow.errors import InvalidInput, StaleRevision, refusal_to
 from reviewflow.extensions import db
+from reviewflow.notifications import inbox
 from reviewflow.notifications import services as notices
 from reviewflow.publishing import services as publishing
 from reviewflow.reviews import queries as review_queries
@@ -31,6 +32,7 @@ from reviewflow.reviews import services as reviews
 from reviewflow.sources import services as sources
 from reviewflow.sources import status as source_status
 from reviewflow.sources.parsing import citation_problems, sources_of
+from reviewflow.textrules import counted
 
 bp = Blueprint("articles", __name__)
 
@@ -82,12 +84,14 @@ def dashboard():
     counts = review_queries.queue_counts(user) if user.has_role("reviewer") else None
     queue = review_queries.review_queue(user, None, queries.SECTION_LIMIT, counts["total"]) if counts else None
     editing = queries.editor_work() if user.has_role("editor") else None
+    in_review = review_queries.reviews_in_progress(queries.SECTION_LIMIT) if editing else None
     due = _due_for_rereview() if editing else {"rereviews": [], "flagged": []}
     listed = [a.id for a in (writing.todo + writing.others if writing else [])]
     listed += [a.id for a in (editing.waiting + editing.ready if editing else [])]
     policy.know_assignments(user, [a.id for a in editing.ready] if editing else [])  # four eyes, row by row
     return render_template(
         "articles/dashboard.html", user=user, writing=writing, queue=queue, counts=counts, editing=editing, **due,
+        in_review=in_review,
         assignments=queries.assignments_by_article(listed), notifications=notices.recent(user, 5),
         unread=notices.unread_count(user), limit=queries.SECTION_LIMIT, due_soon_days=review_queries.DUE_SOON_DAYS)
 
@@ -116,17 +120,32 @@ def index():
 @bp.route("/notifications", methods=["GET", "POST"], endpoint="notifications")
 @login_required
 def notification_list():
-    """The person's notifications, newest first; a POST marks them all as read."""
-    user = _me()
+    """The person's notifications grouped by article, newest group first (``?before=``/``?after=``
+    cursors). A POST marks read one group (``article``, or ``notification`` for one about no article:
+    404 unless it is the person's own) and stays on the page, or all of them."""
+    user, keyset = _me(), inbox.KEYSET
     if request.method == "POST":
-        notices.mark_all_read(user)
-        db.session.commit()
-        flash("All notifications are marked as read.", "success")
-        return redirect(url_for("articles.notifications"))
-    keyset = queries.NOTIFICATION_KEYSET
-    page = queries.notifications_page(user, keyset.read(request.args), current_app.config["PER_PAGE"])
+        return _mark_read(user, keyset)
+    page = inbox.groups_page(user, keyset.read(request.args), current_app.config["PER_PAGE"])
     keyset.link(page, "articles.notifications")
-    return render_template("articles/notifications.html", page=page, unread=notices.unread_count(user))
+    return render_template("articles/notifications.html", page=page, unread=notices.unread_count(user),
+                           email_mode=notices.email_mode(user))
+
+
+def _mark_read(user, keyset):
+    """Mark one group read (staying on the page the person was on), or all of them."""
+    if "article" in request.form or "notification" in request.form:
+        marked = inbox.mark_group_read(user, article=request.form.get("article"),
+                                       notification=request.form.get("notification"))
+        db.session.commit()
+        flash(f"{counted(marked, 'notification')} marked as read." if marked else "Nothing new there.", "success")
+        here = ({name: request.args[name] for name in (keyset.next, keyset.prev) if name in request.args}
+                if keyset.read(request.args) else {})
+        return redirect(url_for("articles.notifications", **here), code=303)
+    notices.mark_all_read(user)
+    db.session.commit()
+    flash("All notifications are marked as read.", "success")
+    return redirect(url_for("articles.notifications"), code=303)
 
 
 # Writing ---------------------------------------------------------------------------

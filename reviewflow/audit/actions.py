@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from reviewflow.textrules import counted
+
 
 def quoted(value) -> str:
     return f"“{value}”" if value else ""
@@ -29,7 +31,7 @@ def _join(items) -> str:
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+    return counted(n, word)
 
 
 def _text_rev(title: str, rev: str, fallback: str = "the article") -> str:
@@ -87,7 +89,18 @@ def _saved(t: Told) -> str:
 def _assigned(t: Told) -> str:
     who = t.d.get("reviewer") or t.label or "a reviewer"
     kind = "re-review" if t.d.get("rereview") else "review"
-    return f"assigned {who} to {kind} {quoted(t.title) or 'the article'}{t.part('due_date', ', due {}')}"
+    outside = " (outside their specialty)" if t.d.get("specialty_match") is False else ""
+    return f"assigned {who} to {kind} {quoted(t.title) or 'the article'}{t.part('due_date', ', due {}')}{outside}"
+
+
+def _reminded(t: Told) -> str:
+    who = t.d.get("reviewer") or t.label or "the reviewer"
+    what = f"the review{t.of_title}"
+    if t.d.get("kind") == "overdue":
+        count = t.d.get("count")
+        again = f" (reminder {count})" if isinstance(count, int) and count > 1 else ""
+        return f"reminded {who} that {what} is overdue{t.part('due_date', ', due {}')}{again}"
+    return f"reminded {who} that {what} is due{t.part('due_date', ' on {}')}"
 
 
 def _annotated(t: Told) -> str:
@@ -184,7 +197,7 @@ def _webhook_created(t: Told) -> str:
 
 def _webhook_deleted(t: Told) -> str:
     count = t.d.get("deliveries_deleted")
-    gone = f" with its {count} deliver{'y' if count == 1 else 'ies'}" if isinstance(count, int) else ""
+    gone = f" with its {counted(count, 'delivery', 'deliveries')}" if isinstance(count, int) else ""
     return f"deleted the webhook endpoint {t.label}{gone}"
 
 
@@ -210,6 +223,15 @@ def _preferences_changed(t: Told) -> str:
     return "changed their preferences"
 
 
+def _email_preference_changed(t: Told) -> str:
+    mode = t.d.get("email")
+    words = {"immediately": "an e-mail for each notification", "hourly": "an hourly digest",
+             "daily": "a daily digest", "off": "no e-mail (in-app only)"}
+    if isinstance(mode, dict) and mode.get("to") in words:
+        return f"chose {words[mode['to']]} for their notifications (was {words.get(mode.get('from'), 'the default')})"
+    return "changed how they get notifications by e-mail"
+
+
 Sentence = str | Callable[[Told], str]
 
 
@@ -233,6 +255,7 @@ class AuditAction(StrEnum):
     REVISION_SAVED = "revision.saved", _saved
     ARTICLE_SUBMITTED = "article.submitted", "submitted {text} for review"
     REVIEWER_ASSIGNED = "reviewer.assigned", _assigned
+    REVIEW_REMINDED = "review.reminded", _reminded
     REVIEWER_WITHDRAWN = "reviewer.withdrawn", \
         lambda t: f"withdrew {t.d.get('reviewer') or t.label or 'a reviewer'} from the review{t.of_title}"
     ANNOTATION_ADDED = "annotation.added", _annotated
@@ -262,6 +285,7 @@ class AuditAction(StrEnum):
     TOKEN_REVOKED = "token.revoked", "revoked the API token {label}"
     ACCOUNT_PASSWORD_RESET = "account.password_reset", "reset their password by e-mail, ending every session"
     ACCOUNT_PREFERENCES_CHANGED = "account.preferences_changed", _preferences_changed
+    ACCOUNT_EMAIL_PREFERENCE_CHANGED = "account.email_preference_changed", _email_preference_changed
     AUTH_PASSWORD_RESET_REQUESTED = "auth.password_reset_requested", \
         lambda t: f"asked for a password reset link for {t.d.get('email') or t.label}"
     AUTH_SESSIONS_ENDED = "auth.sessions_ended", \

@@ -44,11 +44,6 @@ class TokenForm(FlaskForm):
         """The chosen lifetime in days (None: never expires); anything else is left to the service to refuse."""
         return int(self.expires.data) if (self.expires.data or "").isdigit() else None
 
-    def error_on(self, field: str | None, message: str) -> None:
-        """Show a service's refusal on the field it names (the password by default)."""
-        target = {"expires": self.expires, "name": self.name}.get(field or "", self.password)
-        target.errors = [*target.errors, message]
-
 
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)

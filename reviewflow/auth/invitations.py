@@ -113,9 +113,7 @@ def _send(invitation: Invitation, plain: str, actor) -> None:
 
 def open_invitation(plain) -> Invitation:
     """The invitation behind a link, if it can still be accepted; else UnusableLink saying why."""
-    invitation = None
-    if isinstance(plain, str) and 0 < len(plain) <= links.TOKEN_MAX:
-        invitation = db.session.scalar(select(Invitation).where(Invitation.token_hash == links.digest(plain)))
+    invitation = links.find(Invitation, plain)
     if invitation is None:
         raise links.UnusableLink("invitation", "unknown", "This invitation link is not valid. Check that you "
                                  "copied the whole address from the e-mail; if the invitation was sent again, "

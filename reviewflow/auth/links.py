@@ -9,7 +9,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from sqlalchemy import select
+
 from reviewflow.errors import DomainError
+from reviewflow.extensions import db
 
 #: The longest token a link may carry; anything longer is unknown without a query.
 TOKEN_MAX = 100
@@ -23,6 +26,14 @@ def new_token() -> tuple[str, str]:
 
 def digest(plain: str) -> str:
     return hashlib.sha256(plain.encode()).hexdigest()
+
+
+def find(model, plain):
+    """The row of ``model`` (an invitation, a password reset) whose stored digest is that of the link's token
+    ``plain``; None for no such row, and without a query for anything that is not a token's shape."""
+    if not isinstance(plain, str) or not 0 < len(plain) <= TOKEN_MAX:
+        return None
+    return db.session.scalar(select(model).where(model.token_hash == digest(plain)))
 
 
 class UnusableLink(DomainError):

@@ -76,9 +76,7 @@ def request_reset(email, ip: str = "") -> None:
 
 def open_reset(plain) -> PasswordReset:
     """The reset behind a link, if it can still be used; else UnusableLink (unknown, used or expired)."""
-    row = None
-    if isinstance(plain, str) and 0 < len(plain) <= links.TOKEN_MAX:
-        row = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == links.digest(plain)))
+    row = links.find(PasswordReset, plain)
     if row is None or row.user_id is None:
         raise links.UnusableLink("reset", "unknown", "This password reset link is not valid. Check that you "
                                  "copied the whole address from the e-mail, or ask for a new link.")

@@ -26,10 +26,11 @@ from reviewflow import policy, public_url
 from reviewflow.audit import services as audit
 from reviewflow.auth import sessions, throttle, twofactor
 from reviewflow.auth.models import ApiToken, PasswordReset, ReviewerProfile, Role, User, UserRole
-from reviewflow.errors import DB_UNAVAILABLE, Conflict, InvalidInput, database_unavailable
+from reviewflow.errors import Conflict, InvalidInput
 from reviewflow.extensions import db, utcnow
 from reviewflow.ids import get_or_404
 from reviewflow.notifications.services import queue_email
+from reviewflow.outages import DB_UNAVAILABLE, database_unavailable
 from reviewflow.textrules import multi_line, one_line
 
 _STRONG = PasswordHasher()  # Argon2id with the library's current parameters

@@ -36,6 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reviewflow.extensions import UTCDateTime, db, utcnow
+from reviewflow.textrules import counted
 
 
 class LoginCounter(db.Model):
@@ -186,5 +187,5 @@ def code_succeeded(user_id: int) -> None:
 def human_wait(seconds: int) -> str:
     """"1 second", "40 seconds", "3 minutes": how a refusal says how long to wait."""
     if seconds < 120:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    return f"{(seconds + 59) // 60} minutes"
+        return counted(seconds, "second")
+    return counted((seconds + 59) // 60, "minute")

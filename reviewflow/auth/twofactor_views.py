@@ -17,7 +17,7 @@ from reviewflow.auth import twofactor_services as tf
 from reviewflow.auth.forms import CodeForm, DisableTwoFactorForm
 from reviewflow.auth.services import get_user
 from reviewflow.auth.sessions import sign_in
-from reviewflow.errors import DomainError, NotFound, TooManyAttempts, settle_after_refusal
+from reviewflow.errors import DomainError, NotFound, TooManyAttempts, refusal_to, settle_after_refusal
 from reviewflow.extensions import db
 
 bp = Blueprint("two_factor", __name__)
@@ -55,34 +55,34 @@ def login_code():
     """The second step of a sign-in: a code from the app, or a recovery code."""
     user, pending = _pending_user()
     if user is None:
-        session.pop(PENDING, None)
-        flash("Your sign-in has expired. Enter your email and password again.", "info")
-        return redirect(url_for("auth.login"))
-    form, status, retry_after = CodeForm(), 200, None
-    if form.validate_on_submit():
-        try:
+        return _sign_in_expired()
+    form = CodeForm()
+    with refusal_to(form, field="code") as refused:  # a wrong code (400) or too many (429): on the form
+        if form.validate_on_submit():
             used = tf.complete_sign_in(user, form.code.data, request.remote_addr or "")
-        except DomainError as exc:  # a wrong code (400) or too many (429): shown on the form
-            settle_after_refusal(exc)
-            form.code.errors = [exc.message]
-            status = exc.status
-            retry_after = exc.retry_after if isinstance(exc, TooManyAttempts) else None
-        else:
             db.session.commit()
-            session.pop(PENDING, None)
-            sign_in(user)
-            if used == "recovery":
-                flash(f"You signed in with a recovery code; {tf.remaining_recovery_codes(user)} are left. "
-                      "Set up your app again from your account if your phone is lost.", "warning")
-            else:
-                flash(f"Welcome back, {user.name}.", "success")
-            return redirect(pending.get("next") or url_for("articles.dashboard"))
-    elif request.method == "POST":
-        status = 400
-    response = render_template("auth/login_code.html", form=form), status
-    if status == 429 and retry_after:
-        return (*response, {"Retry-After": str(retry_after)})
-    return response
+            return _signed_in(user, pending, used)
+    wait = refused.error.retry_after if isinstance(refused.error, TooManyAttempts) else None
+    return render_template("auth/login_code.html", form=form), refused.status, \
+        {"Retry-After": str(wait)} if wait else {}
+
+
+def _sign_in_expired():
+    session.pop(PENDING, None)
+    flash("Your sign-in has expired. Enter your email and password again.", "info")
+    return redirect(url_for("auth.login"))
+
+
+def _signed_in(user, pending: dict, used: str):
+    """The code was right: the person is signed in and goes where they were going."""
+    session.pop(PENDING, None)
+    sign_in(user)
+    if used == "recovery":
+        flash(f"You signed in with a recovery code; {tf.remaining_recovery_codes(user)} are left. "
+              "Set up your app again from your account if your phone is lost.", "warning")
+    else:
+        flash(f"Welcome back, {user.name}.", "success")
+    return redirect(pending.get("next") or url_for("articles.dashboard"))
 
 
 @bp.before_app_request

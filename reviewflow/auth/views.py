@@ -25,6 +25,7 @@ from reviewflow.auth.twofactor_views import start_second_step
 from reviewflow.demo import demo_logins as _demo_logins
 from reviewflow.errors import DomainError, InvalidInput, refusal_to
 from reviewflow.extensions import db, utcnow
+from reviewflow.textrules import counted
 
 bp = Blueprint("auth", __name__)
 
@@ -48,26 +49,25 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("articles.dashboard"))
     form = LoginForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            user = accounts.authenticate(form.email.data, form.password.data, request.remote_addr or "")
-        except accounts.LoginRefused as refused:
-            db.session.commit()  # the failure's audit event stays
-            form.password.errors = [refused.message]
-            if refused.retry_after:
-                return (render_template("auth/login.html", form=form, demo_logins=_demo_logins()), 429,
-                        {"Retry-After": str(refused.retry_after)})
-        else:
-            db.session.commit()
-            if twofactor.enabled(user):
-                return start_second_step(user, safe_next(request.args.get("next")))
-            sign_in(user)
-            flash(f"Welcome back, {user.name}.", "success")
-            return redirect(safe_next(request.args.get("next")) or url_for("articles.dashboard"))
-    elif request.method == "POST":
-        status = 400
-    return render_template("auth/login.html", form=form, demo_logins=_demo_logins()), status
+    if not form.validate_on_submit():
+        return _login_page(form, 400 if request.method == "POST" else 200)
+    try:
+        user = accounts.authenticate(form.email.data, form.password.data, request.remote_addr or "")
+    except accounts.LoginRefused as refused:
+        db.session.commit()  # the failure's audit event stays
+        form.password.errors = [refused.message]
+        return _login_page(form, 429 if refused.retry_after else 200,
+                           {"Retry-After": str(refused.retry_after)} if refused.retry_after else {})
+    db.session.commit()
+    if twofactor.enabled(user):
+        return start_second_step(user, safe_next(request.args.get("next")))
+    sign_in(user)
+    flash(f"Welcome back, {user.name}.", "success")
+    return redirect(safe_next(request.args.get("next")) or url_for("articles.dashboard"))
+
+
+def _login_page(form: LoginForm, status: int, headers: dict | None = None):
+    return render_template("auth/login.html", form=form, demo_logins=_demo_logins()), status, headers or {}
 
 
 @bp.post("/logout")
@@ -85,35 +85,39 @@ def logout():
 @login_required
 def account():
     user = current_user._get_current_object()
-    form = PasswordChangeForm(prefix="pw", formdata=None if "pw-submit" not in request.form else request.form)
-    token_form = TokenForm(prefix="tok", formdata=None if "tok-submit" not in request.form else request.form)
-    new_token, status = None, 200
-    if "pw-submit" in request.form and form.validate_on_submit():
-        try:
-            accounts.change_password(user, form.current_password.data, form.new_password.data,
-                                     keep_session=session.get(sessions.SESSION_KEY))
-        except DomainError as exc:  # shown on the form: a wrong current password is not a page-level error
-            db.session.rollback()
-            (form.new_password if exc.field == "password" else form.current_password).errors.append(exc.message)
-        else:
-            db.session.commit()
-            login_user(user)  # the cookie carries the new session generation; this browser's record stays
-            flash("Your password is changed. Your other sessions have ended and your API tokens are revoked.",
-                  "success")
-            return redirect(url_for("auth.account"))
-    if "tok-submit" in request.form and token_form.validate_on_submit():
-        try:
-            _, new_token = accounts.create_token(user, user, token_form.name.data, token_form.password.data,
-                                                 token_form.lifetime())
-        except InvalidInput as exc:  # a wrong password or lifetime: said on its field
-            db.session.rollback()
-            token_form.error_on(exc.field, exc.message)
-        else:
-            db.session.commit()
-            flash("New API token created. Copy it now: it will not be shown again.", "success")
-    if request.method == "POST" and new_token is None:
-        status = 400
-    return _account_page(user, form, token_form, new_token, status)
+    form = PasswordChangeForm(prefix="pw", formdata=request.form if "pw-submit" in request.form else None)
+    token_form = TokenForm(prefix="tok", formdata=request.form if "tok-submit" in request.form else None)
+    if "pw-submit" in request.form and form.validate_on_submit() and _password_changed(user, form):
+        return redirect(url_for("auth.account"))
+    new_token = _new_token(user, token_form) if "tok-submit" in request.form and token_form.validate_on_submit() \
+        else None
+    return _account_page(user, form, token_form, new_token, 400 if request.method == "POST" and not new_token else 200)
+
+
+def _password_changed(user: User, form: PasswordChangeForm) -> bool:
+    """Change the password from the form; a wrong current password or a weak new one is said on its field."""
+    try:
+        accounts.change_password(user, form.current_password.data, form.new_password.data,
+                                 keep_session=session.get(sessions.SESSION_KEY))
+    except DomainError as exc:
+        db.session.rollback()
+        (form.new_password if exc.field == "password" else form.current_password).errors.append(exc.message)
+        return False
+    db.session.commit()
+    login_user(user)  # the cookie carries the new session generation; this browser's record stays
+    flash("Your password is changed. Your other sessions have ended and your API tokens are revoked.", "success")
+    return True
+
+
+def _new_token(user: User, token_form: TokenForm) -> str | None:
+    """A new API token from the form (shown once), or None with the refusal on its field."""
+    with refusal_to(token_form, InvalidInput, field="password"):  # a wrong password or lifetime: on its field
+        _, new_token = accounts.create_token(user, user, token_form.name.data, token_form.password.data,
+                                             token_form.lifetime())
+        db.session.commit()
+        flash("New API token created. Copy it now: it will not be shown again.", "success")
+        return new_token
+    return None
 
 
 def _account_page(user: User, form, token_form, new_token=None, status: int = 200):
@@ -132,7 +136,7 @@ def end_other_sessions():
     """Sign out everywhere else: every session of this person ends but this browser's."""
     ended = sessions.end_other_sessions(current_user._get_current_object(), session.get(sessions.SESSION_KEY))
     db.session.commit()
-    flash(f"Signed out everywhere else: {ended} other session{'s' if ended != 1 else ''} ended." if ended
+    flash(f"Signed out everywhere else: {counted(ended, 'other session')} ended." if ended
           else "You were not signed in anywhere else.", "success")
     return redirect(url_for("auth.account"))
 
@@ -176,22 +180,22 @@ def admin_users():
 def admin_user_new():
     policy.require(current_user, "admin.manage")
     form = NewUserForm()
-    if form.validate_on_submit():
-        actor = current_user._get_current_object()
-        try:
-            user = accounts.create_user(actor, form.email.data, form.name.data, form.password.data,
-                                        form.roles.data, bio=form.bio.data or "")
-            if not form.active.data:
-                accounts.update_user(actor, user, active=False)
-        except DomainError as exc:  # e.g. the email already has an account: shown on the form
-            db.session.rollback()
-            form.form_errors.append(exc.message)
-        else:
+    with refusal_to(form, field="email"):  # e.g. the email already has an account
+        if form.validate_on_submit():
+            user = _create_user(current_user._get_current_object(), form)
             db.session.commit()
             flash(f"Account for {user.name} created." + (" Add their credentials below."
                                                           if user.has_role("reviewer") else ""), "success")
             return redirect(url_for("auth.admin_user_edit", user_id=user.id))
     return render_template("admin/user_new.html", form=form), 400 if request.method == "POST" else 200
+
+
+def _create_user(actor: User, form: NewUserForm) -> User:
+    user = accounts.create_user(actor, form.email.data, form.name.data, form.password.data, form.roles.data,
+                                bio=form.bio.data or "")
+    if not form.active.data:
+        accounts.update_user(actor, user, active=False)
+    return user
 
 
 def _user_edit_page(user: User, form: UserForm | None = None, profile_form: ProfileForm | None = None,
@@ -213,32 +217,28 @@ def _user_edit_page(user: User, form: UserForm | None = None, profile_form: Prof
 @login_required
 def admin_user_edit(user_id: int):
     policy.require(current_user, "admin.manage")
-    user = accounts.get_user(user_id)
+    user, actor = accounts.get_user(user_id), current_user._get_current_object()
     # Each form reads the request only when its own button was pressed, so the other keeps the stored values.
     account_posted, profile_posted = "u-submit" in request.form, "p-submit" in request.form
     form = UserForm(obj=user, prefix="u", formdata=request.form if account_posted else None,
                     data=None if account_posted else {"roles": user.roles})
     profile_form = ProfileForm(obj=user.profile, prefix="p", formdata=request.form if profile_posted else None)
-    if account_posted and form.validate_on_submit():
-        try:
-            accounts.update_user(current_user._get_current_object(), user, name=form.name.data,
-                                 email=form.email.data, bio=form.bio.data or "", roles=form.roles.data,
-                                 active=form.active.data)
-        except DomainError as exc:  # e.g. an email already in use: shown on the form
-            db.session.rollback()
-            form.form_errors.append(exc.message)
-        else:
-            db.session.commit()
-            flash(f"{user.name}'s account is saved.", "success")
-            return redirect(url_for("auth.admin_user_edit", user_id=user.id))
+    with refusal_to(form, field="email"):  # e.g. an email already in use
+        if account_posted and form.validate_on_submit():
+            accounts.update_user(actor, user, name=form.name.data, email=form.email.data, bio=form.bio.data or "",
+                                 roles=form.roles.data, active=form.active.data)
+            return _saved(user, f"{user.name}'s account is saved.")
     if profile_posted and profile_form.validate_on_submit():
-        accounts.save_profile(current_user._get_current_object(), user,
-                              {k: getattr(profile_form, k).data for k in accounts.PROFILE_FIELDS})
-        db.session.commit()
-        flash("Credentials saved as a new profile version; earlier sign-offs keep the version they were signed "
-              "under. The new version needs verifying before they can be assigned or sign.", "success")
-        return redirect(url_for("auth.admin_user_edit", user_id=user.id))
+        accounts.save_profile(actor, user, {k: getattr(profile_form, k).data for k in accounts.PROFILE_FIELDS})
+        return _saved(user, "Credentials saved as a new profile version; earlier sign-offs keep the version they "
+                            "were signed under. The new version needs verifying before they can be assigned or sign.")
     return _user_edit_page(user, form, profile_form, status=400 if request.method == "POST" else 200)
+
+
+def _saved(user: User, message: str):
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("auth.admin_user_edit", user_id=user.id))
 
 
 @bp.post("/admin/users/<int:user_id>/verify")

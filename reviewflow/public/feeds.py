@@ -19,7 +19,8 @@ from flask import Blueprint, Response, request
 
 from reviewflow import paging, public_url
 from reviewflow.extensions import iso
-from reviewflow.public import dates, queries
+from reviewflow.public import dates, fastpath, queries
+from reviewflow.public.pagecache import LISTS, SITE
 
 #: What every public response allows caches: one second without revalidation, then a conditional
 #: request. Never ``immutable``: a version's own address turns 410 when its article is withdrawn.
@@ -68,9 +69,11 @@ def _sub(parent, tag: str, text=None, **attrs):
     return element
 
 
-def _public(response: Response) -> Response:
+def _public(response: Response, scope: int = LISTS) -> Response:
+    """Public for ``PUBLIC_CACHE`` with an ETag; finished for the fast path until ``scope`` changes."""
     response.headers["Cache-Control"] = PUBLIC_CACHE
     response.add_etag()
+    fastpath.share(request.environ, scope)
     return response.make_conditional(request)
 
 
@@ -166,7 +169,7 @@ def robots():
     # Disallow lines first: some parsers take the first rule that matches, not the longest.
     lines = ["User-agent: *", *(f"Disallow: {root}{path}" for path in STAFF_PATHS), f"Allow: {root}/"]
     lines += ["", f"Sitemap: {public_url.public_url_for('public.sitemap')}", ""]
-    return _public(Response("\n".join(lines), mimetype="text/plain"))
+    return _public(Response("\n".join(lines), mimetype="text/plain"), SITE)
 
 
 def register(bp: Blueprint) -> None:

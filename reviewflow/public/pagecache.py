@@ -1,120 +1,170 @@
-"""This process's finished public pages, kept while nothing readers see has changed.
+"""Finished public pages: this process's memory, the shared store beside it, and how both learn of changes.
 
-Every change a reader could see (a publish, an unpublish, a re-reviewed version, a reviewer's
+Every change a reader could see (a publish, a re-review, an unpublish, a reviewer's or writer's
 public profile, the site's settings) bumps one counter, ``public_state.generation``, in the same
-transaction (``public_changed``, also called by a flush listener for the models that show on public
-pages). Each process remembers the counter it last read and reads it again at most once per
-``ttl`` (``PUBLIC_CACHE_SECONDS``, one second): an entry whose time is up is renewed, not rebuilt,
-when the counter has not moved since it was built. So a busy site serves every live article from
-memory, and a change reaches every worker of every server within ``ttl`` (plus the browser's
-own one second of ``max-age``: the two seconds of PRODUCT.md).
+transaction, and records *what* it changed in ``page_stamps``: the counter's new value beside each
+scope it touched. A scope is an article's id (its pages), ``LISTS`` (the index, topic pages, feeds,
+sitemap and the "more articles" lists beside every article) or ``SITE`` (everything). A publish of
+article A stamps A and LISTS; a reviewer's profile stamps every article they wrote or reviewed;
+the site's settings stamp SITE. The same transaction deletes the shared rows of those scopes.
 
-Entries are tagged with the counter read *before* they were built (``get`` on a miss reads it),
-so a page built from data older than a change is never tagged as newer. The cache is bounded by
-entries and by bytes, least recently used first out; the bound is stated in the README.
+Each process remembers the counter it last read and reads it again at most once per ``ttl``
+(``PUBLIC_CACHE_SECONDS``, one second); when it moved, one more query names the scopes stamped since,
+and only their entries are evicted (all of them for SITE, or when the counter could not be read).
+So a change reaches every worker of every server within ``ttl`` (plus the browser's own second of
+``max-age``: the two seconds of PRODUCT.md), and a busy newsroom does not keep the site cold.
+
+Races: an entry is kept only when no counter move was seen between the look-up that missed (which
+notes the counter then) and the ``put``, so a page built from data older than a change is never kept
+past it; a shared row carries the counter read before it was built and is served only while that is
+at least its scope's stamp and the site's (``FinishedStore.load``: one indexed query).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import event, inspect, text
+from sqlalchemy import bindparam, event, inspect, text
 from sqlalchemy.orm import Session
 
 from reviewflow.extensions import db
 
-#: The session flag that asks for a bump of the counter in the flush that follows.
+#: Scopes that are not an article: everything, and the lists of live articles.
+SITE, LISTS = 0, -1
+#: The session key holding the scopes this transaction changed (flushed into the stamps at commit).
 CHANGED_KEY = "reviewflow.public_changed"
+#: The session key holding the scopes the transaction stamped, for this process once it commits.
+STAMPED_KEY = "reviewflow.public_stamped"
 #: Models whose rows show on public pages, and for some the only attributes that do.
 PUBLIC_MODELS = {
     "PublishedVersion": None, "PublishedReview": None, "SiteSetting": None, "ReviewerProfile": None,
     "User": {"name", "bio", "active"}, "Article": {"live_version", "unpublished_at", "unpublish_reason", "slug"},
 }
 ENTRY_OVERHEAD = 512
+#: Keys longer than this are not stored in the shared table (the column's width).
+MAX_KEY = 600
 
 
 def _size(value) -> int:
-    body = getattr(value, "body", None)
-    if isinstance(body, bytes | str):
-        return len(body) + ENTRY_OVERHEAD
+    if isinstance(value, tuple) and value and isinstance(value[0], bytes):
+        return sum(len(v) for v in value if isinstance(v, bytes)) + ENTRY_OVERHEAD
+    parts = getattr(value, "parts", None)
+    if parts is not None:
+        return sum(len(p) for p in parts) + ENTRY_OVERHEAD
     main = getattr(value, "main", None)
     return (len(main) if isinstance(main, str) else 0) + 4 * ENTRY_OVERHEAD
 
 
 class TTLCache:
-    """A per-process cache whose entries live ``ttl`` seconds, renewed while ``generation()`` (the
-    public counter, when given) is unchanged since they were built; at most ``size`` entries and
-    ``max_bytes`` bytes, least recently used first out. ``clock`` is injectable for tests."""
+    """This process's public entries: each under a scope (None: evicted by any change), valid while the
+    public counter was read less than ``ttl`` ago; when it moved, ``changes(since)`` names the scopes to
+    evict. At most ``size`` entries and ``max_bytes`` bytes, least recently used first out. ``clock`` is
+    injectable for tests; without ``generation`` entries simply live ``ttl`` seconds."""
 
     def __init__(self, ttl: float, size: int = 2048, clock: Callable[[], float] = time.monotonic,
-                 generation: Callable[[], int | None] | None = None, max_bytes: int = 1 << 62) -> None:
-        self.ttl, self.size, self.clock, self.generation, self.max_bytes = ttl, size, clock, generation, max_bytes
-        self.data: OrderedDict = OrderedDict()  # key -> [expires, value, generation, size]
+                 generation: Callable[[], int | None] | None = None,
+                 changes: Callable[[int], Iterable[int]] | None = None, max_bytes: int = 1 << 62) -> None:
+        self.ttl, self.size, self.clock, self.max_bytes = ttl, size, clock, max_bytes
+        self.generation, self.changes = generation, changes
+        self.data: OrderedDict = OrderedDict()  # key -> [value, scope, size, expires]
+        self.scopes: dict = {}  # scope -> set of keys
         self.bytes = 0
         self.known: int | None = None
         self.checked_at = float("-inf")
         self.pending: dict = {}
 
-    def _current(self) -> int | None:
-        """The counter as read at most ``ttl`` ago (read now if older); None when it cannot be read."""
+    # The counter -----------------------------------------------------------------------------------
+
+    def refresh(self) -> int | None:
+        """The counter as read at most ``ttl`` ago: read now if older, evicting what changed since."""
         now = self.clock()
-        if now - self.checked_at >= self.ttl:
-            try:
-                self.known = self.generation()
-            except Exception:  # the database is away: nothing can be renewed, nothing is trusted
-                self.known = None
-            self.checked_at = now
-        return self.known
+        if now - self.checked_at < self.ttl or self.generation is None:
+            return self.known
+        try:
+            current = self.generation()
+            changed = None
+            if current is not None and self.known is not None and current != self.known:
+                changed = set(self.changes(self.known)) if self.changes else {SITE}
+        except Exception:  # the database is away: nothing is trusted, nothing is kept
+            current, changed = None, {SITE}
+        if current is None or self.known is None:
+            self._empty()
+        elif changed:
+            self.evict(changed)
+        self.known, self.checked_at = current, now
+        return current
+
+    def evict(self, scopes: Iterable[int]) -> None:
+        """Drop the entries of ``scopes`` and those under no scope; everything for ``SITE``."""
+        scopes = set(scopes)
+        if SITE in scopes:
+            self._empty()
+            return
+        for scope in (*scopes, None):
+            for key in list(self.scopes.get(scope, ())):
+                self._drop(key)
+
+    # Entries ---------------------------------------------------------------------------------------
 
     def get(self, key):
+        current = self.refresh()
         hit = self.data.get(key)
-        now = self.clock()
-        if hit is not None and hit[0] <= now and self.generation is not None:
-            current = self._current()
-            if current is not None and current == hit[2]:
-                hit[0] = self.checked_at + self.ttl  # renewed until this reading of the counter is a ttl old
-        if hit is not None and hit[0] > now:
-            self.data.move_to_end(key)
-            return hit[1]
-        if hit is not None:
+        if hit is not None and self.generation is None and hit[3] <= self.clock():
             self._drop(key)
+            hit = None
+        if hit is not None:
+            self.data.move_to_end(key)
+            return hit[0]
         if self.generation is not None:
-            self.pending[key] = self._current()
+            self.pending[key] = current
         return None
 
-    def expiry(self, key) -> float:
-        """When the entry under ``key`` stops being served without a look at the counter (now, if none)."""
-        hit = self.data.get(key)
-        return hit[0] if hit else self.clock()
-
-    def put(self, key, value, until: float | None = None) -> None:
-        """Keep ``value`` for ``ttl`` seconds, or until ``until`` if that is sooner (an entry derived
-        from another lives no longer than its source); then as long as the counter holds."""
-        generation = self.pending.pop(key) if key in self.pending else self._current()
-        if self.generation is not None and generation is None:
-            return  # built while the counter could not be read: not kept
-        if key in self.data:
-            self._drop(key)
+    def put(self, key, value, scope: int | None = None) -> bool:
+        """Keep ``value`` under ``scope`` (None: any change evicts it), unless the counter moved since the
+        look-up that missed ``key`` or could not be read: the value may then be older than a change."""
+        if self.generation is not None:
+            current = self.refresh()
+            seen = self.pending.pop(key, current)
+            if current is None or seen != current:
+                return False
+        if len(self.pending) > 4 * self.size:
+            self.pending.clear()
+        self._drop(key)
         size = _size(value)
         while self.data and (len(self.data) >= self.size or self.bytes + size > self.max_bytes):
             self._drop(next(iter(self.data)))
-        expires = self.clock() + self.ttl
-        self.data[key] = [expires if until is None else min(until, expires), value, generation, size]
+        self.data[key] = [value, scope, size, self.clock() + self.ttl]
+        self.scopes.setdefault(scope, set()).add(key)
         self.bytes += size
+        return True
 
     def _drop(self, key) -> None:
         entry = self.data.pop(key, None)
         if entry is not None:
-            self.bytes -= entry[3]
+            self.bytes -= entry[2]
+            keys = self.scopes.get(entry[1])
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self.scopes[entry[1]]
 
-    def clear(self) -> None:
+    def _empty(self) -> None:
         self.data.clear()
+        self.scopes.clear()
         self.pending.clear()
         self.bytes = 0
-        self.checked_at = float("-inf")
 
+    def clear(self) -> None:
+        self._empty()
+        self.known, self.checked_at = None, float("-inf")
+
+
+# Reading the counter and the stamps ---------------------------------------------------------------------
 
 def generation_reader(engine) -> Callable[[], int | None]:
     """Reads ``public_state.generation`` on its own short connection (no app context needed: the
@@ -128,67 +178,231 @@ def generation_reader(engine) -> Callable[[], int | None]:
     return read
 
 
-def public_changed(session=None) -> None:
-    """Note that what readers see changes in this transaction: the counter is bumped at the next flush
-    (in the same transaction, just before it commits), and this process's cache is emptied once it commits."""
-    (session or db.session).info[CHANGED_KEY] = True
+def changes_reader(engine) -> Callable[[int], list[int]]:
+    """The scopes stamped after counter value ``since`` (one indexed query)."""
+    query = text("SELECT scope FROM page_stamps WHERE generation > :since")
+
+    def read(since: int) -> list[int]:
+        with engine.connect() as conn:
+            return list(conn.execute(query, {"since": since}).scalars())
+
+    return read
 
 
-def _shows_publicly(obj) -> bool:
-    attrs = PUBLIC_MODELS.get(type(obj).__name__, False)
+# Recording changes ---------------------------------------------------------------------------------------
+
+def public_changed(*scopes, session=None) -> None:
+    """Note that what readers see of ``scopes`` (article ids, ``LISTS``; none given: ``SITE``) changes in
+    this transaction: the counter is bumped and the scopes stamped just before it commits, and this
+    process evicts them once it has."""
+    pending = (session or db.session).info.setdefault(CHANGED_KEY, set())
+    pending.update(scopes or (SITE,))
+
+
+def _scopes_of(obj) -> set:
+    name = type(obj).__name__
+    attrs = PUBLIC_MODELS.get(name, False)
     if attrs is False:
-        return False
-    if attrs is None:
-        return True
+        return set()
     state = inspect(obj)
-    if state.transient or state.pending:
-        return type(obj).__name__ != "Article"  # a new article is not public yet
-    return any(state.attrs[name].history.has_changes() for name in attrs if name in state.attrs)
+    new = state.transient or state.pending
+    if attrs is not None and not new and not any(
+            state.attrs[a].history.has_changes() for a in attrs if a in state.attrs):
+        return set()
+    if name == "PublishedVersion":
+        return {obj.article_id, LISTS}
+    if name == "PublishedReview":
+        return {("version", obj.published_version_id), LISTS}
+    if name == "SiteSetting":
+        return {SITE}
+    if name == "ReviewerProfile":
+        return {("person", obj.user_id)}
+    if name == "User":
+        return set() if new else {("person", obj.id)}
+    return set() if new else {obj.id, LISTS}  # Article: a new one is not public yet
 
 
 @event.listens_for(Session, "before_flush")
 def _note_public_changes(session, flush_context, instances) -> None:
-    if session.info.get(CHANGED_KEY) == "bumped":
-        return
-    if any(_shows_publicly(obj) for obj in (*session.new, *session.dirty, *session.deleted)):
-        session.info[CHANGED_KEY] = True
+    found = set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        found |= _scopes_of(obj)
+    if found:
+        session.info.setdefault(CHANGED_KEY, set()).update(found)
+
+
+def _expand(session, tokens: set) -> set[int]:
+    """Article ids, LISTS and SITE for the noted tokens: a person's are the articles they wrote or reviewed."""
+    scopes = {t for t in tokens if isinstance(t, int)}
+    versions = [t[1] for t in tokens if isinstance(t, tuple) and t[0] == "version" and t[1] is not None]
+    people = [t[1] for t in tokens if isinstance(t, tuple) and t[0] == "person" and t[1] is not None]
+    if versions:
+        scopes.update(session.execute(text("SELECT article_id FROM published_versions WHERE id IN :ids")
+                                      .bindparams(bindparam("ids", expanding=True)), {"ids": versions}).scalars())
+    if people:
+        scopes.add(LISTS)
+        scopes.update(session.execute(text(
+            "SELECT article_id FROM published_versions WHERE writer_id IN :ids UNION "
+            "SELECT v.article_id FROM published_versions v JOIN published_reviews r ON r.published_version_id = v.id "
+            "WHERE r.reviewer_id IN :ids").bindparams(bindparam("ids", expanding=True)), {"ids": people}).scalars())
+    return {SITE} if SITE in scopes else scopes
 
 
 @event.listens_for(Session, "before_commit")
 def _bump(session) -> None:
-    """The counter moves in the transaction that made the change, once however many changes it holds."""
+    """The counter moves in the transaction that made the change, once however many changes it holds, and
+    the scopes it touched are stamped with its new value; their shared rows go."""
     session.flush()  # the last changes are looked at (before_flush) before deciding
-    if session.info.get(CHANGED_KEY) is True:
-        session.execute(text("UPDATE public_state SET generation = generation + 1 WHERE id = 1"))
-        session.info[CHANGED_KEY] = "bumped"
+    tokens = session.info.pop(CHANGED_KEY, None)
+    if not tokens:
+        return
+    scopes = _expand(session, tokens)
+    session.execute(text("UPDATE public_state SET generation = generation + 1 WHERE id = 1"))
+    generation = session.execute(text("SELECT generation FROM public_state WHERE id = 1")).scalar()
+    ids = sorted(scopes)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        session.execute(text("DELETE FROM page_stamps WHERE scope IN :ids")
+                        .bindparams(bindparam("ids", expanding=True)), {"ids": chunk})
+        session.execute(text("INSERT INTO page_stamps (scope, generation) VALUES (:scope, :generation)"),
+                        [{"scope": s, "generation": generation} for s in chunk])
+        if SITE not in scopes:
+            session.execute(text("DELETE FROM finished_pages WHERE scope IN :ids")
+                            .bindparams(bindparam("ids", expanding=True)), {"ids": chunk})
+    if SITE in scopes:
+        session.execute(text("DELETE FROM finished_pages"))
+    session.info[STAMPED_KEY] = scopes
 
+
+# This process's cache -------------------------------------------------------------------------------------
 
 CACHE_KEY = "reviewflow.public_cache"
 
 
 def public_cache(app: Flask | None = None) -> TTLCache:
-    """This process's cache of finished public pages, one per app (``TTLCache`` above): entries
-    renewed every ``PUBLIC_CACHE_SECONDS`` while the public counter holds, bounded by
-    ``PUBLIC_CACHE_ENTRIES`` and ``PUBLIC_CACHE_MAX_BYTES``."""
+    """This process's cache of finished public pages, one per app (``TTLCache`` above): valid while the
+    counter was read less than ``PUBLIC_CACHE_SECONDS`` ago, bounded by ``PUBLIC_CACHE_ENTRIES`` and
+    ``PUBLIC_CACHE_MAX_BYTES``."""
     app = app or current_app
     cache = app.extensions.get(CACHE_KEY)
     if cache is None:
         with app.app_context():
-            reader = generation_reader(db.engine)
+            engine = db.engine
         cache = app.extensions[CACHE_KEY] = TTLCache(
             app.config.get("PUBLIC_CACHE_SECONDS", 1.0), size=app.config.get("PUBLIC_CACHE_ENTRIES", 20000),
-            generation=reader, max_bytes=app.config.get("PUBLIC_CACHE_MAX_BYTES", 256 << 20))
+            generation=generation_reader(engine), changes=changes_reader(engine),
+            max_bytes=app.config.get("PUBLIC_CACHE_MAX_BYTES", 256 << 20))
     return cache
 
 
 @event.listens_for(Session, "after_commit")
-def _clear_public_cache(session) -> None:
-    if session.info.pop(CHANGED_KEY, False) and has_app_context():
+def _evict_here(session) -> None:
+    scopes = session.info.pop(STAMPED_KEY, None)
+    if scopes and has_app_context():
         cache = current_app.extensions.get(CACHE_KEY)
         if cache is not None:
-            cache.clear()
+            cache.evict(scopes)
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_public_change(session) -> None:
     session.info.pop(CHANGED_KEY, None)
+    session.info.pop(STAMPED_KEY, None)
+
+
+# The shared store -------------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def code_id(app: Flask) -> str:
+    """What a finished page depends on besides the data and the settings: the templates, the app's code and
+    the static files' names and sizes (read once per process)."""
+    digest = hashlib.sha256()
+    for folder, pattern in ((ROOT / "templates", "**/*.html"), (ROOT / "reviewflow", "**/*.py")):
+        for path in sorted(folder.glob(pattern)):
+            digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    static = Path(app.static_folder or ROOT / "static")
+    if static.is_dir():
+        for path in sorted(static.rglob("*")):
+            if path.is_file():
+                digest.update(f"{path.relative_to(static)}:{path.stat().st_size}".encode())
+    return digest.hexdigest()
+
+
+def build_id(app: Flask, code: str) -> str:
+    """The code and the configured public address and site name: a row of another build is ignored."""
+    settings = repr((app.config.get("PUBLIC_URL"), app.config.get("SITE_NAME"))).encode()
+    return hashlib.sha256(code.encode() + settings).hexdigest()[:32]
+
+
+class FinishedStore:
+    """Finished pages in the database, shared by every process: ``load`` is one indexed query that also
+    checks the row is no older than the last change of its scope and of the site; ``save`` keeps a page
+    (replacing a row of another build or an older counter). Failures are misses: this is a cache."""
+
+    LOAD = text(
+        "SELECT f.status, f.meta, f.body, f.scope FROM finished_pages f WHERE f.key = :key AND f.build = :build "
+        "AND f.generation >= COALESCE((SELECT s.generation FROM page_stamps s WHERE s.scope = f.scope), 0) "
+        "AND f.generation >= COALESCE((SELECT s.generation FROM page_stamps s WHERE s.scope = 0), 0)")
+
+    def __init__(self, engine, app: Flask) -> None:
+        self.engine, self.app, self.code = engine, app, code_id(app)
+        self.postgres = engine.dialect.name == "postgresql"
+
+    @property
+    def build(self) -> str:
+        return build_id(self.app, self.code)
+
+    def load(self, key: str):
+        if len(key) > MAX_KEY:
+            return None
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(self.LOAD, {"key": key, "build": self.build}).first()
+        except Exception:
+            return None
+        return None if row is None else (row[0], json.loads(row[1]), bytes(row[2]), row[3])
+
+    def save(self, key: str, scope: int, generation: int, status: int, meta: dict, body: bytes) -> bool:
+        if len(key) > MAX_KEY:
+            return False
+        values = {"key": key, "scope": scope, "generation": generation, "build": self.build, "status": status,
+                  "meta": json.dumps(meta, separators=(",", ":")), "body": body}
+        upsert = text(
+            "INSERT INTO finished_pages (key, scope, generation, build, status, meta, body) "
+            "VALUES (:key, :scope, :generation, :build, :status, :meta, :body) "
+            "ON CONFLICT (key) DO UPDATE SET scope = excluded.scope, generation = excluded.generation, "
+            "build = excluded.build, status = excluded.status, meta = excluded.meta, body = excluded.body "
+            "WHERE finished_pages.build <> excluded.build OR finished_pages.generation < excluded.generation")
+        try:
+            with self.engine.connect() as conn:
+                try:
+                    if not self.postgres:  # a reader never waits long for a cache write (reset below)
+                        conn.exec_driver_sql("PRAGMA busy_timeout = 200")
+                    conn.execute(upsert, values)
+                    conn.commit()
+                finally:
+                    conn.rollback()
+                    if not self.postgres:
+                        conn.exec_driver_sql("PRAGMA busy_timeout = 10000")
+                        conn.commit()
+        except Exception:
+            return False
+        return True
+
+
+STORE_KEY = "reviewflow.finished_store"
+
+
+def finished_store(app: Flask | None = None) -> FinishedStore | None:
+    """This app's shared store of finished pages (None when ``PUBLIC_FINISHED_STORE`` is off)."""
+    app = app or current_app
+    if not app.config.get("PUBLIC_FINISHED_STORE", True):
+        return None
+    store = app.extensions.get(STORE_KEY)
+    if store is None:
+        with app.app_context():
+            engine = db.engine
+        store = app.extensions[STORE_KEY] = FinishedStore(engine, app)
+    return store

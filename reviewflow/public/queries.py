@@ -15,7 +15,7 @@ from reviewflow.articles.models import Article
 from reviewflow.auth.models import User
 from reviewflow.errors import NotFound
 from reviewflow.extensions import db
-from reviewflow.public.pagecache import public_cache
+from reviewflow.public.pagecache import LISTS, public_cache
 from reviewflow.publishing.models import PublishedReview, PublishedVersion
 from reviewflow.publishing.services import versions_of
 
@@ -124,13 +124,13 @@ def topics() -> list[tuple[str, int]]:
     """Topics of the live articles with how many each has, alphabetically (the topic as published).
 
     Counting reads every live version, so the answer is kept in the process's public cache: at most
-    one count per ``PUBLIC_CACHE_SECONDS`` per process, emptied by a publish or unpublish here.
+    one count per change of the lists (a publish, a re-review, an unpublish) per process.
     """
     cache = public_cache()
     found = cache.get(("topics",))
     if found is None:
         found = _count_topics()
-        cache.put(("topics",), found)
+        cache.put(("topics",), found, scope=LISTS)
     return found
 
 

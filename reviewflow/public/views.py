@@ -1,14 +1,15 @@
 """The public site's pages: articles, versions, the lists, the reviewer directory, reviewer and writer
 pages (the editor's publish pages are in ``reviewflow.publishing.views``). The feeds, sitemap and
 robots.txt are in ``feeds``; JSON-LD and the Open Graph and Twitter tags of an article page in
-``structured``; the directory and related articles in ``directory``.
+``structured``; the directory in ``directory``; the "more articles" beside an article in ``aside``.
 
 Public pages are built from the stored published versions only, never from drafts. The
-reader-facing part of an article page is rendered once per version and kept for
-``PUBLIC_CACHE_SECONDS`` in this process (emptied at once when this process commits a
-publish or unpublish), so a page lags a change by at most that long. The layout around it
-is drawn per request: anonymous readers get a page free of session state (no CSRF token,
-no cookie) that shared caches may keep; signed-in staff get their menu and flash
+reader-facing part of an article page is rendered once per version and kept in this process until
+a change of that article evicts it (``public.pagecache``); for anonymous readers the finished
+response goes to the fast path (``public.fastpath``), which keeps it in memory and in the shared
+store, with place-holders where each process puts the "more articles" lists (``public.aside``).
+The layout around it is drawn per request: anonymous readers get a page free of session state (no
+CSRF token, no cookie) that shared caches may keep; signed-in staff get their menu and flash
 messages, sent ``private, no-cache``.
 
 Every public response, a version's permanent address included, may be kept by browsers and
@@ -33,9 +34,9 @@ from markupsafe import Markup
 from reviewflow import public_url
 from reviewflow.auth import services as accounts
 from reviewflow.errors import NotFound
-from reviewflow.public import dates, directory, fastpath, feeds, queries, structured
+from reviewflow.public import aside, dates, directory, fastpath, feeds, queries, structured
 from reviewflow.public.feeds import PUBLIC_CACHE
-from reviewflow.public.pagecache import public_cache
+from reviewflow.public.pagecache import LISTS, public_cache
 from reviewflow.sources import services as sources
 
 bp = Blueprint("public", __name__)
@@ -64,6 +65,10 @@ class Page:
     cache_control: str = PUBLIC_CACHE
     etag: str | None = None
     last_modified: datetime | None = None
+    #: The article shown (the scope of the page's cache entries).
+    article_id: int = 0
+    #: The topic of a live article page, whose "more articles" are put in when it is served; None elsewhere.
+    aside_topic: str | None = None
 
 
 def _personal() -> bool:
@@ -108,28 +113,35 @@ def public_page(template: str, status: int = 200, **context):
     return _respond(_render(personal, template, **context), personal, status)
 
 
-def _cached(key: tuple, build) -> tuple[Page, float]:
-    """The page under ``key`` from this process's cache, or built and stored, and when that entry
-    expires. Keyed by the public site's address, the request's own in development, so absolute
-    URLs in one host's page never reach another's."""
+def _cached(key: tuple, build) -> Page:
+    """The page under ``key`` from this process's cache, or built and stored under its article's scope.
+    Keyed by the public site's address, the request's own in development, so absolute URLs in one
+    host's page never reach another's."""
     cache = public_cache()
     key = (public_url.base(), *key)
     page = cache.get(key)
     if page is None:
         page = build()
-        cache.put(key, page)
-    return page, cache.expiry(key)
+        cache.put(key, page, scope=page.article_id)
+    return page
 
 
-def _serve(cached: tuple[Page, float]):
-    """The page in the layout. For anonymous readers the finished response is the same for all of
-    them, so it is shared with the fast path (``fastpath``) for as long as the page entry lives."""
-    page, until = cached
+def _serve(page: Page):
+    """The page in the layout, with its "more articles" put in (``public.aside``). For anonymous readers the
+    finished response is the same for all of them, so it is handed to the fast path (``fastpath``), the
+    place-holders kept, with the article as its scope."""
     personal = _personal()
     html = _render(personal, "public/article.html", page=page)
+    etag, parts = page.etag, None
+    if page.aside_topic is not None:
+        layout, more, stamp = aside.for_page(page.article_id, page.aside_topic)
+        parts = aside.split(html)
+        html = parts[0] + layout + parts[1] + more + parts[2]
+        etag = f"{page.etag}-{stamp}"
     if not personal:
-        fastpath.share(request.environ, until)
-    return _respond(html, personal, page.status, page.cache_control, page.etag, page.last_modified)
+        fastpath.share(request.environ, page.article_id, parts=parts,
+                       aside=(page.article_id, page.aside_topic) if parts else None, etag=page.etag)
+    return _respond(html, personal, page.status, page.cache_control, etag, page.last_modified)
 
 
 def _source_changes(history) -> dict[int, str]:
@@ -163,12 +175,9 @@ def _version_page(pa: queries.PublicArticle, version, permanent: bool) -> Page:
     history = [v for v in pa.versions if v.version <= version.version]
     when = dates.text_dates(history)
     url = public_url.public_url_for("public.article", slug=pa.article.slug)
-    related = [] if permanent else directory.related_articles(version)
-    recent = [] if permanent else [r for r in queries.published_list(
-        limit=5 + len(related), exclude_article_id=pa.article.id) if r not in related][:5]
-    context = {"v": version, "pa": pa, "history": history, "permanent": permanent, "recent": recent,
-               "related": related, "excerpt": directory.excerpt,
-               "recent_dates": dates.live_text_dates(r.article_id for r in recent + related), "when": when,
+    context = {"v": version, "pa": pa, "history": history, "permanent": permanent,
+               "layout": Markup("single ") if permanent else aside.LAYOUT_MARK,
+               "aside": "" if permanent else aside.ASIDE_MARK, "when": when,
                "source_changes": _source_changes(history),
                "first_published": when.first_published, "reviewers": pa.reviewers, "writer": pa.writer}
     head = render_template("public/_article_head.html", data=structured.jsonld(version, when, url), canonical=url,
@@ -180,7 +189,8 @@ def _version_page(pa: queries.PublicArticle, version, permanent: bool) -> Page:
     breadcrumb, main = _breadcrumb(crumbs), render_template("public/_article.html", **context)
     rendered = hashlib.sha256("\0".join((head, breadcrumb, main)).encode()).hexdigest()[:16]
     return Page(200, version.title, Markup(head), breadcrumb, Markup(main), PUBLIC_CACHE,
-                f"{version.etag}-{rendered}", version.published_at)
+                f"{version.etag}-{rendered}", version.published_at, pa.article.id,
+                None if permanent else version.topic)
 
 
 def _gone_page(pa: queries.PublicArticle) -> Page:
@@ -189,7 +199,8 @@ def _gone_page(pa: queries.PublicArticle) -> Page:
     title = pa.versions[-1].title
     main = render_template("public/_gone.html", article=pa.article, title=title)
     return Page(410, f"{title}: no longer published", Markup(""),
-                _breadcrumb([("Articles", url_for("public.index")), (title, None)]), Markup(main))
+                _breadcrumb([("Articles", url_for("public.index")), (title, None)]), Markup(main),
+                article_id=pa.article.id)
 
 
 def _breadcrumb(items) -> Markup:
@@ -219,6 +230,8 @@ def _list_page(endpoint: str, template: str, filters: dict, **context):
     personal = _personal()
     rows, page = _keyset_list(endpoint, **filters)
     rows_dates = dates.live_text_dates(v.article_id for v in rows)
+    if not personal and endpoint == "public.index":
+        fastpath.share(request.environ, LISTS)  # the lists of live articles: finished until the next change
     return _respond(_render(personal, template, rows=rows, page=page, dates=rows_dates, **context), personal)
 
 

@@ -26,7 +26,7 @@ from reviewflow.errors import Conflict, InvalidInput, NotFound
 from reviewflow.extensions import db, utcnow
 from reviewflow.ids import as_id
 from reviewflow.notifications.services import notify
-from reviewflow.public.pagecache import public_changed
+from reviewflow.public.pagecache import LISTS, public_changed
 from reviewflow.publishing.models import PublishedReview, PublishedVersion
 from reviewflow.reviews.models import Decision
 from reviewflow.reviews.services import approvals_behind
@@ -75,7 +75,7 @@ def _write_version(actor, article: Article, rev: Revision, decisions: list[Decis
     article.unpublished_at, article.unpublish_reason = None, None
     article.rereview_due = _add_months(now.date(), article.rereview_months)
     db.session.flush()
-    public_changed()
+    public_changed(article.id, LISTS)
     return version
 
 
@@ -129,7 +129,8 @@ def publish_revision(actor, article: Article, revision_number, change_note: str 
                                     "change_note": note})
     version = _write_version(actor, article, rev, decisions, "publish", note, number, now, event.seq)
     webhooks.queue_article_event("article.published", article, version)
-    notify(article.writer, f"“{article.title}” is published (version {number}).", f"/articles/{article.slug}")
+    notify(article.writer, f"“{article.title}” is published (version {number}).", f"/articles/{article.slug}",
+           article=article, kind="publication", detail=note or "")
     return version
 
 
@@ -178,7 +179,7 @@ def unpublish_article(actor, article: Article, reason) -> Article:
     article.rereview_due = None
     db.session.flush()
     webhooks.queue_article_event("article.unpublished", article, reason=reason)
-    public_changed()
+    public_changed(article.id, LISTS)
     return article
 
 
@@ -243,5 +244,5 @@ def queue_rereview_reminders(editors: list[User], articles: list[Article]) -> in
     for editor in editors:
         for a in articles:
             notify(editor, f"Re-review of “{a.title}” is due on {a.rereview_due.isoformat()}.",
-                   f"/work/articles/{a.id}")
+                   f"/work/articles/{a.id}", article=a, kind="rereview")
     return len(editors) * len(articles)

@@ -50,17 +50,22 @@ def confirm(article_id: int):
         flash(f"Published “{version.title}” as version {version.version}. Readers see it now at this address.",
               "success")
         return redirect(url_for("public.article", slug=article.slug))
+    if not form.is_submitted():
+        form.revision.data = str(article.revision.number)
+        if live is not None:
+            form.change_note.data = _suggested_note(article.revision.note)
+    return _confirm_page(article, live, form), 400 if form.errors else 200
+
+
+def _confirm_page(article, live, form: PublishForm) -> str:
+    """The revision about to be published, with the approvals behind it and what it replaces."""
     rev = article.revision
     approvals = reviews.approvals_behind(article, rev.number)
-    if not form.is_submitted():
-        form.revision.data = str(rev.number)
-        if live is not None:
-            form.change_note.data = _suggested_note(rev.note)
     return render_template(
         "publishing/confirm.html", article=article, rev=rev, live=live, form=form, **_staff_context(article),
         approvals=approvals, verifiers=verifier_names([d.profile for d in approvals]),
         body_html=Markup(render_markdown(rev.body)),
-    ), 400 if form.errors else 200
+    )
 
 
 @bp.route("/work/articles/<int:article_id>/unpublish", methods=["GET", "POST"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, StopValidation
@@ -66,16 +67,25 @@ class SignForm(FlaskForm):
             raise StopValidation(f"{self.verb} needs your password. Nothing was signed.")
 
 
-def _in_a_week():
-    return utcnow().date() + timedelta(days=7)
+def _default_due():
+    """The due date the page proposes: ``REVIEW_DUE_DAYS`` (7) days from today."""
+    return utcnow().date() + timedelta(days=current_app.config["REVIEW_DUE_DAYS"])
+
+
+def _reviewer_id(value):
+    """The chosen reviewer's id; None for the empty "Choose a reviewer…" entry (ValueError for junk)."""
+    return None if value in ("", None) else int(value)
 
 
 class AssignForm(FlaskForm):
-    """Choose a reviewer and a due date. Choices come from ``suggested_reviewers``; the service
-    refuses people who cannot serve, so a disabled entry sent anyway is still refused (409)."""
+    """Choose a reviewer and a due date. Choices come from ``suggested_reviewers``, ranked; the best
+    match is preselected only when their specialty matches the topic (``ranking.preselected``). The
+    service refuses people who cannot serve, so a disabled entry sent anyway is still refused (409)."""
 
-    reviewer = SelectField("Reviewer", coerce=int, validate_choice=False,
+    reviewer = SelectField("Reviewer", coerce=_reviewer_id, validate_choice=False,
                            validators=[DataRequired(message="Choose a reviewer.")],
-                           description="Specialty matches first, then those with the fewest open reviews.")
-    due_date = DateField("Due date", default=_in_a_week, validators=[Optional()],
-                         description="Shown to the reviewer in their queue. One week from today by default.")
+                           description="Ranked: specialty matches first, then the fewest open reviews, then the "
+                                       "fastest past turnaround.")
+    due_date = DateField("Due date", default=_default_due, validators=[Optional()],
+                         description="Shown to the reviewer in their queue; they are reminded before it and "
+                                     "when it has passed. One week from today by default.")

@@ -45,6 +45,8 @@ class ReviewAssignment(db.Model):
         CheckConstraint(f"status IN {tuple(s.value for s in AssignmentStatus)!r}", name="status_known"),
         CheckConstraint("status <> 'withdrawn' OR withdrawn_at IS NOT NULL", name="withdrawn_has_time"),
         Index("ix_review_assignments_reviewer_status", "reviewer_id", "status", "due_date"),
+        #: The reminders' daily scan and the editors' list of reviews in progress, by due date.
+        Index("ix_review_assignments_status_due", "status", "due_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -60,6 +62,14 @@ class ReviewAssignment(db.Model):
     decision_id: Mapped[int | None] = mapped_column(Integer)
     #: The revision number the current status applies to.
     status_revision: Mapped[int | None] = mapped_column(Integer)
+    #: When the reminder before the due date was queued (``reviews.reminders``); None until then. Each
+    #: reminder is claimed by a conditional UPDATE of these columns, so it goes out once even when two
+    #: runs overlap. Cleared when the reviewer is assigned again, with a new due date.
+    due_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the latest reminder of this review being overdue was queued; None until the first.
+    overdue_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: How many overdue reminders were queued (they repeat at most every ``REVIEW_OVERDUE_REPEAT_DAYS``).
+    overdue_reminders: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     reviewer: Mapped[User] = relationship(foreign_keys=[reviewer_id], lazy="joined", innerjoin=True)
     article: Mapped[Article] = relationship(lazy="raise")
@@ -71,6 +81,10 @@ class ReviewAssignment(db.Model):
     @property
     def active(self) -> bool:
         return self.status != AssignmentStatus.WITHDRAWN
+
+    def overdue_on(self, today: date) -> bool:
+        """Still open and its due date has passed (the queue's and the dashboard's "Overdue")."""
+        return self.due_date is not None and self.due_date < today and self.status in AssignmentStatus.OPEN
 
     @property
     def audit_label(self) -> str:

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import html
 import re
+import statistics
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from markupsafe import Markup
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, union_all
 from sqlalchemy.orm import lazyload, selectinload
 
 from reviewflow import paging
-from reviewflow.articles.models import Article, ArticleState
+from reviewflow.articles.models import Article, ArticleState, Revision
 from reviewflow.articles.queries import list_options, reviewer_profiles
 from reviewflow.extensions import db, utcnow
 from reviewflow.reviews.models import Annotation, AnnotationReply, AssignmentStatus, Decision, ReviewAssignment
@@ -103,6 +105,95 @@ def queue_counts(reviewer) -> dict[str, int]:
         .where(*_active_filter(reviewer.id))
     ).one()
     return {"total": int(total), "overdue": int(overdue), "due_soon": int(soon)}
+
+
+#: How many of a reviewer's latest decisions their usual turnaround is the median of.
+TURNAROUND_DECISIONS = 10
+
+
+def open_workloads(reviewer_ids=None) -> dict[int, int]:
+    """Open reviews per reviewer id (what each one's queue counts as open), for everyone or just
+    ``reviewer_ids``; a reviewer with none is absent. One query."""
+    stmt = (select(ReviewAssignment.reviewer_id, func.count())
+            .join(Article, Article.id == ReviewAssignment.article_id).where(_still_open())
+            .group_by(ReviewAssignment.reviewer_id))
+    if reviewer_ids is not None:
+        stmt = stmt.where(ReviewAssignment.reviewer_id.in_(list(reviewer_ids)))
+    return {reviewer_id: int(n) for reviewer_id, n in db.session.execute(stmt).all()}
+
+
+def turnaround_days(reviewer_ids=None, latest: int = TURNAROUND_DECISIONS) -> dict[int, float]:
+    """Each reviewer's usual turnaround: the median, in days, over their ``latest`` signed decisions, of
+    the time from when they could start on the revision they decided to their signature. One query.
+
+    They could start at the later of their assignment and the revision being saved (as the editorial
+    overview counts it). A re-review moves ``assigned_at`` past earlier decisions; those count from the
+    revision being saved. A reviewer who never signed is absent.
+    """
+    order = (Decision.signed_at.desc(), Decision.id.desc())
+    numbered = (select(Decision.reviewer_id, Decision.signed_at, ReviewAssignment.assigned_at,
+                       Revision.created_at.label("saved_at"),
+                       func.row_number().over(partition_by=Decision.reviewer_id, order_by=order).label("n"))
+                .join(ReviewAssignment, ReviewAssignment.id == Decision.assignment_id)
+                .join(Revision, and_(Revision.article_id == Decision.article_id,
+                                     Revision.number == Decision.revision_number)))
+    if reviewer_ids is not None:
+        numbered = numbered.where(Decision.reviewer_id.in_(list(reviewer_ids)))
+    inner = numbered.subquery()
+    spans: dict[int, list[float]] = {}
+    for reviewer_id, signed, assigned, saved in db.session.execute(
+            select(inner.c.reviewer_id, inner.c.signed_at, inner.c.assigned_at, inner.c.saved_at)
+            .where(inner.c.n <= latest)).all():
+        began = max(assigned, saved) if assigned <= signed else saved
+        spans.setdefault(reviewer_id, []).append(max(0.0, (signed - began).total_seconds() / 86400))
+    return {reviewer_id: statistics.median(values) for reviewer_id, values in spans.items()}
+
+
+@dataclass
+class InProgress:
+    """The editors' view of reviews under way: the first rows, overdue first, and the counts."""
+
+    rows: list[tuple]  # (assignment with its reviewer and their profile, article with its writer)
+    total: int
+    overdue: int
+    due_soon: int
+
+
+def reviews_in_progress(limit: int) -> InProgress:
+    """Every reviewer's open reviews (as each one's queue has them), in the queue's order: overdue first,
+    then by due date, no due date last; the first ``limit`` with the counts. Three queries."""
+    today = utcnow().date()
+    total, overdue, soon = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(case((ReviewAssignment.due_date < today, 1), else_=0)), 0),
+               func.coalesce(func.sum(case((ReviewAssignment.due_date.between(
+                   today, today + timedelta(days=DUE_SOON_DAYS)), 1), else_=0)), 0))
+        .select_from(ReviewAssignment).join(Article, Article.id == ReviewAssignment.article_id).where(_still_open())
+    ).one()
+    return InProgress(_first_in_progress(limit), int(total), int(overdue), int(soon))
+
+
+def _first_in_progress(limit: int) -> list[tuple]:
+    """The first ``limit`` open reviews in (no due date last, due date, id) order. The ids come from one walk
+    of the index on (status, due_date) per open status and per dated/undated half, each stopping after
+    ``limit`` rows (one UNION ALL), then the rows themselves: sorting every open review of the newsroom to
+    show a few was most of the editor's dashboard. Two queries and the eager loads."""
+    walks = []
+    for status in sorted(AssignmentStatus.OPEN):
+        for due, order in ((ReviewAssignment.due_date.is_not(None), (ReviewAssignment.due_date, ReviewAssignment.id)),
+                           (ReviewAssignment.due_date.is_(None), (ReviewAssignment.id,))):
+            walk = (select(ReviewAssignment.id).join(Article, Article.id == ReviewAssignment.article_id)
+                    .where(ReviewAssignment.status == status, due, Article.state.in_(ArticleState.UNDER_REVIEW))
+                    .order_by(*order).limit(limit).subquery())
+            walks.append(select(walk.c.id))
+    ids = list(db.session.scalars(union_all(*walks)))
+    if not ids:
+        return []
+    found = db.session.execute(
+        select(ReviewAssignment, Article).join(Article, Article.id == ReviewAssignment.article_id)
+        .where(ReviewAssignment.id.in_(ids)).options(*list_options(), reviewer_profiles(ReviewAssignment.reviewer))
+    ).unique().all()
+    found.sort(key=lambda row: (row[0].due_date is None, row[0].due_date or date.min, row[0].id))
+    return [tuple(row) for row in found[:limit]]
 
 
 def recently_completed(reviewer, limit: int = RECENT_LIMIT) -> list[tuple]:

@@ -9,7 +9,7 @@ import math
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import selectinload
 
 from reviewflow import policy
@@ -36,6 +36,7 @@ from reviewflow.errors import (
 from reviewflow.extensions import db, utcnow
 from reviewflow.ids import as_id, get_or_404
 from reviewflow.notifications.services import notify, notify_role
+from reviewflow.reviews import queries
 from reviewflow.reviews.models import (
     MEANINGS,
     Annotation,
@@ -44,8 +45,9 @@ from reviewflow.reviews.models import (
     Decision,
     ReviewAssignment,
 )
+from reviewflow.reviews.ranking import Suggestion, rank, specialty_matches
 from reviewflow.sources.status import BLOCKED, unsupported
-from reviewflow.textrules import human_date, multi_line
+from reviewflow.textrules import counted, human_date, multi_line
 
 COMMENT_MAX = 5000
 QUOTE_MAX = 1000
@@ -103,7 +105,12 @@ def _reviewer_available(article: Article, reviewer: User | None = None, **_) -> 
 
 def assign_reviewer(actor, article: Article, reviewer_id, due_date: date | None = None) -> ReviewAssignment:
     """Assign a reviewer (editors). A submitted article goes in_review; a published one starts a
-    re-review, for which every active reviewer signs afresh.
+    re-review, for which every active reviewer signs afresh. ``due_date`` None: no due date (and no
+    reminders); the page proposes ``REVIEW_DUE_DAYS`` from today.
+
+    A reviewer whose specialty does not match the topic may be assigned: no acknowledgement is asked
+    here (the API takes ``reviewer_id`` alone), the page preselects nobody then so the choice is
+    deliberate, and the event records ``specialty_match`` (see ``reviews.ranking``).
 
     Refusals: 404/403/409 from the workflow; ReviewerUnavailable (409) for the writer, inactive
     accounts, unverified credentials and expired licences; InvalidInput for a past due date.
@@ -123,12 +130,17 @@ def assign_reviewer(actor, article: Article, reviewer_id, due_date: date | None 
         db.session.add(assignment)
     assignment.status, assignment.status_revision, assignment.withdrawn_at = AssignmentStatus.PENDING.value, None, None
     assignment.due_date, assignment.assigned_at, assignment.assigned_by_id = due_date, utcnow(), actor.id
+    assignment.due_reminder_at, assignment.overdue_reminder_at, assignment.overdue_reminders = None, None, 0
     db.session.flush()
+    specialty = reviewer.profile.specialty if reviewer.profile else ""
     workflow.apply(article, "assign", actor=actor, role="editor", target=assignment, revision=article.revision,
                    details={"reviewer": reviewer.display_name, "reviewer_id": reviewer.id,
-                            "due_date": due_date.isoformat() if due_date else None, "rereview": rereview})
+                            "due_date": due_date.isoformat() if due_date else None, "rereview": rereview,
+                            "specialty": specialty,
+                            "specialty_match": specialty_matches(article.topic, specialty)})
     notify(reviewer, f"You were asked to {'re-review' if rereview else 'review'} “{article.title}”"
-                     + (f" by {human_date(due_date)}." if due_date else "."), f"/work/articles/{article.id}/review")
+                     + (f" by {human_date(due_date)}." if due_date else "."), f"/work/articles/{article.id}/review",
+           article=article, kind="assignment")
     return assignment
 
 
@@ -186,7 +198,8 @@ def add_annotation(actor, article: Article, revision_number, quote, comment, blo
     workflow.apply(article, "annotate", actor=actor, role="reviewer", target=ann, revision=rev,
                    details={"blocking": blocking, "comment": comment[:500]})
     notify(article.writer, f"{actor.name} annotated “{article.title}”"
-                           + (" (blocking)." if blocking else "."), f"/work/articles/{article.id}/review")
+                           + (" (blocking)." if blocking else "."), f"/work/articles/{article.id}/review",
+           article=article, kind="annotation", detail=comment)
     return ann
 
 
@@ -204,8 +217,8 @@ def reply_to_annotation(actor, ann: Annotation, comment) -> AnnotationReply:
     audit.record(AuditAction.ANNOTATION_REPLIED, actor=actor, role=policy.acting_role(actor, article), target=ann,
                  article=article, details={"comment": reply.comment[:500], "reply_id": reply.id})
     for person in {ann.author, article.writer} - {actor}:
-        notify(person, f"{actor.name} replied on “{article.title}”: {reply.comment[:80]}",
-               f"/work/articles/{article.id}/review")
+        notify(person, f"{actor.name} replied on “{article.title}”.", f"/work/articles/{article.id}/review",
+               article=article, kind="reply", detail=reply.comment)
     return reply
 
 
@@ -285,8 +298,8 @@ def _check_signing_password(actor, article: Article, rev: Revision, decision: st
     """
     wait = signing_locked_for(actor)
     if wait:
-        raise TooManyAttempts(f"Too many wrong signing passwords: signing is paused for {math.ceil(wait / 60)} "
-                              "more minute(s). Nothing was signed.", retry_after=wait)
+        raise TooManyAttempts(f"Too many wrong signing passwords: signing is paused for "
+                              f"{counted(math.ceil(wait / 60), 'more minute')}. Nothing was signed.", retry_after=wait)
     if not isinstance(password, str) or not check_password(actor, password):
         audit.record(AuditAction.SIGNATURE_FAILED, actor=actor, role="reviewer", target=article, article=article,
                      revision=rev, details={"decision": decision})
@@ -352,11 +365,12 @@ def sign_decision(actor, article: Article, revision_number, decision, password, 
                    details=signature_details(signed, profile), action=AuditAction.DECISION_SIGNED)
     if decision == "request_changes":
         notify(article.writer, f"{actor.display_name} requested changes to “{article.title}”.",
-               f"/work/articles/{article.id}")
+               f"/work/articles/{article.id}", article=article, kind="changes_requested", detail=comment or "")
     elif article.state == ArticleState.APPROVED:
-        notify(article.writer, f"“{article.title}” revision {rev.number} is approved.", f"/work/articles/{article.id}")
+        notify(article.writer, f"“{article.title}” revision {rev.number} is approved.", f"/work/articles/{article.id}",
+               article=article, kind="approval", detail=comment or "")
         notify_role("editor", f"“{article.title}” revision {rev.number} is approved and ready to publish.",
-                    f"/work/articles/{article.id}/publish", exclude=article.writer)
+                    f"/work/articles/{article.id}/publish", exclude=article.writer, article=article, kind="approval")
     return signed
 
 
@@ -402,32 +416,26 @@ def decisions_of(article: Article) -> list[Decision]:
     return list(db.session.scalars(select(Decision).where(Decision.article_id == article.id).order_by(Decision.id)))
 
 
-def suggested_reviewers(article: Article) -> list[dict]:
-    """Every active reviewer with their current profile and open workload; specialty matches first.
-
-    Each row says whether they can serve and, if not, why. Two queries whatever the data size.
+def suggested_reviewers(article: Article) -> list[Suggestion]:
+    """Every reviewer, ranked for this article (``ranking.rank``): those who can be assigned first, then
+    specialty matches, lighter open workload and faster past turnaround; each says why
+    (``Suggestion.why``) and, when they cannot serve, the reason. Four queries whatever the data size
+    (people with their roles and profiles, open workloads, turnarounds, the article's assignments).
     """
-    workload = (select(ReviewAssignment.reviewer_id, func.count().label("n"))
-                .join(Article, Article.id == ReviewAssignment.article_id)
-                .where(ReviewAssignment.status == AssignmentStatus.PENDING,
-                       Article.state.in_(ArticleState.UNDER_REVIEW))
-                .group_by(ReviewAssignment.reviewer_id).subquery())
-    rows = db.session.execute(
-        select(User, func.coalesce(workload.c.n, 0))
-        .join(UserRole, and_(UserRole.user_id == User.id, UserRole.role == "reviewer"))
-        .outerjoin(workload, workload.c.reviewer_id == User.id)
-        .order_by(User.name)
-        .options(selectinload(User.role_rows), selectinload(User.profile))
+    people = db.session.scalars(
+        select(User).join(UserRole, and_(UserRole.user_id == User.id, UserRole.role == "reviewer"))
+        .order_by(User.name).options(selectinload(User.role_rows), selectinload(User.profile))
     ).all()
-    topic = (article.topic or "").lower()
+    workloads, turnarounds = queries.open_workloads(), queries.turnaround_days()
     assigned = {a.reviewer_id for a in workflow.active_assignments(article)}
+    today = utcnow().date()
     out = []
-    for user, load in rows:
+    for user in people:
         specialty = user.profile.specialty if user.profile else ""
-        match = bool(topic) and bool(specialty) and (topic in specialty.lower() or specialty.lower() in topic)
-        reason = reviewer_unavailable_reason(user, article)
+        reason = reviewer_unavailable_reason(user, article, today)
         if user.id in assigned and reason is None:
             reason = "Already assigned."
-        out.append({"user": user, "workload": load, "match": match, "reason": reason, "specialty": specialty})
-    out.sort(key=lambda r: (r["reason"] is not None, not r["match"], r["workload"], r["user"].name))
-    return out
+        out.append(Suggestion(user=user, specialty=specialty, match=specialty_matches(article.topic, specialty),
+                              workload=workloads.get(user.id, 0), turnaround_days=turnarounds.get(user.id),
+                              reason=reason))
+    return rank(out)

@@ -18,13 +18,15 @@ from reviewflow.auth import twofactor
 from reviewflow.auth.views import safe_next, verifier_names
 from reviewflow.errors import BadPassword, Conflict, InvalidInput, StaleRevision, refusal_to
 from reviewflow.extensions import db
-from reviewflow.reviews import queries
+from reviewflow.reviews import queries, ranking
 from reviewflow.reviews import services as reviews
 from reviewflow.reviews.forms import AnnotationForm, AssignForm, ReplyForm, SignForm
 from reviewflow.reviews.models import MEANINGS
+from reviewflow.reviews.ranking import Suggestion
 from reviewflow.sources import services as sources
 from reviewflow.sources import status as source_status
 from reviewflow.sources.models import Verdict
+from reviewflow.textrules import human_date
 
 bp = Blueprint("reviews", __name__)
 
@@ -47,7 +49,8 @@ def queue():
                                             counts["total"]), "reviews.queue")
     recent = queries.recently_completed(user) if not page.has_prev else []
     policy.know_assignments(user, [article.id for _, article, _ in recent])  # each row links if still allowed
-    return render_template("reviews/queue.html", page=page, recent=recent, counts=counts)
+    return render_template("reviews/queue.html", page=page, recent=recent, counts=counts,
+                           due_soon_days=queries.DUE_SOON_DAYS)
 
 
 # Workspace and annotations -----------------------------------------------------------------------
@@ -263,39 +266,48 @@ def _signed_message(article, number: int, decision: str) -> str:
 
 # Assignment --------------------------------------------------------------------------------------
 
-def _assign_form(candidates: list[dict]) -> AssignForm:
-    """The form, its choices from ``suggested_reviewers`` rows: those who cannot serve disabled, with why."""
+def _assign_form(candidates: list[Suggestion]) -> AssignForm:
+    """The form, its choices the ranked suggestions with their reasons (those who cannot serve disabled, with
+    why) after an empty "Choose a reviewer…"; a fresh form starts on ``ranking.preselected`` (maybe nobody)."""
     form = AssignForm()
-    available, unavailable = [], []
+    choices: list[tuple] = [("", "Choose a reviewer…")]
     for row in candidates:
-        person = row["user"]
-        bits = [person.display_name, row["specialty"] or "no specialty"]
-        if row["reason"]:
-            label = " · ".join([*bits, f"cannot serve: {row['reason']}"])
-            unavailable.append((person.id, label, {"disabled": True}))
-            continue
-        if row["match"]:
-            bits.append("matches topic")
-        bits.append(f"{row['workload']} open review{'s' if row['workload'] != 1 else ''}")
-        available.append((person.id, " · ".join(bits)))
-    form.reviewer.choices = {"Available": available, "Cannot serve": unavailable} if unavailable \
-        else available
+        person = row.user
+        if row.available:
+            choices.append((person.id, f"{person.display_name} · {row.why}"))
+        else:
+            label = f"{person.display_name} · {row.specialty or 'no specialty'} · cannot serve: {row.reason}"
+            choices.append((person.id, label, {"disabled": True}))
+    form.reviewer.choices = choices
+    if not form.is_submitted():
+        best = ranking.preselected(candidates)
+        form.reviewer.data = best.user.id if best else None
     return form
 
 
-def _assign_page(article, form: AssignForm, candidates: list[dict], refused: refusal_to):
-    """The page, with every reviewer's credentials and their verification (verifiers' names in one query);
-    a refusal is on the form (who cannot serve, above it)."""
-    if refused:  # its rollback expired the people loaded before: load them again, in the same two queries
+def _assign_page(article, form: AssignForm, candidates: list[Suggestion], refused: refusal_to):
+    """The page, with every reviewer's reasons, credentials and their verification (verifiers' names in one
+    query), and a warning when nobody available matches the topic; a refusal is on the form."""
+    if refused:  # its rollback expired the people loaded before: load them again, in the same queries
         candidates = reviews.suggested_reviewers(article)
+    best = ranking.preselected(candidates)
     return render_template("reviews/assign.html", article=article, form=form,
                            assignments=queries.assignments_of(article), candidates=candidates,
-                           verifiers=verifier_names([row["user"].profile for row in candidates])), refused.status
+                           suggested=best.user.id if best else None,
+                           warning=ranking.match_warning(article.topic, candidates),
+                           turnaround_decisions=queries.TURNAROUND_DECISIONS,
+                           verifiers=verifier_names([row.user.profile for row in candidates])), refused.status
 
 
 def _assigned_message(article, assignment) -> str:
-    due = f", due {assignment.due_date:%d %b %Y}" if assignment.due_date else ""
-    return f"{assignment.reviewer.display_name} is assigned to review “{article.title}”{due}. They have been notified."
+    """What happened, with the due date, and a plain note when the reviewer works outside the topic."""
+    reviewer = assignment.reviewer
+    due = f", due {human_date(assignment.due_date)}" if assignment.due_date else ""
+    message = f"{reviewer.display_name} is assigned to review “{article.title}”{due}. They have been notified."
+    specialty = reviewer.profile.specialty if reviewer.profile else ""
+    if not ranking.specialty_matches(article.topic, specialty):
+        message += f" Their specialty ({specialty or 'none recorded'}) is outside the topic “{article.topic}”."
+    return message
 
 
 @bp.route("/work/articles/<int:id>/assign", methods=["GET", "POST"])

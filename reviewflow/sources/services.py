@@ -99,7 +99,8 @@ def check_source(actor, article: Article, revision_number, key, verdict, comment
                    details=_details(check, source))
     if verdict != Verdict.SUPPORTS:
         notify(article.writer, f"{actor.display_name} found a problem with source [^{key}] of “{article.title}”: "
-               f"{verdict.label.lower()}.", f"/work/articles/{article.id}/edit")
+               f"{verdict.label.lower()}.", f"/work/articles/{article.id}/edit", article=article, kind="source",
+               detail=comment)
     return check
 
 
@@ -115,7 +116,8 @@ def flag_source(actor, article: Article, key, comment) -> SourceCheck:
     workflow.apply(article, "flag_source", actor=actor, role=policy.acting_role(actor, article), revision=rev,
                    target=check, details=_details(check, source))
     notify_role("editor", f"Source [^{key}] of “{article.title}” was flagged as outdated: the article is due for "
-                "re-review.", f"/work/articles/{article.id}", exclude=actor)
+                "re-review.", f"/work/articles/{article.id}", exclude=actor, article=article, kind="source",
+                detail=comment)
     return check
 
 

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from reviewflow import policy
 from reviewflow.errors import refusal_to
 from reviewflow.extensions import db, utcnow
+from reviewflow.textrules import counted
 from reviewflow.webhooks import sender
 from reviewflow.webhooks import services as webhooks
 from reviewflow.webhooks.forms import EndpointForm
@@ -97,7 +98,7 @@ def delete(endpoint_id: int):
     url = endpoint.url
     count = webhooks.delete_endpoint(actor, endpoint)
     db.session.commit()
-    flash(f"{url} is deleted, with its {count} deliver{'y' if count == 1 else 'ies'}.", "success")
+    flash(f"{url} is deleted, with its {counted(count, 'delivery', 'deliveries')}.", "success")
     return redirect(url_for("webhooks.endpoints"), 303)
 
 

@@ -18,8 +18,10 @@ from sqlalchemy import func, select
 
 from reviewflow import extensions
 from reviewflow.notifications import services
+from reviewflow.notifications.digests import GATHER, send_digests
 from reviewflow.notifications.models import Notification, OutboxEmail
 from reviewflow.notifications.services import SUBJECT_MAX, notify, one_line, send_outbox
+from reviewflow.preferences.services import set_email_mode
 from tests.factories import make_article
 
 
@@ -68,15 +70,20 @@ def queue(to: str, subject: str = "[reviewflow] Hello", body: str = "Hello.\n") 
 
 
 def test_assignment_notifies_reviewer_in_app_and_by_mail(app, db, cast, smtp):
+    """The reviewer's notification waits for their hourly digest (the default); the digest goes out
+    over SMTP like any mail, and nothing is left queued."""
     controller, inbox = smtp
     make_article(cast["writer"], "in_review", reviewer=cast["rev"], editor=cast["editor"])
     note = db.session.scalar(select(Notification).where(Notification.user_id == cast["rev"].id))
-    assert note is not None and "review" in note.text
+    assert note is not None and "review" in note.text and note.mail == "pending"
+    assert db.session.scalar(select(func.count()).select_from(OutboxEmail)
+                             .where(OutboxEmail.to_address == cast["rev"].email)) == 0
+    assert send_digests(now=extensions.utcnow() + GATHER) >= 1
     app.config.update(MAIL_SERVER=controller.hostname, MAIL_PORT=controller.port)
     queued = db.session.scalar(select(func.count()).select_from(OutboxEmail).where(OutboxEmail.sent_at.is_(None)))
     sent, failed = send_outbox()
     assert (sent, failed) == (queued, 0) and sent >= 1
-    assert any(cast["rev"].email in rcpt for rcpt, _ in inbox.messages)
+    assert sum(cast["rev"].email in rcpt for rcpt, _ in inbox.messages) == 1
     assert any("Eczema in winter" in body for _, body in inbox.messages)
     assert db.session.scalar(select(func.count()).select_from(OutboxEmail).where(OutboxEmail.sent_at.is_(None))) == 0
 
@@ -90,6 +97,7 @@ def test_request_changes_notifies_writer(db, cast):
 def test_unreachable_server_keeps_mail_queued(app, db, cast):
     make_article(cast["writer"], "submitted")
     make_article(cast["writer"], "in_review", reviewer=cast["rev"], editor=cast["editor"], title="Second")
+    assert send_digests(now=extensions.utcnow() + GATHER) >= 1
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=_free_port())
     sent, failed = send_outbox()
     assert sent == 0 and failed >= 1
@@ -135,8 +143,12 @@ def test_one_line_cuts_a_long_text_with_an_ellipsis():
     assert len(cut) == SUBJECT_MAX and cut.endswith("…")
 
 
-def test_a_title_with_a_line_break_queues_a_one_line_subject(db, cast):
+@pytest.mark.parametrize("mode", ["immediately", "hourly"])
+def test_a_title_with_a_line_break_queues_a_one_line_subject(db, cast, mode):
+    set_email_mode(cast["rev"], mode)
     notify(cast["rev"], "You were asked to review “Eczema\r\nBcc: attacker@example.org”" + " long" * 60)
+    db.session.commit()
+    send_digests(now=extensions.utcnow() + GATHER)  # the digest of one notification is headed with it
     db.session.commit()
     subject = db.session.scalar(select(OutboxEmail.subject))
     assert subject.startswith("[reviewflow] You were asked to review “Eczema Bcc: attacker@example.org”")

@@ -6,7 +6,6 @@ from flask import request_started
 from sqlalchemy import event, update
 
 from reviewflow.articles.models import Article
-from reviewflow.public import pagecache
 from reviewflow.public.pagecache import CACHE_KEY, TTLCache
 from tests.factories import Clock
 from tests.publishing.test_public import _update_to_v2
@@ -110,17 +109,3 @@ def test_a_publish_in_this_process_shows_at_once(client, clock, db, cast, publis
     _update_to_v2(db, cast, article)
     assert "Humidifiers" in client.get(f"/articles/{article.slug}").get_data(as_text=True)
 
-
-def test_a_response_never_outlives_the_page_entry_it_was_built_from(app, client, clock, published):
-    """The page parts were cached by an earlier staff request; the anonymous response built from them
-    expires with them, not a full TTL later."""
-    article, _ = published
-    cache = pagecache.public_cache(app)
-    key = ("http://localhost", "article", article.slug)  # the public site's address: the request's own here
-    with app.test_request_context():
-        from reviewflow.public.views import _article_page
-        cache.put(key, _article_page(article.slug))
-    clock.now += 0.5
-    client.get(f"/articles/{article.slug}")
-    response_key = ("response", "http", "localhost", "", f"/articles/{article.slug}")
-    assert cache.expiry(response_key) == cache.expiry(key) == 1000.0 + app.config["PUBLIC_CACHE_SECONDS"]

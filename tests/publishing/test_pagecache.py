@@ -1,8 +1,7 @@
-"""The public page cache kept while the public counter holds (``public.pagecache``).
-
-Entries are renewed, not rebuilt, while nothing readers see has changed; every such change bumps
-the counter in its own transaction; a process reads the counter at most once per ttl, which bounds
-how long another process's change takes to show.
+"""The public page cache (``public.pagecache``): entries are kept until a change of their scope; every
+change bumps the counter and stamps its scopes in its own transaction; a process reads the counter at
+most once per ttl, and the stamps only when it moved, which bounds how long another process's change
+takes to show.
 """
 from __future__ import annotations
 
@@ -10,7 +9,7 @@ from sqlalchemy import event, text
 
 from reviewflow.extensions import db
 from reviewflow.public.fastpath import Entry
-from reviewflow.public.pagecache import TTLCache
+from reviewflow.public.pagecache import LISTS, SITE, TTLCache
 from reviewflow.publishing import services as publishing
 from reviewflow.reviews import services as reviews
 from tests.factories import make_article, make_user, verify
@@ -24,64 +23,91 @@ class Clock:
         return self.now
 
 
-def _cache(counter: list[int], clock: Clock, **kw) -> TTLCache:
+def _cache(counter: list[int], clock: Clock, stamps: dict | None = None, **kw) -> TTLCache:
+    """A cache on a counter and stamps (scope -> generation) the test moves."""
     reads = []
+    stamps = {} if stamps is None else stamps
 
     def generation():
         reads.append(clock.now)
         return counter[0]
 
-    cache = TTLCache(1.0, clock=clock, generation=generation, **kw)
+    cache = TTLCache(1.0, clock=clock, generation=generation,
+                     changes=lambda since: [s for s, g in stamps.items() if g > since], **kw)
     cache.reads = reads
     return cache
 
 
-def test_an_entry_is_renewed_while_the_counter_holds_and_dropped_when_it_moves():
+def test_an_entry_is_kept_while_the_counter_holds_and_read_once_per_ttl():
     clock, counter = Clock(), [5]
     cache = _cache(counter, clock)
     assert cache.get("a") is None
-    cache.put("a", "page")
-    clock.now += 10  # long past the ttl: renewed from the counter, not rebuilt
+    assert cache.put("a", "page", scope=7)
+    clock.now += 10  # long past the ttl: the counter is read again, nothing is rebuilt
     assert cache.get("a") == "page"
     assert cache.get("a") == "page"
-    assert len(cache.reads) == 2  # once for the miss, once for the renewal: not per request
-    counter[0] = 6
+    assert len(cache.reads) == 2  # once for the miss, once after the ttl: not per request
+
+
+def test_a_move_evicts_only_the_scopes_it_stamped():
+    clock, counter, stamps = Clock(), [5], {}
+    cache = _cache(counter, clock, stamps)
+    for key, scope in (("a", 7), ("b", 8), ("lists", LISTS), ("any", None)):
+        cache.get(key)
+        cache.put(key, key, scope=scope)
+    counter[0], stamps[7] = 6, 6  # article 7 changed elsewhere
     clock.now += 1.0
     assert cache.get("a") is None
-
-
-def test_the_counter_is_read_before_building_so_a_change_during_the_build_is_not_hidden():
-    clock, counter = Clock(), [5]
-    cache = _cache(counter, clock)
-    assert cache.get("a") is None  # reads 5
-    counter[0] = 6  # a change lands while the page is built from the older data
-    cache.put("a", "old page")
+    assert cache.get("b") == "b" and cache.get("lists") == "lists"
+    assert cache.get("any") is None  # an entry under no scope goes with any change
+    counter[0], stamps[SITE] = 7, 7  # the site's settings: everything
     clock.now += 1.0
-    assert cache.get("a") is None  # tagged 5, the counter says 6: rebuilt
+    assert cache.get("b") is None and cache.get("lists") is None
+
+
+def test_a_page_built_across_a_move_is_not_kept():
+    clock, counter, stamps = Clock(), [5], {}
+    cache = _cache(counter, clock, stamps)
+    assert cache.get("a") is None  # notes 5
+    counter[0], stamps[7] = 6, 6  # a change lands while the page is built from the older data
+    clock.now += 1.0
+    assert cache.get("other") is None  # this process reads the counter meanwhile (evicting nothing of "a")
+    assert not cache.put("a", "old page", scope=7)
+    assert cache.get("a") is None
 
 
 def test_a_change_shows_within_one_ttl_of_its_commit():
-    clock, counter = Clock(), [1]
-    cache = _cache(counter, clock)
+    clock, counter, stamps = Clock(), [1], {}
+    cache = _cache(counter, clock, stamps)
     cache.get("a")
-    cache.put("a", "page")
+    cache.put("a", "page", scope=3)
     clock.now += 0.9
     assert cache.get("a") == "page"
-    counter[0] = 2  # another process commits a change now
+    counter[0], stamps[3] = 2, 2  # another process commits a change of article 3 now
     clock.now += 0.2  # past the first ttl: the counter is read again, and has moved
     assert cache.get("a") is None
 
 
-def test_without_the_counter_nothing_is_kept_or_renewed():
-    clock = Clock()
+def test_without_the_counter_nothing_is_kept_or_served():
+    clock, counter = Clock(), [1]
+    broken = [False]
 
-    def broken():
-        raise OSError("database away")
+    def generation():
+        if broken[0]:
+            raise OSError("database away")
+        return counter[0]
 
-    cache = TTLCache(1.0, clock=clock, generation=broken)
-    assert cache.get("a") is None
-    cache.put("a", "page")
-    assert cache.get("a") is None
+    cache = TTLCache(1.0, clock=clock, generation=generation, changes=lambda since: [])
+    cache.get("a")
+    assert cache.put("a", "page", scope=1)
+    broken[0] = True
+    clock.now += 1.0
+    assert cache.get("a") is None  # nothing trusted once the counter cannot be read
+    assert not cache.put("a", "page", scope=1)
+    broken[0] = False
+    clock.now += 1.0
+    cache.get("a")
+    assert cache.put("a", "page", scope=1) and cache.get("a") == "page"
 
 
 def test_bounded_by_bytes_least_recently_used_first_out():
@@ -90,10 +116,10 @@ def test_bounded_by_bytes_least_recently_used_first_out():
     cache = _cache(counter, clock, max_bytes=3 * 10_600)
     for key in "abc":
         cache.get(key)
-        cache.put(key, Entry("200 OK", (), body, None, None))
+        cache.put(key, Entry("200 OK", (), (body,), None, None), scope=1)
     assert cache.get("a") is not None  # a is now the most recently used
     cache.get("d")
-    cache.put("d", Entry("200 OK", (), body, None, None))
+    cache.put("d", Entry("200 OK", (), (body,), None, None), scope=1)
     assert cache.get("b") is None and cache.get("a") is not None and cache.get("d") is not None
     assert cache.bytes <= 3 * 10_600
 

@@ -16,7 +16,10 @@ import pytest
 from sqlalchemy import select
 
 from reviewflow.articles.models import Article
+from reviewflow.extensions import utcnow
+from reviewflow.notifications.digests import GATHER, send_digests
 from reviewflow.notifications.models import OutboxEmail
+from reviewflow.preferences.services import set_email_mode
 from reviewflow.public import pagecache
 from reviewflow.publishing import services as publishing
 from tests.factories import CHECKLIST, PASSWORD, make_app
@@ -112,12 +115,14 @@ def test_a_public_address_with_a_path_prefixes_every_link(app, client, cast, pub
 
 def test_mail_links_are_on_the_public_site(site, client, cast, db, published):
     article, _ = published
+    assert send_digests(now=utcnow() + GATHER) >= 1  # the writer's digest, queued by cron outside a request
     body = db.session.scalars(select(OutboxEmail.body).where(OutboxEmail.to_address == cast["writer"].email)
                               .order_by(OutboxEmail.id.desc())).first()
     assert f"{PUBLIC}/articles/{article.slug}" in body  # published outside a request: PUBLIC_URL all the same
     rereview_mail = client.application.test_request_context("/", headers={"Host": "evil.example"})
     with rereview_mail:
         from reviewflow.notifications.services import notify
+        set_email_mode(cast["writer"], "immediately")
         notify(cast["writer"], "A note", "/work/articles/1")
         db.session.commit()
     last = db.session.scalars(select(OutboxEmail.body).order_by(OutboxEmail.id.desc())).first()

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from reviewflow.articles import services as articles
 from reviewflow.articles.models import Article
+from reviewflow.audit import chain
 from reviewflow.audit import services as audit
 from reviewflow.audit.models import AuditEvent
 from reviewflow.auth import services as accounts
@@ -301,7 +302,7 @@ def test_the_throttle_counts_failures_within_fifteen_minutes(db, cast, monkeypat
     now = utcnow()
 
     def fail_at(when) -> None:
-        monkeypatch.setattr(audit, "utcnow", lambda: when)
+        monkeypatch.setattr(chain, "utcnow", lambda: when)  # the clock record() reads
         audit.record("signature.failed", actor=cast["rev"], role="reviewer")
         db.session.commit()
 

@@ -22,6 +22,7 @@ from reviewflow.reviews import queries as review_queries
 from reviewflow.reviews import services as reviews
 from reviewflow.reviews.models import Annotation, AnnotationReply, Decision, ReviewAssignment
 from reviewflow.reviews.queries import highlight
+from reviewflow.textrules import human_date
 from tests.factories import PASSWORD, make_article, make_user
 
 QUOTE = "Moisturize within three minutes of bathing."
@@ -81,7 +82,9 @@ def test_queue_lists_open_assignments_overdue_first(db, cast, login, client):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert html.index("Overdue one") < html.index("Sun protection")
-    assert "2 days overdue" in html and "in 2 days" in html
+    text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    late_on, soon_on = (human_date(utcnow().date() + timedelta(days=n)) for n in (-2, 2))
+    assert f"Overdue · due {late_on} (2 days ago)" in text and f"Due soon · due {soon_on} (in 2 days)" in text
 
 
 def test_queue_shows_completed_reviews_after_open_ones(db, cast, login, client):

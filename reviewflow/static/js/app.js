@@ -246,7 +246,8 @@
       var id = note.getAttribute("data-annotation");
       var mark = wrapText(preview, note.getAttribute("data-quote"), function (isFirst) {
         var m = document.createElement("mark");
-        m.className = "annotation" + (note.hasAttribute("data-blocking") ? " blocking" : "");
+        m.className = "annotation" + (note.hasAttribute("data-blocking") ? " blocking" : "") +
+          (preview.getAttribute("data-active-annotation") === id ? " active" : "");
         m.setAttribute("data-for", id);
         m.title = "Reviewer’s annotation: see the note";
         if (isFirst) m.id = "preview-annotation-" + id;
@@ -263,6 +264,8 @@
         link.addEventListener("click", function (event) {
           event.preventDefault();
           if (workspace && workspace.selectPane) workspace.selectPane("preview", false);
+          // Remembered on the preview, so a refresh of the preview that lands later keeps the highlight.
+          preview.setAttribute("data-active-annotation", id);
           var target = document.getElementById("preview-annotation-" + id);
           preview.querySelectorAll("mark.annotation.active").forEach(function (m) { m.classList.remove("active"); });
           preview.querySelectorAll('mark[data-for="' + id + '"]').forEach(function (m) { m.classList.add("active"); });
