@@ -186,8 +186,13 @@ def budgets(result: dict) -> list[dict]:
                     "measured": f"{restart['rps'] / hello:.2f}× hello ({restart['rps']:,.0f} req/s), p99 "
                                 f"{restart['p99_ms']:.1f} ms"
                                 + (f"; {restart['rps'] / same['rps']:.2f}× hello with the same script"
-                                   if same.get("rps") else ""),
-                        "ok": None})
+                                   if same.get("rps") else "")
+                                + (f"; {result['restart']['stored_pages']:,} pages in the store"
+                                   if "stored_pages" in result["restart"] else "")
+                                + ("" if result["restart"].get("same_build", True) else
+                                   "; NOT VALID: the app's files changed during the run, so the restarted "
+                                   "server is another build and ignored every stored page"),
+                        "ok": None if result["restart"].get("same_build", True) else False})
     rss = result.get("worker_rss_mib")
     if rss:
         out.append({"budget": "Memory per worker, every live article finished in it (bounded by "

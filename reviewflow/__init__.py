@@ -116,7 +116,8 @@ def register_public_fastpath(app: Flask) -> None:
     process's memory, then the shared store, then Flask."""
     from reviewflow.public import aside
     from reviewflow.public.fastpath import PublicFastPath
-    from reviewflow.public.pagecache import finished_store, public_cache
+    from reviewflow.public.pagecache import public_cache
+    from reviewflow.public.store import finished_store
 
     cookies = (app.config.get("SESSION_COOKIE_NAME", "session"),
                app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))

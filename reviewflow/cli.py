@@ -19,7 +19,7 @@ from reviewflow.demo import seed
 from reviewflow.errors import DomainError
 from reviewflow.extensions import db
 from reviewflow.notifications.digests import send_digests
-from reviewflow.notifications.services import send_outbox
+from reviewflow.notifications.outbox import send_outbox
 from reviewflow.public.finishing import finish_pages
 from reviewflow.publishing.services import queue_rereview_reminders, rereviews_due
 from reviewflow.reviews.reminders import remind_reviewers

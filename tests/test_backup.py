@@ -406,8 +406,8 @@ def test_failed_backup_leaves_the_previous_file_whole_and_no_partial_file(backed
             raise OSError("disk full")
         return real(conn, spec, out)
 
-    real = backup._dump_table
-    monkeypatch.setattr(backup, "_dump_table", failing)
+    real = backup.dump._dump_table
+    monkeypatch.setattr(backup.dump, "_dump_table", failing)
     with pytest.raises(OSError, match="disk full"):
         run(source["app"], "backup", "--output", str(path))
     assert path.read_bytes() == good
@@ -431,13 +431,13 @@ def test_backup_taken_while_writers_write_is_a_consistent_snapshot(new_database,
                                    headers={"Authorization": f"Bearer {token}"})
             (done if response.status_code == 201 else errors).append(response.status_code)
 
-    real = backup._dump_table
+    real = backup.dump._dump_table
 
     def slow(conn, spec, out):
         real(conn, spec, out)
         time.sleep(0.03)
 
-    monkeypatch.setattr(backup, "_dump_table", slow)
+    monkeypatch.setattr(backup.dump, "_dump_table", slow)
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
     for t in threads:
         t.start()

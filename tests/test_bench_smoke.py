@@ -94,3 +94,31 @@ def test_benchmark_tokens_sign_in_to_the_api(app, db):
     with app.test_request_context():
         user = user_for_token(token_of(3))
         assert user is not None and user.id == 3
+
+
+def _restart_result(same_build: bool) -> dict:
+    run = {"rps": 900.0, "p99_ms": 4.0}
+    return {"db": "sqlite", "targets": [], "hello_rps": 1000.0,
+            "restart": {"c16": run, "hello_random_c16": {"rps": 1000.0}, "stored_pages": 5001,
+                        "same_build": same_build}}
+
+
+def test_the_restart_figure_is_flagged_when_the_build_changed_during_the_run():
+    from bench.report import budgets
+
+    [valid] = [b for b in budgets(_restart_result(True)) if "restart" in b["budget"]]
+    assert valid["ok"] is None and "0.90× hello" in valid["measured"] and "5,001 pages" in valid["measured"]
+    assert "NOT VALID" not in valid["measured"]
+    [invalid] = [b for b in budgets(_restart_result(False)) if "restart" in b["budget"]]
+    assert invalid["ok"] is False and "NOT VALID" in invalid["measured"]
+
+
+def test_store_builds_counts_the_finished_pages_of_each_build(app, db):
+    from bench.__main__ import store_builds
+    from reviewflow.public.models import FinishedPage
+
+    for key, made_by in (("a", "one"), ("b", "one"), ("c", "two")):
+        db.session.add(FinishedPage(key=key, scope=1, generation=1, build=made_by, status=200, meta="{}", body=b""))
+    db.session.commit()
+    db.session.remove()
+    assert store_builds(app.config["SQLALCHEMY_DATABASE_URI"]) == {"one": 2, "two": 1}

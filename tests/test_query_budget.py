@@ -41,7 +41,7 @@ from reviewflow.auth import services as accounts
 from reviewflow.auth.models import PasswordReset, User
 from reviewflow.extensions import db, utcnow
 from reviewflow.notifications.models import OutboxEmail
-from reviewflow.notifications.services import send_outbox
+from reviewflow.notifications.outbox import send_outbox
 from reviewflow.public import pagecache
 from reviewflow.publishing import services as publishing
 from reviewflow.reviews import queries as review_queries

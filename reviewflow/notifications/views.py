@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 
 from reviewflow import policy
 from reviewflow.extensions import utcnow
-from reviewflow.notifications import services as mail
+from reviewflow.notifications import outbox as mail
 
 bp = Blueprint("notifications", __name__)
 

@@ -1,7 +1,7 @@
 """The "more articles" beside a live article: the newest other articles on its topic and the newest others.
 
 They change with every publish anywhere, the article's own text does not: so the finished page of a
-live article (``public.fastpath``, ``pagecache.FinishedStore``) holds two place-holders, and the lists
+live article (``public.fastpath``, ``store.FinishedStore``) holds two place-holders, and the lists
 are put in when the page is served, from pieces each process draws once per change of the lists
 (scope ``LISTS``): the newest ``RECENT + RELATED + 1`` live articles and, per topic, the newest
 ``RELATED + 1``. Putting a page together is a few list look-ups and a join; its ETag carries a hash

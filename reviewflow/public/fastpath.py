@@ -4,7 +4,7 @@ A published version never changes, so its page is the same bytes for every reade
 signed in. The first anonymous request anywhere renders it through Flask as usual; the view hands
 the finished page to this middleware (``share``: its scope, and for a live article the page with
 its "more articles" left out, ``public.aside``), which keeps status, headers and body in the
-process's cache (``pagecache.TTLCache``) and in the shared store (``pagecache.FinishedStore``). A
+process's cache (``pagecache.TTLCache``) and in the shared store (``store.FinishedStore``). A
 process that does not hold a page asks the store, one indexed query, before rendering: so a
 restarted worker, or one that has just evicted a changed article, does not render what another
 has already finished.
@@ -99,9 +99,10 @@ def share(environ, scope: int, parts=None, aside=None, etag=None) -> None:
 
 
 def request_id(given: str) -> str:
-    """The client's ``X-Request-ID`` when it is letters, digits and hyphens (cut to 64 characters), else a
-    fresh random one: it goes into the audit trail and the response."""
-    return given[:64] if given and given.replace("-", "").isalnum() else os.urandom(16).hex()
+    """The client's ``X-Request-ID`` when it is ASCII letters, digits and hyphens (cut to 64 characters), else
+    a fresh random one: it goes into the audit trail and the response."""
+    bare = given.replace("-", "")
+    return given[:64] if bare.isascii() and bare.isalnum() else os.urandom(16).hex()
 
 
 class PublicFastPath:

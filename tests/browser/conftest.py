@@ -27,7 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
 #: page.content() of every page checked for accessibility, for a by-hand run of the Nu Html Checker.
 HTML_DUMPS = ROOT / "test-artifacts" / "html"
-DOCS = ROOT / "docs" / "screenshots"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -98,35 +97,6 @@ def shot(request):
         return path
 
     return _shot
-
-
-@pytest.fixture
-def doc_shot():
-    """``doc_shot(page, name, scroll_to=None)``: with REVIEWFLOW_DOC_SCREENSHOTS=1, save a 1280x800 viewport
-    screenshot for the README to docs/screenshots/<name>.png, scrolled to the top or to the element matching the
-    CSS selector ``scroll_to``, then running the JS function ``script`` (optimise the PNG before committing);
-    otherwise do nothing."""
-
-    def _doc_shot(page, name: str, scroll_to: str | None = None, script: str | None = None) -> Path | None:
-        if not os.environ.get("REVIEWFLOW_DOC_SCREENSHOTS"):
-            return None
-        DOCS.mkdir(parents=True, exist_ok=True)
-        size = page.viewport_size
-        page.set_viewport_size({"width": 1280, "height": 800})
-        page.evaluate("""(selector) => {
-            const target = selector && document.querySelector(selector);
-            window.scrollTo({top: target ? target.getBoundingClientRect().top + window.scrollY - 16 : 0,
-                             behavior: 'instant'});
-        }""", scroll_to)
-        if script:
-            page.evaluate(script)
-        page.wait_for_timeout(100)
-        path = DOCS / f"{name}.png"
-        page.screenshot(path=str(path))
-        page.set_viewport_size(size)
-        return path
-
-    return _doc_shot
 
 
 _axe = Axe()  # carries the axe-core script

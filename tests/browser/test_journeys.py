@@ -56,7 +56,7 @@ def _fresh(model, **where):
 
 # 1 ---------------------------------------------------------------------------------------------
 
-def test_writer_drafts_previews_saves_twice_compares_and_submits(page, live_server, live_app, shot, doc_shot,
+def test_writer_drafts_previews_saves_twice_compares_and_submits(page, live_server, live_app, shot,
                                                                 check_a11y):
     story = build("people")
     accept_confirms(page)
@@ -75,7 +75,6 @@ def test_writer_drafts_previews_saves_twice_compares_and_submits(page, live_serv
     expect(preview.get_by_role("link", name="WHO guidance on sun protection")).to_have_attribute(
         "href", re.compile(r"^https://www\.who\.int/"))
     page.locator("#note").fill("First draft")
-    doc_shot(page, "writer-editor", scroll_to='label[for="body"]')  # the text and its live preview
     shot(page, "editor-with-preview")
     page.get_by_role("button", name="Save draft").click()
 
@@ -167,7 +166,7 @@ def _drag_select(page, root, text: str) -> None:
     page.mouse.up()
 
 
-def test_reviewer_selects_a_sentence_annotates_and_requests_changes(page, live_server, live_app, shot, doc_shot,
+def test_reviewer_selects_a_sentence_annotates_and_requests_changes(page, live_server, live_app, shot,
                                                                   check_a11y):
     story = build("in_review")
     sign_in(page, live_server, story.reviewer_email)
@@ -201,10 +200,6 @@ def test_reviewer_selects_a_sentence_annotates_and_requests_changes(page, live_s
     item.get_by_role("button", name="Show in text").click()
     expect(text.locator("mark.active")).to_have_count(1)
     check_a11y(page)
-    doc_shot(page, "reviewer-annotations", scroll_to=".page-header", script="""() => {  // the panel shows the list
-        const heading = document.getElementById('annotations-heading'), panel = heading.closest('aside');
-        panel.scrollTop += heading.getBoundingClientRect().top - panel.getBoundingClientRect().top - 16;
-    }""")
     shot(page, "annotated")
 
     page.get_by_role("link", name="Request changes").click()
@@ -323,7 +318,7 @@ def test_reviewer_reviews_the_changes_ticks_the_checklist_and_approves(page, liv
 # 6 ---------------------------------------------------------------------------------------------
 
 def test_editor_publishes_after_confirming_and_the_public_page_shows_the_review(page, live_server, live_app, shot,
-                                                                               doc_shot, check_a11y):
+                                                                               check_a11y):
     story = build("approved")
     sign_in(page, live_server, story.editor_email)
     page.goto(story.url(live_server))
@@ -355,7 +350,6 @@ def test_editor_publishes_after_confirming_and_the_public_page_shows_the_review(
     expect(history.get_by_role("listitem").first).to_contain_text("Version 1")
     expect(history).to_contain_text("Medically reviewed by Dana Okafor, M.D., Ph.D.")
     check_a11y(page)
-    doc_shot(page, "public-article")
     shot(page, "public-page")
     sign_out(page)
     page.goto(f"{live_server.url}/articles/{story.slug}")

@@ -17,10 +17,11 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from reviewflow import extensions
-from reviewflow.notifications import services
+from reviewflow.notifications import outbox
 from reviewflow.notifications.digests import GATHER, send_digests
 from reviewflow.notifications.models import Notification, OutboxEmail
-from reviewflow.notifications.services import SUBJECT_MAX, notify, one_line, send_outbox
+from reviewflow.notifications.outbox import send_outbox
+from reviewflow.notifications.services import SUBJECT_MAX, notify, one_line
 from reviewflow.preferences.services import set_email_mode
 from tests.factories import make_article
 
@@ -122,8 +123,8 @@ def test_unreachable_server_sets_nothing_aside_and_stops_the_run(app, db):
 
 
 def test_backoff_doubles_up_to_its_cap():
-    assert [services.backoff(n) for n in range(1, 8)] == [timedelta(minutes=m) for m in (1, 2, 4, 8, 16, 30, 30)]
-    assert services.backoff(10_000) == timedelta(minutes=30)
+    assert [outbox.backoff(n) for n in range(1, 8)] == [timedelta(minutes=m) for m in (1, 2, 4, 8, 16, 30, 30)]
+    assert outbox.backoff(10_000) == timedelta(minutes=30)
 
 
 # One line per subject ---------------------------------------------------------------------------
@@ -197,20 +198,20 @@ def test_a_mail_that_fails_is_set_aside_and_the_others_go_out(app, db, smtp):
 
     assert send_outbox(now=t0 + timedelta(seconds=30)) == (0, 0)  # it waits out its backoff
     at = t0
-    for attempt in range(2, services.MAX_ATTEMPTS):  # only the deferred mail is tried again, later each time
+    for attempt in range(2, outbox.MAX_ATTEMPTS):  # only the deferred mail is tried again, later each time
         at = later.next_attempt_at
         assert send_outbox(now=at) == (0, 1)
         db.session.refresh(later)
         assert later.set_aside_at is None and later.attempts == attempt
-        assert later.next_attempt_at == at + services.backoff(attempt)
+        assert later.next_attempt_at == at + outbox.backoff(attempt)
     assert send_outbox(now=later.next_attempt_at) == (0, 1)
     db.session.refresh(later)
-    assert later.set_aside_at is not None and later.attempts == services.MAX_ATTEMPTS and "451" in later.last_error
+    assert later.set_aside_at is not None and later.attempts == outbox.MAX_ATTEMPTS and "451" in later.last_error
     assert later.next_attempt_at is None
 
     assert send_outbox(now=t0 + timedelta(days=30)) == (0, 0)  # set-aside mail is never retried on its own
     assert inbox.offered == {"first@example.org": 1, "last@example.org": 1, "nobody@refused.example": 1,
-                             "busy@later.example": services.MAX_ATTEMPTS}
+                             "busy@later.example": outbox.MAX_ATTEMPTS}
 
 
 def test_a_mail_set_aside_commits_before_the_next_one(app, db, smtp, monkeypatch):
@@ -219,14 +220,14 @@ def test_a_mail_set_aside_commits_before_the_next_one(app, db, smtp, monkeypatch
     app.config.update(MAIL_SERVER=controller.hostname, MAIL_PORT=controller.port)
     refused = queue("nobody@refused.example")
     queue("boom@example.org")
-    build = services.build_message
+    build = outbox.build_message
 
     def crash_on_boom(mail):
         if mail.to_address.startswith("boom"):
             raise KeyboardInterrupt
         return build(mail)
 
-    monkeypatch.setattr(services, "build_message", crash_on_boom)
+    monkeypatch.setattr(outbox, "build_message", crash_on_boom)
     t0 = extensions.utcnow()
     with pytest.raises(KeyboardInterrupt):
         send_outbox(now=t0)
@@ -240,19 +241,19 @@ def test_a_mail_a_dead_run_had_claimed_goes_out_after_the_claim(app, db, smtp, m
     controller, inbox = smtp
     app.config.update(MAIL_SERVER=controller.hostname, MAIL_PORT=controller.port)
     boom = queue("boom@example.org")
-    build = services.build_message
+    build = outbox.build_message
 
     def crash(mail):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(services, "build_message", crash)
+    monkeypatch.setattr(outbox, "build_message", crash)
     t0 = extensions.utcnow()
     with pytest.raises(KeyboardInterrupt):
         send_outbox(now=t0)
     db.session.rollback()
-    monkeypatch.setattr(services, "build_message", build)
-    assert send_outbox(now=t0 + services.CLAIM - timedelta(seconds=1)) == (0, 0)
-    assert send_outbox(now=t0 + services.CLAIM + timedelta(seconds=1)) == (1, 0)
+    monkeypatch.setattr(outbox, "build_message", build)
+    assert send_outbox(now=t0 + outbox.CLAIM - timedelta(seconds=1)) == (0, 0)
+    assert send_outbox(now=t0 + outbox.CLAIM + timedelta(seconds=1)) == (1, 0)
     db.session.refresh(boom)
     assert boom.sent_at is not None and inbox.offered == {"boom@example.org": 1}
 
@@ -329,7 +330,7 @@ def test_a_run_started_while_another_sends_sends_nothing_twice(app, db, smtp, mo
     controller, inbox = smtp
     app.config.update(MAIL_SERVER=controller.hostname, MAIL_PORT=controller.port)
     mails = [queue(f"reader{n}@example.org") for n in range(4)]
-    build = services.build_message
+    build = outbox.build_message
     second: list = []
 
     def build_and_start_another_run(mail):
@@ -338,7 +339,7 @@ def test_a_run_started_while_another_sends_sends_nothing_twice(app, db, smtp, mo
             second[0] = send_outbox()
         return build(mail)
 
-    monkeypatch.setattr(services, "build_message", build_and_start_another_run)
+    monkeypatch.setattr(outbox, "build_message", build_and_start_another_run)
     first = send_outbox()
     assert second == [(3, 0)] and first == (1, 0)
     assert inbox.offered == {m.to_address: 1 for m in mails}

@@ -13,7 +13,7 @@ import config
 from reviewflow import create_app
 from reviewflow.auth import services as accounts
 from reviewflow.extensions import db as _db
-from reviewflow.public import pagecache
+from reviewflow.public import store
 from reviewflow.public.pagecache import LISTS, public_cache
 from reviewflow.publishing import services as publishing
 from reviewflow.site import services as site
@@ -151,8 +151,8 @@ def test_a_row_built_from_data_older_than_a_change_is_never_served(app, client, 
     db.session.commit()
     assert key not in _rows(db)  # the change's own transaction deleted it
     import json
-    store = pagecache.finished_store(app)
-    assert store.save(key, stale.scope, stale.generation, stale.status, json.loads(stale.meta), bytes(stale.body))
+    shared = store.finished_store(app)
+    assert shared.save(key, stale.scope, stale.generation, stale.status, json.loads(stale.meta), bytes(stale.body))
     assert other.get(f"/articles/{eczema.slug}").status_code == 410
     assert other.requests == 1  # rendered afresh: the stale row was refused
 
@@ -188,6 +188,8 @@ def test_a_publish_evicts_its_article_not_the_others_yet_their_lists_follow(app,
     other.later()
     before = other.requests
     assert "Humidifiers" in other.get(f"/articles/{eczema.slug}").get_data(as_text=True)
+    # it read the stamps and evicted eczema only: the others are still in its memory, not refetched
+    assert {f"http://localhost/articles/{a.slug}" for a in (acne, pills)} <= _keys(other.app)
     pills_now = other.get(f"/articles/{pills.slug}")
     assert other.requests == before + 1  # only the published article was rendered again
     assert pills_now.get_data() == client.get(f"/articles/{pills.slug}").get_data()

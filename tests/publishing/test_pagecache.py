@@ -76,6 +76,28 @@ def test_a_page_built_across_a_move_is_not_kept():
     assert cache.get("a") is None
 
 
+def test_each_miss_keeps_its_own_counter_while_others_are_put():
+    """Two readers miss two pages at once; one page is put, then a change lands: the other page, built from
+    data older than the change, is still refused (its miss noted the counter, whatever was put since)."""
+    clock, counter, stamps = Clock(), [5], {}
+    cache = _cache(counter, clock, stamps, size=100)
+    assert cache.get("a") is None and cache.get("b") is None  # both note 5
+    assert cache.put("a", "page a", scope=7)
+    counter[0], stamps[8] = 6, 6
+    clock.now += 1.0
+    assert not cache.put("b", "old page b", scope=8)
+    assert cache.get("a") == "page a"
+
+
+def test_the_notes_of_misses_never_put_are_bounded():
+    clock, counter = Clock(), [5]
+    cache = _cache(counter, clock, size=2)
+    for n in range(50):  # readers whose pages were never kept (errors, signed-in answers)
+        cache.get(f"miss {n}")
+    cache.put("miss 0", "page", scope=1)
+    assert len(cache.pending) <= 4 * cache.size
+
+
 def test_a_change_shows_within_one_ttl_of_its_commit():
     clock, counter, stamps = Clock(), [1], {}
     cache = _cache(counter, clock, stamps)
@@ -122,6 +144,11 @@ def test_bounded_by_bytes_least_recently_used_first_out():
     cache.put("d", Entry("200 OK", (), (body,), None, None), scope=1)
     assert cache.get("b") is None and cache.get("a") is not None and cache.get("d") is not None
     assert cache.bytes <= 3 * 10_600
+    for n in range(20):  # many pages through a small cache: its index of scopes forgets what left
+        cache.get(f"page {n}")
+        cache.put(f"page {n}", Entry("200 OK", (), (body,), None, None), scope=100 + n)
+    indexed = set().union(*cache.scopes.values())
+    assert indexed == set(cache.data) and len(cache.scopes) <= 3
 
 
 def _generation() -> int:
@@ -133,6 +160,9 @@ def test_what_readers_see_bumps_the_counter_once_per_transaction_and_staff_work_
     before = _generation()
     reviews.assign_reviewer(cast["editor"], article, cast["rev2"].id)  # staff work: not public
     db.session.commit()
+    assert _generation() == before
+    make_article(cast["writer"], "draft", title="A new draft")  # a new article is not public yet
+    make_user("writer")  # nor is a new person
     assert _generation() == before
     other = make_article(cast["writer"], "published", reviewer=cast["rev"], editor=cast["editor"], title="Other")
     assert _generation() > before  # a publish
@@ -158,3 +188,43 @@ def test_a_warm_page_is_renewed_with_one_small_query_not_rebuilt(app, client, db
     finally:
         event.remove(db.engine, "before_cursor_execute", listener)
     assert statements and all("public_state" in s for s in statements), statements
+
+
+def test_a_published_review_s_change_reaches_its_article_through_its_version(app, db, cast):
+    """Published reviews are written with their version today; a review row changed on its own (a data repair,
+    a later feature) must still reach the article's pages: its token names the version, which names the article
+    (and a reviewer's token names every article they wrote or reviewed, and the lists)."""
+    from reviewflow.public.pagecache import _expand
+    from reviewflow.publishing.models import PublishedVersion
+
+    article = make_article(cast["writer"], "published", reviewer=cast["rev"], editor=cast["editor"])
+    version = db.session.query(PublishedVersion).filter_by(article_id=article.id).one()
+    assert _expand(db.session, {("version", version.id)}) == {article.id}
+    assert _expand(db.session, {("version", None)}) == set()
+    assert _expand(db.session, {article.id, ("person", cast["rev"].id)}) == {article.id, LISTS}
+
+
+def test_only_what_public_pages_show_of_a_person_or_an_article_is_a_public_change(app, db, cast):
+    from reviewflow.public.pagecache import _scopes_of
+
+    writer = cast["writer"]
+    article = make_article(writer, "published", reviewer=cast["rev"], editor=cast["editor"])
+    writer.email = "wren.new@example.org"  # not shown on any public page
+    assert _scopes_of(writer) == set()
+    writer.name = "Wren Alder-Moss"  # the writer's public page and bylines
+    assert _scopes_of(writer) == {("person", writer.id)}
+    db.session.rollback()
+    article.rereview_months = 6  # staff bookkeeping
+    assert _scopes_of(article) == set()
+    article.slug = "a-new-address"
+    assert _scopes_of(article) == {article.id, LISTS}
+    db.session.rollback()
+
+
+def test_bounded_by_entries_least_recently_used_first_out():
+    clock, counter = Clock(), [1]
+    cache = _cache(counter, clock, size=2)
+    for key in "abc":
+        cache.get(key)
+        cache.put(key, key, scope=1)
+    assert len(cache.data) == 2 and cache.get("a") is None and cache.get("c") == "c"
