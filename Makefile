@@ -40,8 +40,11 @@ run: $(BIN)/flask
 	@$(BIN)/python -c "from reviewflow.demo_content import PEOPLE; print('\nDemo log-ins (password for all: ' + PEOPLE[0]['password'] + '):'); [print(f\"  {p['email']:<32} {', '.join(p['roles'])}\") for p in PEOPLE]; print('\nServing on http://127.0.0.1:5000\n')"
 	$(BIN)/flask --app reviewflow run --host 127.0.0.1 --port 5000
 
+# In parallel (pytest-xdist), one worker per core; each test file stays on one worker, so the
+# module-scoped worlds are built once. PYTEST_WORKERS=0 runs in this process.
+PYTEST_WORKERS ?= auto
 test: $(DEV) $(TOOLS)/.installed
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(DEV)
 	$(BIN)/ruff check .

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import itertools
 
+from flask import Flask, g
 from sqlalchemy import func, select, text
 
 import config
+from reviewflow import create_app
 from reviewflow.articles import services as articles
 from reviewflow.articles.models import Article
 from reviewflow.audit.models import AuditEvent
@@ -94,6 +96,50 @@ def make_article(writer, state: str = "draft", reviewer=None, editor=None, title
     db.session.commit()
     assert state == "published", state
     return article
+
+
+def make_app(url: str | None = None, base: type = config.TestConfig, **settings) -> Flask:
+    """The one way tests build an app: ``base`` (the test configuration) on the database ``url``
+    (``REVIEWFLOW_TEST_DATABASE_URL`` or ``TestConfig``'s own when None), with ``settings`` as extra
+    configuration, e.g. ``make_app(url, WTF_CSRF_ENABLED=True)``.
+
+    Each request loads its own signed-in person: tests keep one app context open around many requests,
+    and those share its ``g``, where Flask-Login caches the user. Without this a second client (or a
+    copied cookie, or a deactivated account) would silently act as whoever signed in last.
+
+    A second app on the database of a running transactional test (``make_app(app.config[
+    "SQLALCHEMY_DATABASE_URI"], TRUSTED_PROXIES=1)``) joins that test's transaction, as the first does.
+    """
+    attrs = dict(settings)
+    if url is not None:
+        attrs["SQLALCHEMY_DATABASE_URI"] = url
+    app = create_app(type("TestApp", (base,), attrs))
+    app.before_request_funcs.setdefault(None, []).insert(0, _forget_cached_user)
+    join = JOIN_TEST_TRANSACTION.get(app.config["SQLALCHEMY_DATABASE_URI"])
+    if join is not None:
+        with app.app_context():
+            join(db.engine)
+    return app
+
+
+#: Set by conftest's ``app`` fixture while a transactional test runs: database URL -> a function that
+#: lends that test's connection to another engine on the same database.
+JOIN_TEST_TRANSACTION: dict = {}
+
+
+def _forget_cached_user() -> None:
+    g.pop("_login_user", None)
+
+
+class Clock:
+    """A clock the test moves (``clock.now += 1.5``) instead of sleeping; what ``TTLCache`` and the other
+    timed parts take as ``clock``."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def empty_schema() -> None:

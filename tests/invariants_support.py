@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from hypothesis import currently_in_test_context, event, note
 from sqlalchemy import func, select, text
 
-import config
-from reviewflow import create_app
 from reviewflow.articles.models import Article, Revision
 from reviewflow.audit.models import AuditEvent
 from reviewflow.extensions import db
 from reviewflow.publishing.models import PublishedVersion
 from reviewflow.reviews.models import Annotation, Decision, ReviewAssignment
+from tests.factories import make_app
 
 
 def record_event(text_: str) -> None:
@@ -58,10 +57,7 @@ class Database:
             cls.tmp = tempfile.mkdtemp(prefix="rf-invariants-", dir=shm)
             url = os.environ.get("REVIEWFLOW_TEST_DATABASE_URL") or f"sqlite:///{cls.tmp}/invariants.db"
 
-            class Cfg(config.TestConfig):
-                SQLALCHEMY_DATABASE_URI = url
-
-            cls.app = create_app(Cfg)
+            cls.app = make_app(url)
         ctx = cls.app.app_context()
         ctx.push()
         if db.engine.dialect.name == "postgresql":

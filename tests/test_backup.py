@@ -21,19 +21,17 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from flask import g
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
-import config
-from reviewflow import backup, create_app
+from reviewflow import backup
 from reviewflow.articles import services as articles
 from reviewflow.audit import services as audit
 from reviewflow.extensions import db
 from reviewflow.publishing import services as publishing
 from reviewflow.reviews import services as reviews
-from tests.factories import CHECKLIST, PASSWORD, make_article, make_user, token_for
+from tests.factories import CHECKLIST, PASSWORD, make_app, make_article, make_user, token_for
 
 PG_URL = os.environ.get("REVIEWFLOW_TEST_DATABASE_URL", "")
 HAVE_PG = PG_URL.startswith("postgresql")
@@ -73,17 +71,6 @@ def new_database(tmp_path):
             for name in created:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-def make_app(url: str, audit_key: str = "test-audit-key"):
-    class Cfg(config.TestConfig):
-        SQLALCHEMY_DATABASE_URI = url
-        AUDIT_KEY = audit_key
-
-    app = create_app(Cfg)
-    # Each request authenticates from its own token, even inside a shared app context (see conftest).
-    app.before_request_funcs.setdefault(None, []).insert(0, lambda: g.pop("_login_user", None))
-    return app
 
 
 @contextmanager
@@ -380,7 +367,7 @@ def test_rows_the_database_refuses_are_not_kept(backed_up, new_database):
 
 def test_restore_under_another_audit_key_loads_but_says_the_key_is_why_it_cannot_verify(backed_up, new_database):
     _source, path = backed_up
-    target = make_app(new_database(SUITE_ENGINE), audit_key="a-different-audit-key")
+    target = make_app(new_database(SUITE_ENGINE), AUDIT_KEY="a-different-audit-key")
     restored = run(target, "restore", str(path))
     assert restored.exit_code == 2
     assert "does NOT verify" in restored.output

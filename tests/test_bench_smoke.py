@@ -5,6 +5,8 @@ loads with COPY). The HTTP and load parts of the benchmark are exercised by ``ma
 """
 from __future__ import annotations
 
+import pytest
+
 import bench
 from bench.dataset import Sizes, build, token_of
 from reviewflow.articles.models import Article, Revision, content_hash
@@ -13,6 +15,9 @@ from reviewflow.audit.models import AuditEvent, AuditHead
 from reviewflow.auth.services import user_for_token
 from reviewflow.publishing.models import PublishedReview, PublishedVersion
 from reviewflow.reviews.models import Annotation, Decision, ReviewAssignment
+
+#: The benchmark's builder writes through an engine of its own: real commits.
+pytestmark = pytest.mark.real_commits
 
 SIZES = Sizes(articles=40, revisions=3, people=16, published=10, events=1500)
 

@@ -7,7 +7,7 @@ from sqlalchemy import text
 import config
 from reviewflow import create_app
 from reviewflow.extensions import db
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, make_app, make_user
 
 REAL_SECRET = "a-real-secret-key-for-production-0123456789"
 REAL_AUDIT_KEY = "a-real-audit-key-kept-outside-the-database"
@@ -105,12 +105,7 @@ def test_production_session_cookie_is_secure(prod_env, tmp_path):
     """The real production class, over a test database, sets Secure on the cookie it sends."""
     url = f"sqlite:///{tmp_path / 'prod.db'}"
 
-    class Prod(config.ProductionConfig):
-        SQLALCHEMY_DATABASE_URI = url
-        WTF_CSRF_ENABLED = False
-        FAST_PASSWORD_HASHING = True
-
-    app = create_app(Prod)
+    app = make_app(url, base=config.ProductionConfig, WTF_CSRF_ENABLED=False, FAST_PASSWORD_HASHING=True)
     with app.app_context():
         db.create_all()
         user = make_user("editor")

@@ -194,6 +194,7 @@ def gunicorn_port(app):
         proc.wait(10)
 
 
+@pytest.mark.real_commits  # a live server reads the data
 @pytest.mark.parametrize("server", ["werkzeug_port", "gunicorn_port"])
 def test_live_server_refuses_chunked_body_over_the_limit(request, db, cast, server):
     token = token_for(cast["writer"])

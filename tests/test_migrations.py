@@ -25,9 +25,8 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
-import config
-from reviewflow import create_app
 from reviewflow.extensions import db
+from tests.factories import make_app
 
 PG_URL = os.environ.get("REVIEWFLOW_TEST_DATABASE_URL", "")
 
@@ -36,11 +35,7 @@ PG_URL = os.environ.get("REVIEWFLOW_TEST_DATABASE_URL", "")
 def empty_app(tmp_path):
     """An app bound to an empty database: no tables, no create_all."""
     url = PG_URL or f"sqlite:///{tmp_path / 'migrated.db'}"
-
-    class Cfg(config.TestConfig):
-        SQLALCHEMY_DATABASE_URI = url
-
-    application = create_app(Cfg)
+    application = make_app(url)
     with application.app_context():
         if url.startswith("postgresql"):
             with db.engine.begin() as conn:

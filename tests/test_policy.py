@@ -10,14 +10,12 @@ import os
 
 import pytest
 from flask_login import AnonymousUserMixin
-from sqlalchemy import text
 
-import config
-from reviewflow import create_app, policy
+from reviewflow import policy
 from reviewflow.auth import services as accounts
 from reviewflow.extensions import db
 from reviewflow.reviews import services as reviews
-from tests.factories import make_article, make_user
+from tests.factories import empty_schema, make_app, make_article, make_user
 
 #: The columns of the table: a rule, asked of the article, or of the persona's blocking annotation
 #: ("annotation.resolve[blocking]") or suggestion ("annotation.resolve[suggestion]").
@@ -52,23 +50,14 @@ EXPECTED = {
 
 
 def _fresh_app(tmp_dir):
-    url = os.environ.get("REVIEWFLOW_TEST_DATABASE_URL") or f"sqlite:///{tmp_dir / 'policy.db'}"
-
-    class Cfg(config.TestConfig):
-        SQLALCHEMY_DATABASE_URI = url
-
-    return create_app(Cfg)
+    return make_app(os.environ.get("REVIEWFLOW_TEST_DATABASE_URL") or f"sqlite:///{tmp_dir / 'policy.db'}")
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     app = _fresh_app(tmp_path_factory.mktemp("policy"))
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-        db.create_all()
+        empty_schema()
         writer, writer2 = make_user("writer"), make_user("writer")
         editor, admin = make_user("editor"), make_user("admin")
         writer_editor = make_user("writer", "editor")

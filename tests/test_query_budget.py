@@ -29,12 +29,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from flask import Flask, g
-from sqlalchemy import event, func, select, text
+from flask import Flask
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, lazyload
 
-import config
-from reviewflow import create_app
 from reviewflow.articles import services as articles
 from reviewflow.articles.models import Article
 from reviewflow.audit.models import AuditEvent
@@ -50,7 +48,17 @@ from reviewflow.reviews import queries as review_queries
 from reviewflow.reviews import services as reviews
 from reviewflow.reviews.models import ReviewAssignment
 from reviewflow.webhooks import services as webhooks
-from tests.factories import BODY, CHECKLIST, PASSWORD, make_article, make_user, token_for, verify
+from tests.factories import (
+    BODY,
+    CHECKLIST,
+    PASSWORD,
+    empty_schema,
+    make_app,
+    make_article,
+    make_user,
+    token_for,
+    verify,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 OWN_CODE = (str(ROOT / "reviewflow"), str(ROOT / "templates"))
@@ -432,20 +440,8 @@ def measure_all(w: World, clients: dict) -> dict[str, Measured]:
 
 def _fresh_app(tmp_path_factory) -> Flask:
     """An app on a fresh schema, as ``conftest.app`` makes one, but for the whole module."""
-    url = os.environ.get("REVIEWFLOW_TEST_DATABASE_URL") or \
-        f"sqlite:///{tmp_path_factory.mktemp('budget') / 'test.db'}"
-
-    class Cfg(config.TestConfig):
-        SQLALCHEMY_DATABASE_URI = url
-
-    app = create_app(Cfg)
-
-    def _forget_cached_user() -> None:
-        """One app context serves every request here, as in conftest: each request loads its own user."""
-        g.pop("_login_user", None)
-
-    app.before_request_funcs.setdefault(None, []).insert(0, _forget_cached_user)
-    return app
+    return make_app(os.environ.get("REVIEWFLOW_TEST_DATABASE_URL")
+                    or f"sqlite:///{tmp_path_factory.mktemp('budget') / 'test.db'}")
 
 
 @pytest.fixture(scope="module")
@@ -453,11 +449,7 @@ def budget(tmp_path_factory) -> dict:
     """Counts for every case on the small and on the large data set, and the app's url map."""
     app = _fresh_app(tmp_path_factory)
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-        db.create_all()
+        empty_schema()
         try:
             w = build_people()
             clients = {None: app.test_client()}
@@ -550,6 +542,18 @@ def test_the_guard_lets_a_relationship_dropped_by_expire_load_again(db, cast):
     with recorded() as seen:
         assert article.revision.number == 1
     assert list(seen.lazy) == ["Article.revision at (outside reviewflow)"]
+
+
+def test_the_guard_lets_a_refresh_in_place_load_again_what_the_first_query_loaded(app, db):
+    """The token's commit expires it and its person, who is then let go (nothing else holds it); reading
+    ``token.user`` refreshes the token alone and loads the person anew, whose roles and profile the first
+    query's loader options then load for that one person: one-offs, not an N+1."""
+    plain = token_for(make_user("writer"))
+    db.session.expunge_all()
+    with app.test_request_context(), recorded() as seen:
+        user = accounts.user_for_token(plain)
+        assert user.roles == ["writer"] and user.profile is None
+    assert sorted(where.split(" at ")[0] for where in seen.lazy) == ["User.profile", "User.role_rows"]
 
 
 @pytest.mark.allow_lazy_load

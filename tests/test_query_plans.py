@@ -18,6 +18,9 @@ from sqlalchemy import event
 from reviewflow.extensions import db as _db
 from tests.factories import make_article
 
+#: The plans are read on a raw connection that ends its transaction with a rollback: real commits.
+pytestmark = pytest.mark.real_commits
+
 #: Tables that grow with the publisher (users and roles stay in the hundreds).
 LARGE = {"articles", "revisions", "review_assignments", "annotations", "annotation_replies", "decisions",
          "published_versions", "published_reviews", "notifications", "audit_events", "outbox_emails"}

@@ -20,6 +20,7 @@ import signal
 import socket
 import time
 
+import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,9 @@ from reviewflow.audit import services as audit
 from reviewflow.audit.models import AuditEvent
 from tests.factories import event_count, make_user, token_for
 from tests.test_outages import Gunicorn, call
+
+#: gunicorn workers read what the test wrote: real commits.
+pytestmark = pytest.mark.real_commits
 
 #: The header naming the article whose commit kills the worker, and where the worker notes what it saw.
 DIE_HEADER = "X-Test-Die-Before-Commit"

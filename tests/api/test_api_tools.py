@@ -24,9 +24,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from reviewflow import create_app
 from reviewflow.extensions import db as _db
-from tests.factories import PASSWORD, empty_schema, make_article, make_user, token_for
+from tests.factories import PASSWORD, empty_schema, make_app, make_article, make_user, token_for
 
 #: The server runs in this process, where conftest's N+1 guard would end a request thread with pytest's
 #: own failure (a dropped connection to schemathesis); query counts are test_query_budget's business.
@@ -71,10 +70,7 @@ def live(tmp_path_factory):
     """A live server on a world with one person per role and an article in each state."""
     url = PG_URL or f"sqlite:///{tmp_path_factory.mktemp('live') / 'live.db'}"
 
-    class Cfg(__import__("config").TestConfig):
-        SQLALCHEMY_DATABASE_URI = url
-
-    app = create_app(Cfg)
+    app = make_app(url)
     with app.app_context():
         empty_schema()
         people = {"writer": make_user("writer", name="Wren Alder"),

@@ -190,6 +190,7 @@ def test_a_crash_leaves_neither_the_work_nor_the_key(post, cast, db, monkeypatch
     assert count(Article) == 1
 
 
+@pytest.mark.real_commits  # two requests in threads
 def test_two_requests_with_the_same_key_at_once_do_the_work_once(app, post, cast, monkeypatch):
     """The second request looks the key up while the first is still working (and finds nothing), then
     waits on the key's unique index; when the first commits, it answers the first's answer."""

@@ -282,7 +282,7 @@ def test_dashboard_and_index_make_the_same_number_of_queries_for_4_and_20_articl
     client = app.test_client()
     assert client.post("/login", data={"email": cast[role].email, "password": PASSWORD}).status_code == 303
     build(ids, 1)
-    assert _db.session.scalar(select(Article.id).order_by(Article.id.desc()).limit(1)) == 4
+    assert len(_db.session.scalars(select(Article.id)).all()) == 4  # not the newest id: sequences outlive rollbacks
     small = {path: statements_for(client, path) for path in PAGES}
     build(ids, 4)
     assert len(_db.session.scalars(select(Article.id)).all()) == 20

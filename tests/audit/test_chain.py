@@ -385,6 +385,7 @@ def test_ranges_cover_every_sequence_number_once():
         assert len(ranges) == 1 or max(r[1] for r in ranges[:-1]) + 1 <= max(last, 1)
 
 
+@pytest.mark.real_commits  # forked workers read the chain on connections of their own
 def test_a_long_chain_is_checked_in_ranges_by_workers(chain, in_ranges, monkeypatch):
     result = audit.verify(record_result=False)
     assert result.ok and result.count == chain
@@ -392,6 +393,7 @@ def test_a_long_chain_is_checked_in_ranges_by_workers(chain, in_ranges, monkeypa
     assert same_answer(result, one_pass(monkeypatch))
 
 
+@pytest.mark.real_commits  # forked workers read the chain on connections of their own
 @pytest.mark.parametrize("k", [3, 4, 8], ids=["last of a range", "first of a range", "inside a range"])
 @pytest.mark.parametrize("relink", [False, True], ids=["plain", "hashes recomputed"])
 @pytest.mark.parametrize("how", list(TAMPERING))
@@ -406,6 +408,7 @@ def test_ranges_name_the_same_first_bad_event_as_one_pass(chain, in_ranges, monk
     assert same_answer(result, one_pass(monkeypatch))
 
 
+@pytest.mark.real_commits  # forked workers read the chain on connections of their own
 def test_ranges_and_a_whole_range_missing(chain, in_ranges, monkeypatch):
     drop_guards()
     for k in (4, 5, 6):
@@ -415,6 +418,7 @@ def test_ranges_and_a_whole_range_missing(chain, in_ranges, monkeypatch):
     assert same_answer(result, one_pass(monkeypatch))
 
 
+@pytest.mark.real_commits  # forked workers read the chain on connections of their own
 def test_ranges_and_an_event_numbered_below_one(chain, in_ranges, monkeypatch):
     drop_guards()
     with db.engine.begin() as conn:
@@ -424,6 +428,7 @@ def test_ranges_and_an_event_numbered_below_one(chain, in_ranges, monkeypatch):
     assert same_answer(result, one_pass(monkeypatch))
 
 
+@pytest.mark.real_commits  # forked workers read the chain on connections of their own
 @pytest.mark.parametrize("lost", [1, 2, 4])
 def test_ranges_and_a_truncated_tail(chain, in_ranges, monkeypatch, lost):
     drop_guards()
@@ -434,6 +439,7 @@ def test_ranges_and_a_truncated_tail(chain, in_ranges, monkeypatch, lost):
     assert same_answer(result, one_pass(monkeypatch))
 
 
+@pytest.mark.real_commits  # forked workers read the chain on connections of their own
 def test_ranges_and_a_head_that_does_not_match(chain, in_ranges, monkeypatch):
     with db.engine.begin() as conn:
         conn.execute(text("UPDATE audit_head SET hash = :h WHERE id = 1"), {"h": "f" * 64})
@@ -442,6 +448,7 @@ def test_ranges_and_a_head_that_does_not_match(chain, in_ranges, monkeypatch):
     assert same_answer(result, one_pass(monkeypatch))
 
 
+@pytest.mark.real_commits  # forked workers read the chain on connections of their own
 def test_ranges_and_key_rotation(app, db, cast, in_ranges, monkeypatch):
     article = make_article(cast["writer"], "in_review", reviewer=cast["rev"], editor=cast["editor"])
     app.config["AUDIT_KEY"] = "the-new-audit-key-2027"
@@ -466,6 +473,7 @@ def test_the_message_built_by_the_database_is_what_the_hash_signs(chain):
     assert any(row.actor_id is None for row in _rows()) and any(row.revision_number for row in _rows())
 
 
+@pytest.mark.real_commits  # forked workers read the chain on connections of their own
 def test_an_event_with_a_nul_character_still_verifies(db, cast, is_postgres, in_ranges, monkeypatch):
     """SQLite's printf stops at NUL, so such an event misses the fast path; the exact re-check in Python
     (``encode``) must still accept it, and still catch an edit of it."""
@@ -485,6 +493,7 @@ def test_an_event_with_a_nul_character_still_verifies(db, cast, is_postgres, in_
     assert result.first_bad_seq == nul_event.seq and f"({nul_event.action}) was edited" in result.reason
 
 
+@pytest.mark.real_commits  # forked workers read the chain on connections of their own
 def test_a_link_that_only_starts_with_the_right_hash_is_not_taken_for_an_edit(chain, is_postgres, in_ranges,
                                                                                monkeypatch):
     """The fast path checks a link with ``startswith``; a longer ``prev_hash`` must still be named a bad link."""

@@ -20,6 +20,9 @@ from reviewflow.auth.services import with_roles
 from reviewflow.extensions import db
 from tests.factories import BODY, last_seq, make_user
 
+#: Appenders in threads, each with a connection of its own: real commits.
+pytestmark = pytest.mark.real_commits
+
 ACTIONS = 10
 
 

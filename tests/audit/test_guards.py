@@ -11,11 +11,10 @@ from flask_migrate import upgrade
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
-import config
-from reviewflow import create_app
 from reviewflow.audit import services as audit
 from reviewflow.audit.models import AuditVerification
 from reviewflow.extensions import db as _db
+from tests.factories import make_app
 
 PG_URL = os.environ.get("REVIEWFLOW_TEST_DATABASE_URL", "")
 STATEMENTS = ["UPDATE audit_verifications SET ok = true, message = 'all fine'",
@@ -28,11 +27,7 @@ STATEMENTS = ["UPDATE audit_verifications SET ok = true, message = 'all fine'",
 def migrated(tmp_path):
     """An app whose schema was built by ``flask db upgrade`` alone (no create_all)."""
     url = PG_URL or f"sqlite:///{tmp_path / 'migrated.db'}"
-
-    class Cfg(config.TestConfig):
-        SQLALCHEMY_DATABASE_URI = url
-
-    application = create_app(Cfg)
+    application = make_app(url)
     with application.app_context():
         if url.startswith("postgresql"):
             with _db.engine.begin() as conn:

@@ -7,11 +7,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-import config
-from reviewflow import create_app
 from reviewflow.audit.models import AuditEvent
 from reviewflow.extensions import db
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, make_app, make_user
 
 WRONG = "Wrong-Password-123"
 NO_MATCH = "That email and password do not match an active account"
@@ -136,11 +134,7 @@ def test_unknown_email_and_wrong_password_get_the_same_answer(client, db):
 @pytest.fixture
 def csrf_app(app):
     """The same database as ``app``, with CSRF protection on as in production."""
-    class Cfg(config.TestConfig):
-        SQLALCHEMY_DATABASE_URI = app.config["SQLALCHEMY_DATABASE_URI"]
-        WTF_CSRF_ENABLED = True
-
-    other = create_app(Cfg)
+    other = make_app(app.config["SQLALCHEMY_DATABASE_URI"], WTF_CSRF_ENABLED=True)
     with other.app_context():
         yield other
         db.session.remove()

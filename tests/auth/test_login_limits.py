@@ -14,14 +14,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-import config
-from reviewflow import create_app
 from reviewflow.audit.models import AuditEvent
 from reviewflow.auth import services as accounts
 from reviewflow.auth import throttle
 from reviewflow.auth.throttle import LoginCounter
 from reviewflow.extensions import db
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, make_app, make_user
 
 WRONG = "Wrong-Password-123"
 
@@ -212,6 +210,7 @@ def _race(app, monkeypatch, attempts: list[tuple[str, str, str]]) -> list[int]:
     return statuses
 
 
+@pytest.mark.real_commits  # each thread's request runs on a connection of its own
 def test_parallel_guesses_at_one_account_never_pass_the_free_attempts(app, db, monkeypatch):
     """The review's attack: 8 parallel requests per round got 15 guesses checked against a limit of
     8, and one answered 409. Now each round checks at most what the counter allows."""
@@ -223,6 +222,7 @@ def test_parallel_guesses_at_one_account_never_pass_the_free_attempts(app, db, m
     assert _counter(throttle.pair_key(victim.email, "10.20.0.1")).count == 5
 
 
+@pytest.mark.real_commits  # each thread's request runs on a connection of its own
 def test_parallel_guesses_across_accounts_never_pass_the_address_ceiling(app, db, monkeypatch):
     app.config.update(LOGIN_ADDRESS_LIMIT=6)
     people = [make_user("writer") for _ in range(12)]
@@ -236,11 +236,7 @@ def test_parallel_guesses_across_accounts_never_pass_the_address_ceiling(app, db
 @pytest.fixture
 def proxied_app(app):
     """The same database as ``app``, behind ``TRUSTED_PROXIES=1`` (one proxy appends the address)."""
-    class Cfg(config.TestConfig):
-        SQLALCHEMY_DATABASE_URI = app.config["SQLALCHEMY_DATABASE_URI"]
-        TRUSTED_PROXIES = 1
-
-    other = create_app(Cfg)
+    other = make_app(app.config["SQLALCHEMY_DATABASE_URI"], TRUSTED_PROXIES=1)
     with other.app_context():
         yield other
         db.session.remove()

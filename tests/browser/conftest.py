@@ -16,12 +16,11 @@ from urllib.parse import urlsplit
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from sqlalchemy import select, text
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
-import config
-from reviewflow import create_app
 from reviewflow.extensions import db
+from tests.factories import empty_schema, make_app
 
 CHROMIUM = os.environ.get("REVIEWFLOW_CHROMIUM", "/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,17 +71,9 @@ class LiveServer:
 def live_app(tmp_path):
     url = os.environ.get("REVIEWFLOW_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'live.db'}"
 
-    class Cfg(config.TestConfig):
-        SQLALCHEMY_DATABASE_URI = url
-        WTF_CSRF_ENABLED = True  # the real forms, as a person uses them
-
-    app = create_app(Cfg)
+    app = make_app(url, WTF_CSRF_ENABLED=True)  # the real forms, as a person uses them
     with app.app_context():
-        if url.startswith("postgresql"):
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-        db.create_all()
+        empty_schema()
         yield app
         db.session.remove()
         db.engine.dispose()

@@ -281,6 +281,7 @@ def test_every_waiting_notification_is_in_exactly_one_digest_at_most_hourly(cast
 # Runs at the same moment, each with its own connection ------------------------------------------------
 
 
+@pytest.mark.real_commits
 def test_runs_at_the_same_moment_queue_one_digest_per_person(app, cast, is_postgres):
     """Several cron runs started together (threads, each its own session and connection): every person
     with notifications waiting gets exactly one digest, carrying each notification once."""

@@ -17,16 +17,12 @@ from reviewflow.public import store
 from reviewflow.public.pagecache import LISTS, public_cache
 from reviewflow.publishing import services as publishing
 from reviewflow.site import services as site
-from tests.factories import make_article, verify
+from tests.factories import Clock, make_article, verify
 from tests.publishing.test_public import _update_to_v2
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+#: Each "other process" is a second app with an engine and connections of its own: it must see what the
+#: test committed, as another worker or server does.
+pytestmark = pytest.mark.real_commits
 
 
 class Process:

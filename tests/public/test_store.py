@@ -17,6 +17,8 @@ import reviewflow
 from reviewflow.public import store
 from reviewflow.public.models import FinishedPage
 
+#: The store writes on connections of its own (SQLite's short lock wait is set on them): the tests commit for real.
+pytestmark = pytest.mark.real_commits
 BODY = b"<!doctype html><title>t</title>"
 
 

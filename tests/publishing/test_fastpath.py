@@ -7,15 +7,8 @@ from sqlalchemy import event, update
 
 from reviewflow.articles.models import Article
 from reviewflow.public.pagecache import CACHE_KEY, TTLCache
+from tests.factories import Clock
 from tests.publishing.test_public import _update_to_v2
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pytest
 
-from reviewflow import create_app
 from reviewflow.articles import services as articles
 from reviewflow.auth import services as accounts
 from reviewflow.extensions import db as _db
@@ -32,7 +31,7 @@ from reviewflow.publishing import services as publishing
 from reviewflow.reviews import services as reviews
 from reviewflow.sources import services as sources
 from reviewflow.sources import status
-from tests.factories import BODY, CHECKLIST, PASSWORD, empty_schema, make_article, make_user, verify
+from tests.factories import BODY, CHECKLIST, PASSWORD, empty_schema, make_app, make_article, make_user, verify
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = Path(os.environ.get("REVIEWFLOW_TOOLS_VENV", ROOT / ".venv-tools"))
@@ -123,12 +122,7 @@ def docs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("web")
     url = PG_URL or f"sqlite:///{folder / 'web.db'}"
 
-    class Cfg(__import__("config").TestConfig):
-        SQLALCHEMY_DATABASE_URI = url
-        PUBLIC_URL = PUBLIC
-        SITE_NAME = SITE
-
-    app = create_app(Cfg)
+    app = make_app(url, PUBLIC_URL=PUBLIC, SITE_NAME=SITE)
     with app.app_context():
         empty_schema()
         world = _world()

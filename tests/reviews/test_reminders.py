@@ -145,6 +145,7 @@ def test_assigning_again_starts_the_reminders_afresh(db, cast):
                                                                          ("overdue", 1)]
 
 
+@pytest.mark.real_commits
 def test_a_run_that_lost_the_race_sends_nothing(app, db, cast, monkeypatch):
     """Two runs overlap: the second finds the same reminders due, the first claims and sends them meanwhile;
     the second's conditional UPDATEs then change nothing, so it sends nothing."""
@@ -176,6 +177,7 @@ def test_a_run_that_lost_the_race_sends_nothing(app, db, cast, monkeypatch):
     assert sum("is overdue: it was due" in text for text in _notes(db, cast["rev"])) == 3
 
 
+@pytest.mark.real_commits
 @pytest.mark.parametrize("runs", [2, 4])
 def test_runs_at_once_send_each_reminder_exactly_once(app, db, cast, runs):
     for n in range(4):

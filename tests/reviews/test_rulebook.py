@@ -380,6 +380,7 @@ def _sign_in_thread(reviewer_id: int, article_id: int):
     return job
 
 
+@pytest.mark.real_commits  # threads with sessions of their own
 @pytest.mark.allow_lazy_load
 def test_simultaneous_approvals_end_approved(app, db, cast):
     """Three reviewers approve at the same moment, several times over: every decision is recorded and
@@ -398,6 +399,7 @@ def test_simultaneous_approvals_end_approved(app, db, cast):
     assert audit.verify(record_result=False).ok
 
 
+@pytest.mark.real_commits  # threads with sessions of their own
 @pytest.mark.allow_lazy_load
 def test_simultaneous_approval_and_save_never_approve_an_unreviewed_revision(app, db, cast):
     for _ in range(4):
