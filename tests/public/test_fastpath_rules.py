@@ -13,6 +13,8 @@ from reviewflow.public.fastpath import request_id
 from tests.factories import make_article
 
 HEX_ID = re.compile(r"^[0-9a-f]{32}$")
+# The fast path writes the shared store on connections of its own, which must see the test's rows.
+pytestmark = pytest.mark.real_commits
 
 
 @pytest.fixture
