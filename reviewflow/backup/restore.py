@@ -185,15 +185,7 @@ def restore_backup(path: Path, say=lambda line: None) -> RestoreReport:
         raise BackupError(f"the backup's schema revision {backup.revision} is newer than this code knows (it knows "
                           f"up to {script.get_current_head()}): restore it with the release that wrote it, or a "
                           "later one")
-    try:
-        held = data_tables(engine)
-    except SQLAlchemyError as exc:
-        raise BackupError(f"cannot use the database {engine.url.render_as_string(hide_password=True)} "
-                          f"({first_line(exc)}); create it first (e.g. createdb), restore creates the schema") from exc
-    if held:
-        raise BackupError(f"the database already holds data (in {', '.join(held[:6])}"
-                          f"{'…' if len(held) > 6 else ''}): restore only into a new, empty database; nothing was "
-                          "changed")
+    _require_empty(engine)
     was = _migrate_to(engine, backup.revision)
     say(f"Schema at revision {backup.revision}" + ("." if was == backup.revision else " (created)." if was is None
                                                     else f" (the empty database's, migrated from {was})."))
@@ -215,6 +207,19 @@ def restore_backup(path: Path, say=lambda line: None) -> RestoreReport:
     result = audit.verify(record_result=False)
     return RestoreReport(m, len(backup.specs), backup.rows, load_seconds, sequences, upgraded_from, result,
                          "" if result.ok else key_problem(engine))
+
+
+def _require_empty(engine: Engine) -> None:
+    """Refuse a database that cannot be reached or already holds data: a restore never mixes two histories."""
+    try:
+        held = data_tables(engine)
+    except SQLAlchemyError as exc:
+        raise BackupError(f"cannot use the database {engine.url.render_as_string(hide_password=True)} "
+                          f"({first_line(exc)}); create it first (e.g. createdb), restore creates the schema") from exc
+    if held:
+        raise BackupError(f"the database already holds data (in {', '.join(held[:6])}"
+                          f"{'…' if len(held) > 6 else ''}): restore only into a new, empty database; nothing was "
+                          "changed")
 
 
 def _load_checked(engine: Engine, backup: Backup) -> int:
